@@ -1,0 +1,56 @@
+# alpr-stream: every set-up step lives here, so two commands do everything on a fresh machine:
+#   make demo   - create the virtualenv, install, run the main job on the embedded default
+#   make test   - the whole test suite, services included (Kafka, Cassandra, Flink, Triton)
+SHELL := /bin/bash
+PY ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-unit test-integration services-fetch services-up services-down \
+        system-deps bench eval clean
+
+$(STAMP): setup.py
+	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11)"; exit 1; }
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=69" wheel
+	$(BIN)/pip install -q -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/alpr demo
+
+system-deps:
+	bash infra/system-deps.sh
+
+services-fetch: install
+	bash infra/services.sh fetch all
+
+services-up: services-fetch
+	bash infra/services.sh up all
+
+services-down:
+	bash infra/services.sh down all
+
+# The whole suite: unit, pipeline, browser and service-backed tests. The pytest fixtures
+# start Kafka, Cassandra, Flink and Triton once per session on free ports.
+test: install system-deps services-fetch
+	$(BIN)/python -m pytest -ra $(PYTEST_ARGS) tests
+
+test-unit: install
+	$(BIN)/python -m pytest -ra -m "not services" $(PYTEST_ARGS) tests
+
+test-integration: install services-fetch
+	$(BIN)/python -m pytest -ra -m services $(PYTEST_ARGS) tests
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+eval: install
+	$(BIN)/python benchmarks/eval_accuracy.py
+
+clean:
+	rm -rf .run build *.egg-info

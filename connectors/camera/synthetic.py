@@ -1,0 +1,482 @@
+"""A synthetic ALPR camera: plates on vehicles passing through a fixed view, with truth.
+
+Vehicles cross the frame one at a time (left to right for a positive ``speed_px_s``,
+right to left for a negative one), separated by at least ``gap_s`` seconds of empty road,
+so a grouping stage with a time delta below ``gap_s`` never merges two vehicles. Each
+frame is rendered from the geometry alone, so :meth:`SyntheticCamera.ground_truth`
+agrees with :meth:`SyntheticCamera.frames` exactly and both are deterministic for a seed.
+
+Per-frame noise (scaled by ``noise_level``; 0 disables it): a slight perspective warp
+and rotation of the plate, horizontal motion blur and focus blur on the vehicle,
+brightness/contrast change, Gaussian sensor noise, and JPEG compression at
+``jpeg_quality``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from alpr.records import Frame
+
+from .plates import STATES, display_text, normalize_plate, random_plate, render_plate
+from .scene import CAR_COLORS, CarSprite, render_background, render_car
+
+__all__ = [
+    "STATES", "VehicleSpec", "FrameTruth", "GroundTruth", "SyntheticCamera",
+    "render_plate", "random_plate", "display_text", "write_clip", "load_ground_truth",
+    "plate_width_for_lane",
+]
+
+Corner = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class VehicleSpec:
+    """One vehicle passage.
+
+    ``plate`` is the registration (A-Z/0-9, no gaps); ``enter_ts`` is seconds after the
+    camera's ``start_ts`` at which the vehicle's leading edge reaches the frame edge;
+    ``speed_px_s`` is its horizontal speed (positive: left to right, negative: right to
+    left); ``lane_y`` is the frame row of the plate's centre (lower rows are nearer the
+    camera: the plate is drawn wider, see :func:`plate_width_for_lane`); ``color`` is the
+    body colour (BGR).
+    """
+
+    plate: str
+    state: str
+    enter_ts: float
+    speed_px_s: float
+    lane_y: int
+    color: tuple
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["color"] = list(self.color)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "VehicleSpec":
+        return cls(plate=str(d["plate"]), state=str(d["state"]), enter_ts=float(d["enter_ts"]),
+                   speed_px_s=float(d["speed_px_s"]), lane_y=int(d["lane_y"]),
+                   color=tuple(int(c) for c in d["color"]))
+
+
+@dataclass(frozen=True)
+class FrameTruth:
+    """One plate fully visible (inside the image and not occluded) in one frame.
+
+    ``corners`` are the plate's outer corners in image pixels: top-left, top-right,
+    bottom-right, bottom-left.
+    """
+
+    seq: int
+    capture_ts: float
+    vehicle_id: int
+    plate: str
+    state: str
+    corners: tuple[Corner, Corner, Corner, Corner]
+
+    def bbox(self) -> tuple[float, float, float, float]:
+        """(x_min, y_min, x_max, y_max) of the corners."""
+        xs = [c[0] for c in self.corners]
+        ys = [c[1] for c in self.corners]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def to_dict(self) -> dict:
+        return {"seq": self.seq, "capture_ts": self.capture_ts, "vehicle_id": self.vehicle_id,
+                "plate": self.plate, "state": self.state, "corners": [list(c) for c in self.corners]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "FrameTruth":
+        corners = tuple((float(x), float(y)) for x, y in d["corners"])
+        if len(corners) != 4:
+            raise ValueError(f"FrameTruth needs 4 corners, got {len(corners)}")
+        return cls(seq=int(d["seq"]), capture_ts=float(d["capture_ts"]), vehicle_id=int(d["vehicle_id"]),
+                   plate=str(d["plate"]), state=str(d["state"]), corners=corners)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """What :func:`load_ground_truth` returns: clip metadata, vehicles and per-frame truth."""
+
+    camera_id: str
+    agency: str
+    fps: float
+    start_ts: float
+    width: int
+    height: int
+    n_frames: int
+    vehicles: list[VehicleSpec]
+    truth: list[FrameTruth]
+
+    def by_vehicle(self) -> dict[int, list[FrameTruth]]:
+        out: dict[int, list[FrameTruth]] = {}
+        for t in self.truth:
+            out.setdefault(t.vehicle_id, []).append(t)
+        return out
+
+
+def plate_width_for_lane(lane_y: float, width: int, height: int) -> int:
+    """Plate width in px for a plate centred on row ``lane_y``: ~120 px (far, 0.35 H) to
+    ~250 px (near, 0.9 H) at 1280x720, scaled with the frame width."""
+    frac = float(np.clip((lane_y - 0.35 * height) / (0.55 * height), 0.0, 1.0))
+    return max(24, int(round((0.094 + 0.1 * frac) * width)))
+
+
+@dataclass
+class _Vehicle:
+    vid: int
+    spec: VehicleSpec
+    plate_w: int
+    plate_h: int
+    car_w: int
+    car_h: int
+    plate_cx: float  # in sprite coordinates
+    plate_cy: float
+    first_seq: int
+    last_seq: int
+    sprite: Optional[CarSprite] = None
+    plate_img: Optional[np.ndarray] = None
+
+    def car_left(self, t: float, frame_w: int) -> float:
+        v = self.spec.speed_px_s
+        dt = t - self.spec.enter_ts
+        return dt * v - self.car_w if v > 0 else frame_w + dt * v
+
+    def exit_ts(self, frame_w: int) -> float:
+        return self.spec.enter_ts + (frame_w + self.car_w) / abs(self.spec.speed_px_s)
+
+
+@dataclass
+class _Placement:
+    vehicle: _Vehicle
+    left: int  # sprite top-left in the frame
+    top: int
+    corners: np.ndarray  # (4, 2) float32, TL TR BR BL
+    visible: bool = True
+
+
+class SyntheticCamera:
+    """Deterministic synthetic ALPR camera (see the module docstring).
+
+    ``vehicles`` replaces the generated traffic; otherwise ``n_vehicles`` passages are
+    generated from ``seed`` with plates from ``states`` (default: all of :data:`STATES`).
+    The clip lasts until the last vehicle has left plus ``tail_s`` (or ``duration_s``).
+    """
+
+    def __init__(
+        self,
+        camera_id: str,
+        agency: str,
+        vehicles: Sequence[VehicleSpec] | None = None,
+        n_vehicles: int = 5,
+        seed: int = 0,
+        fps: float = 5.0,
+        width: int = 1280,
+        height: int = 720,
+        start_ts: float = 1_767_225_600.0,
+        jpeg_quality: int = 85,
+        noise: bool = True,
+        *,
+        noise_level: float = 1.0,
+        gap_s: float = 6.0,
+        lead_in_s: float = 0.5,
+        tail_s: float = 1.0,
+        duration_s: float | None = None,
+        states: Sequence[str] | None = None,
+    ) -> None:
+        if fps <= 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        if width < 160 or height < 120:
+            raise ValueError(f"frame {width}x{height} too small (min 160x120)")
+        if not 1 <= jpeg_quality <= 100:
+            raise ValueError(f"jpeg_quality must be 1..100, got {jpeg_quality}")
+        if noise_level < 0:
+            raise ValueError(f"noise_level must be >= 0, got {noise_level}")
+        if gap_s < 0:
+            raise ValueError(f"gap_s must be >= 0, got {gap_s}")
+        if n_vehicles < 0:
+            raise ValueError(f"n_vehicles must be >= 0, got {n_vehicles}")
+        self.camera_id = camera_id
+        self.agency = agency
+        self.seed = int(seed)
+        self.fps = float(fps)
+        self.width = int(width)
+        self.height = int(height)
+        self.start_ts = float(start_ts)
+        self.jpeg_quality = int(jpeg_quality)
+        self.noise_level = float(noise_level) if noise else 0.0
+        self.gap_s = float(gap_s)
+        self.states = tuple(s.upper() for s in (states or sorted(STATES)))
+        for s in self.states:
+            if s not in STATES:
+                raise ValueError(f"unknown plate state {s!r}; known: {', '.join(sorted(STATES))}")
+        specs = list(vehicles) if vehicles is not None else self._generate(n_vehicles, lead_in_s)
+        self._vehicles = [self._prepare(i, s) for i, s in enumerate(specs)]
+        if duration_s is not None:
+            duration = float(duration_s)
+        else:
+            duration = max((v.exit_ts(self.width) for v in self._vehicles), default=lead_in_s) + tail_s
+        self.n_frames = max(1, int(math.ceil(duration * self.fps)))
+        for v in self._vehicles:
+            v.last_seq = min(v.last_seq, self.n_frames - 1)
+        self._by_first = sorted(range(len(self._vehicles)), key=lambda i: self._vehicles[i].first_seq)
+        self._firsts = [self._vehicles[i].first_seq for i in self._by_first]
+        self._max_span = max((v.last_seq - v.first_seq for v in self._vehicles), default=0)
+        self._background: Optional[np.ndarray] = None
+        self._noise: Optional[tuple[np.ndarray, np.ndarray]] = None
+
+    # ----------------------------------------------------------------- traffic
+    def _generate(self, n: int, lead_in_s: float) -> list[VehicleSpec]:
+        g = np.random.default_rng([self.seed, 1])
+        W, H = self.width, self.height
+        out, t = [], lead_in_s
+        for _ in range(n):
+            state = self.states[int(g.integers(len(self.states)))]
+            plate = random_plate(state, g)
+            lane_y = int(g.uniform(0.55, 0.85) * H)
+            pw = plate_width_for_lane(lane_y, W, H)
+            # plate fully in view for 1.8-2.8 s: 9-14 frames at 5 fps
+            speed = (W - pw) / float(g.uniform(1.8, 2.8))
+            if g.random() < 0.5:
+                speed = -speed
+            color = CAR_COLORS[int(g.integers(len(CAR_COLORS)))]
+            spec = VehicleSpec(plate, state, round(t, 3), round(speed, 3), lane_y, tuple(color))
+            out.append(spec)
+            car_w = int(round(pw * 3.4))
+            t = spec.enter_ts + (W + car_w) / abs(spec.speed_px_s) + self.gap_s + float(g.uniform(0.0, 1.0))
+        return out
+
+    def _prepare(self, vid: int, spec: VehicleSpec) -> _Vehicle:
+        if spec.state.upper() not in STATES:
+            raise ValueError(f"vehicle {vid}: unknown state {spec.state!r}; known: {', '.join(sorted(STATES))}")
+        if normalize_plate(spec.plate) != spec.plate:
+            raise ValueError(f"vehicle {vid}: plate {spec.plate!r} must be A-Z/0-9 without gaps")
+        if spec.speed_px_s == 0:
+            raise ValueError(f"vehicle {vid}: speed_px_s must be non-zero")
+        pw = plate_width_for_lane(spec.lane_y, self.width, self.height)
+        ph = pw // 2
+        if not ph <= spec.lane_y <= self.height - ph:
+            raise ValueError(f"vehicle {vid}: lane_y {spec.lane_y} puts the plate outside a {self.height}px frame")
+        car_w = int(round(pw * 3.4))
+        car_h = int(round(car_w * 0.78))
+        v = _Vehicle(vid, spec, pw, ph, car_w, car_h, car_w / 2.0, 0.69 * car_h, 0, 0)
+        t_out = v.exit_ts(self.width)
+        v.first_seq = max(0, int(math.floor(spec.enter_ts * self.fps)))
+        v.last_seq = int(math.ceil(t_out * self.fps))
+        return v
+
+    @property
+    def vehicles(self) -> list[VehicleSpec]:
+        return [v.spec for v in self._vehicles]
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_frames / self.fps
+
+    def capture_ts(self, seq: int) -> float:
+        return self.start_ts + seq / self.fps
+
+    # ---------------------------------------------------------------- geometry
+    def _active(self, seq: int) -> list[_Vehicle]:
+        lo = bisect.bisect_left(self._firsts, seq - self._max_span)
+        hi = bisect.bisect_right(self._firsts, seq)
+        return [self._vehicles[self._by_first[k]] for k in range(lo, hi)
+                if self._vehicles[self._by_first[k]].first_seq <= seq <= self._vehicles[self._by_first[k]].last_seq]
+
+    def _layout(self, seq: int) -> list[_Placement]:
+        t = seq / self.fps
+        W, H = self.width, self.height
+        lvl = self.noise_level
+        out: list[_Placement] = []
+        for v in sorted(self._active(seq), key=lambda v: (v.spec.lane_y, v.vid)):  # far lanes first
+            left = v.car_left(t, W)
+            if left >= W or left + v.car_w <= 0:
+                continue
+            top = v.spec.lane_y - v.plate_cy
+            cx, cy = left + v.plate_cx, float(v.spec.lane_y)
+            pw, ph = v.plate_w, v.plate_h
+            base = np.array([[-pw / 2, -ph / 2], [pw / 2, -ph / 2], [pw / 2, ph / 2], [-pw / 2, ph / 2]], np.float64)
+            g = np.random.default_rng([self.seed, 3, v.vid, seq])
+            ang = math.radians(g.uniform(-2.0, 2.0) * lvl)
+            rot = np.array([[math.cos(ang), -math.sin(ang)], [math.sin(ang), math.cos(ang)]])
+            pts = base @ rot.T
+            # perspective: one side slightly taller (yaw) plus per-corner jitter
+            yaw = g.uniform(-0.05, 0.05) * lvl * ph
+            pts[:, 1] += np.array([1.0, -1.0, 1.0, -1.0]) * yaw / 2
+            pts += g.uniform(-0.025, 0.025, (4, 2)) * lvl * np.array([pw, ph])
+            pts += (cx, cy + g.uniform(-1.0, 1.0) * lvl)
+            out.append(_Placement(v, int(round(left)), int(round(top)), pts.astype(np.float32)))
+        # visibility: whole plate inside the image and not covered by a vehicle drawn later
+        for i, p in enumerate(out):
+            xs, ys = p.corners[:, 0], p.corners[:, 1]
+            inside = xs.min() >= 0 and ys.min() >= 0 and xs.max() <= W - 1 and ys.max() <= H - 1
+            covered = any(
+                q.left < xs.max() and q.left + q.vehicle.car_w > xs.min()
+                and q.top < ys.max() and q.top + q.vehicle.car_h > ys.min()
+                for q in out[i + 1:]
+            )
+            p.visible = bool(inside and not covered)
+        return out
+
+    def ground_truth(self) -> list[FrameTruth]:
+        """Every fully visible plate in every frame, in frame order."""
+        out = []
+        for seq in range(self.n_frames):
+            ts = self.capture_ts(seq)
+            for p in self._layout(seq):
+                if p.visible:
+                    corners = tuple((round(float(x), 2), round(float(y), 2)) for x, y in p.corners)
+                    out.append(FrameTruth(seq, ts, p.vehicle.vid, p.vehicle.spec.plate,
+                                          p.vehicle.spec.state, corners))  # type: ignore[arg-type]
+        return out
+
+    # --------------------------------------------------------------- rendering
+    def _ensure_assets(self, v: _Vehicle) -> None:
+        if v.sprite is None:
+            v.sprite = render_car(v.plate_w, v.plate_h, v.spec.color)
+            big = render_plate(v.spec.plate, v.spec.state, np.random.default_rng([self.seed, 2, v.vid]))
+            v.plate_img = cv2.resize(big, (v.plate_w, v.plate_h), interpolation=cv2.INTER_AREA)
+
+    def _ensure_scene(self) -> None:
+        if self._background is None:
+            self._background = render_background(self.width, self.height, np.random.default_rng([self.seed, 4]))
+        if self._noise is None and self.noise_level > 0:
+            g = np.random.default_rng([self.seed, 5])
+            sigma = 3.0 * self.noise_level
+            n = g.normal(0.0, sigma, (self.height + 32, self.width + 32, 3)).astype(np.float32)
+            self._noise = (np.clip(n, 0, 255).astype(np.uint8), np.clip(-n, 0, 255).astype(np.uint8))
+
+    def render(self, seq: int) -> np.ndarray:
+        """Frame ``seq`` as a BGR uint8 array (``height x width x 3``), before JPEG."""
+        if not 0 <= seq < self.n_frames:
+            raise IndexError(f"frame {seq} outside 0..{self.n_frames - 1}")
+        self._ensure_scene()
+        assert self._background is not None
+        frame = self._background.copy()
+        W, H = self.width, self.height
+        lvl = self.noise_level
+        g = np.random.default_rng([self.seed, 6, seq])
+        for p in self._layout(seq):
+            v = p.vehicle
+            self._ensure_assets(v)
+            assert v.sprite is not None and v.plate_img is not None
+            x0, y0 = max(0, p.left), max(0, p.top)
+            x1, y1 = min(W, p.left + v.car_w), min(H, p.top + v.car_h)
+            if x0 >= x1 or y0 >= y1:
+                continue
+            sx, sy = x0 - p.left, y0 - p.top
+            roi = frame[y0:y1, x0:x1]
+            np.copyto(roi, v.sprite.image[sy: sy + (y1 - y0), sx: sx + (x1 - x0)],
+                      where=v.sprite.mask[sy: sy + (y1 - y0), sx: sx + (x1 - x0), None] > 0)
+            self._draw_plate(frame, v.plate_img, p.corners)
+            if lvl > 0:
+                blur_len = int(round(g.uniform(0.0, 3.5) * lvl)) + 1
+                if blur_len >= 2:
+                    cv2.blur(roi, (blur_len, 1), dst=roi)
+                sigma = g.uniform(0.2, 0.8) * lvl
+                if sigma >= 0.3:
+                    cv2.GaussianBlur(roi, (0, 0), sigma, dst=roi)
+        if lvl > 0:
+            alpha = 1.0 + g.uniform(-0.12, 0.12) * lvl
+            beta = g.uniform(-25.0, 18.0) * lvl
+            cv2.convertScaleAbs(frame, dst=frame, alpha=alpha, beta=beta)
+            assert self._noise is not None
+            ox, oy = int(g.integers(32)), int(g.integers(32))
+            pos, neg = self._noise
+            cv2.add(frame, pos[oy: oy + H, ox: ox + W], dst=frame)
+            cv2.subtract(frame, neg[oy: oy + H, ox: ox + W], dst=frame)
+        return frame
+
+    def _draw_plate(self, frame: np.ndarray, plate: np.ndarray, corners: np.ndarray) -> None:
+        H, W = frame.shape[:2]
+        x0 = max(0, int(math.floor(corners[:, 0].min())) - 1)
+        y0 = max(0, int(math.floor(corners[:, 1].min())) - 1)
+        x1 = min(W, int(math.ceil(corners[:, 0].max())) + 2)
+        y1 = min(H, int(math.ceil(corners[:, 1].max())) + 2)
+        if x0 >= x1 or y0 >= y1:
+            return
+        ph, pw = plate.shape[:2]
+        src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32) - 0.5
+        dst = corners - np.array([x0, y0], np.float32)
+        M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+        roi = frame[y0:y1, x0:x1]
+        warped = cv2.warpPerspective(plate, M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+        mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), M, (x1 - x0, y1 - y0),
+                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        a = mask.astype(np.float32)[:, :, None] / 255.0
+        roi[:] = (warped * a + roi * (1.0 - a)).astype(np.uint8)
+
+    def encode(self, image: np.ndarray) -> bytes:
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
+        if not ok:  # pragma: no cover - OpenCV always encodes a uint8 BGR image
+            raise RuntimeError("JPEG encoding failed")
+        return buf.tobytes()
+
+    def frame(self, seq: int) -> Frame:
+        """Frame ``seq`` as a :class:`Frame` (JPEG bytes)."""
+        return Frame(camera_id=self.camera_id, agency=self.agency, seq=seq,
+                     capture_ts=self.capture_ts(seq), data=self.encode(self.render(seq)), source="synthetic")
+
+    def frames(self) -> Iterator[Frame]:
+        """All frames, seq 0..n_frames-1, capture_ts = start_ts + seq / fps."""
+        for seq in range(self.n_frames):
+            yield self.frame(seq)
+
+    def __iter__(self) -> Iterator[Frame]:
+        return self.frames()
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def metadata(self) -> dict:
+        return {"camera_id": self.camera_id, "agency": self.agency, "fps": self.fps, "start_ts": self.start_ts,
+                "width": self.width, "height": self.height, "n_frames": self.n_frames, "seed": self.seed,
+                "noise_level": self.noise_level, "gap_s": self.gap_s, "jpeg_quality": self.jpeg_quality}
+
+
+GROUND_TRUTH_FILE = "ground_truth.json"
+
+
+def write_clip(out_dir: str | Path, camera: SyntheticCamera) -> Path:
+    """Write ``frame_000000.jpg`` ... and ``ground_truth.json`` into ``out_dir``; return it."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for f in camera.frames():
+        (out / f"frame_{f.seq:06d}.jpg").write_bytes(f.data)
+    doc = dict(camera.metadata())
+    doc["schema"] = "SyntheticClip/1"
+    doc["vehicles"] = [dict(s.to_dict(), vehicle_id=i) for i, s in enumerate(camera.vehicles)]
+    doc["truth"] = [t.to_dict() for t in camera.ground_truth()]
+    (out / GROUND_TRUTH_FILE).write_text(json.dumps(doc, indent=1))
+    return out
+
+
+def load_ground_truth(path: str | Path) -> GroundTruth:
+    """Read a clip's ground truth (``path`` is the clip folder or its ``ground_truth.json``)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / GROUND_TRUTH_FILE
+    if not p.is_file():
+        raise FileNotFoundError(f"no ground truth at {p}")
+    try:
+        doc = json.loads(p.read_text())
+        return GroundTruth(
+            camera_id=str(doc["camera_id"]), agency=str(doc["agency"]), fps=float(doc["fps"]),
+            start_ts=float(doc["start_ts"]), width=int(doc["width"]), height=int(doc["height"]),
+            n_frames=int(doc["n_frames"]),
+            vehicles=[VehicleSpec.from_dict(v) for v in doc["vehicles"]],
+            truth=[FrameTruth.from_dict(t) for t in doc["truth"]],
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{p}: not a synthetic clip ground truth file: {exc}") from exc

@@ -1,0 +1,87 @@
+"""The storage port: one interface served by the embedded SQLite store and by Cassandra.
+
+Reads, plate groups, alerts and dead letters are time-series rows that expire
+(``expires_at``, epoch seconds). Hotlist entries never expire by TTL: an entry's own
+``expires_at`` is a column, and the store keeps a monotonically increasing hotlist
+version so long-running matchers can reload when it changes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass
+from typing import Iterable, Optional, Protocol, Sequence, runtime_checkable
+
+from alpr.records import Alert, DeadLetter, HotlistEntry, PlateGroup, PlateRead
+
+DAY_S = 86_400
+MIN_RETENTION_DAYS = 365  # policy 461.4 / Gov. Code 34090.6 floor
+
+
+@dataclass(frozen=True)
+class ReadQuery:
+    """A search of stored reads. ``plate_pattern`` uses search wildcards:
+    ``*`` = any run of characters (also none), ``?`` = exactly one character."""
+
+    plate_pattern: Optional[str] = None
+    camera_id: Optional[str] = None
+    start_ts: Optional[float] = None
+    end_ts: Optional[float] = None
+    agencies: Optional[Sequence[str]] = None  # None = no agency restriction (internal use only)
+    limit: int = 1000
+
+
+def plate_pattern_regex(pattern: str) -> re.Pattern:
+    """Compile a search pattern (``*`` any run, ``?`` one char) into an anchored regex."""
+    norm = re.sub(r"[^A-Z0-9*?]", "", pattern.upper())
+    if not norm:
+        raise ValueError(f"empty plate pattern {pattern!r}")
+    return re.compile(fnmatch.translate(norm))
+
+
+def pattern_is_exact(pattern: str) -> bool:
+    return "*" not in pattern and "?" not in pattern
+
+
+@runtime_checkable
+class ReadStore(Protocol):
+    """Port for reads, groups, alerts and dead letters."""
+
+    def put_reads(self, reads: Iterable[PlateRead], ttl_s: int) -> int: ...
+
+    def put_groups(self, groups: Iterable[PlateGroup], ttl_s: int) -> int: ...
+
+    def put_alerts(self, alerts: Iterable[Alert], ttl_s: int) -> int: ...
+
+    def put_dead_letters(self, letters: Iterable[DeadLetter], ttl_s: int) -> int: ...
+
+    def search_reads(self, query: ReadQuery) -> list[PlateRead]: ...
+
+    def get_groups(self, camera_id: Optional[str] = None, start_ts: Optional[float] = None,
+                   end_ts: Optional[float] = None) -> list[PlateGroup]: ...
+
+    def get_alerts(self, agency: Optional[str] = None) -> list[Alert]: ...
+
+    def get_dead_letters(self) -> list[DeadLetter]: ...
+
+    def read_expiry(self, read_id: str) -> Optional[float]: ...
+
+    def purge_expired(self, now: Optional[float] = None) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class HotlistStore(Protocol):
+    """Port for hotlist entries with a version counter for live reload."""
+
+    def upsert_entries(self, entries: Iterable[HotlistEntry]) -> int: ...
+
+    def remove_entries(self, entry_ids: Iterable[str]) -> int: ...
+
+    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry]) -> int: ...
+
+    def load_entries(self, now: Optional[float] = None) -> list[HotlistEntry]: ...
+
+    def hotlist_version(self) -> int: ...

@@ -1,0 +1,202 @@
+"""Typed records kept by the governance store (users, sessions, access log, workflows ...)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional, Tuple
+
+
+def as_dict(obj: Any) -> dict:
+    return dataclasses.asdict(obj)
+
+
+@dataclass(frozen=True)
+class Agency:
+    """An agency known to the system. Sharing eligibility (1798.90.55(b), AG 2023-DLE-06)
+    depends on ``kind`` (local | state | federal | private | other), ``state`` and the
+    law-enforcement / prosecutorial flags."""
+
+    agency_id: str
+    name: str
+    kind: str = "local"
+    state: str = "CA"
+    law_enforcement: bool = True
+    prosecutorial: bool = False
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    agency: str
+    role: str
+    display_name: str = ""
+    title: str = ""
+    status: str = "pending"  # pending | active | suspended | separated
+    password_hash: str = field(default="", repr=False)
+    totp_secret: str = field(default="", repr=False)
+    created_by: str = ""
+    created_ts: float = 0.0
+    approved_by: str = ""
+    approved_ts: Optional[float] = None
+    failed_logins: int = 0
+    locked_until: Optional[float] = None
+    last_activity_ts: Optional[float] = None
+    status_reason: str = ""
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    username: str
+    course: str
+    completed_ts: float
+    expires_ts: float
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class Session:
+    token_hash: str
+    username: str
+    created_ts: float
+    expires_ts: float
+    last_seen_ts: float
+    channel: str = "api"
+
+
+@dataclass(frozen=True)
+class AccessRecord:
+    """One Civ. Code 1798.90.52 access record, hash-chained to its predecessor."""
+
+    seq: int
+    ts: float
+    username: str
+    agency: str
+    action: str
+    data_elements: dict  # plate / pattern / camera / time range / ids queried
+    purpose_code: str
+    case_number: str
+    channel: str         # api | ui | cli | system
+    outcome: str         # allowed | denied
+    detail: str
+    prev_hash: str
+    hash: str
+
+    def body(self) -> dict:
+        d = as_dict(self)
+        d.pop("hash")
+        return d
+
+
+@dataclass(frozen=True)
+class AlertEvent:
+    alert_id: str
+    seq: int
+    from_state: str
+    to_state: str
+    username: str
+    ts: float
+    detail: dict
+
+
+@dataclass(frozen=True)
+class AlertWorkflow:
+    alert_id: str
+    agency: str
+    state: str
+    incident_number: str = ""
+    verified_by: str = ""
+    verified_ts: Optional[float] = None
+    verification_system: str = ""      # CLETS | NCIC
+    verification_reference: str = ""
+    verification_confirmed: bool = False
+    visual_check: bool = False
+    decision_reason: str = ""
+    disposition: str = ""
+    enforcement_action: str = ""
+    updated_ts: float = 0.0
+
+
+@dataclass(frozen=True)
+class SharingScope:
+    plate_pattern: Optional[str] = None
+    camera_id: Optional[str] = None
+    start_ts: Optional[float] = None
+    end_ts: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class SharingRequest:
+    request_id: str
+    owner_agency: str          # the agency whose data is requested
+    requesting_agency: str     # agency_id of the recipient
+    requesting_agency_name: str
+    requester_name: str
+    purpose_code: str
+    case_number: str
+    purpose_text: str
+    scope: SharingScope
+    status: str                # pending | approved | denied | fulfilled | expired
+    created_ts: float
+    entered_by: str
+    expires_ts: Optional[float] = None
+    reviewed_by: str = ""
+    reviewed_ts: Optional[float] = None
+    review_note: str = ""
+    fulfilled_ts: Optional[float] = None
+    fulfilled_by: str = ""
+    fulfilled_count: int = 0
+
+
+@dataclass(frozen=True)
+class EvidenceItem:
+    case_number: str
+    read_id: str
+    read_json: str
+    image: Optional[bytes] = field(default=None, repr=False)
+    held_ts: float = 0.0
+    held_by: str = ""
+
+
+@dataclass(frozen=True)
+class EvidenceHold:
+    case_number: str
+    agency: str
+    reason: str
+    created_by: str
+    created_ts: float
+    custody: Tuple[dict, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetentionSetting:
+    agency: str
+    days: int
+    set_by: str
+    set_ts: float
+
+
+@dataclass(frozen=True)
+class AuditSample:
+    audit_id: str
+    created_ts: float
+    created_by: str
+    period_start: float
+    period_end: float
+    sample_seqs: Tuple[int, ...]
+    status: str = "open"            # open | signed
+    findings: Tuple[dict, ...] = ()  # {"seq", "result": ok|concern, "note", "by", "ts"}
+    signed_by: str = ""
+    signed_ts: Optional[float] = None
+    summary: str = ""
+
+
+@dataclass(frozen=True)
+class PolicyVersion:
+    version: str
+    effective_ts: float
+    elements: dict   # keys A..G of 1798.90.51(b)(2)
+    text_sha256: str
+    published_by: str
+    published_ts: float
+    public_comment_meeting: str = ""  # 1798.90.55(a) date / body of the public meeting

@@ -1,0 +1,324 @@
+"""Licence-plate recogniser: PP-OCRv4 text detection + recognition with plate-specific rules.
+
+``PlateRecognizer.recognize(image_bgr)`` returns the plates found in one BGR ``uint8`` image,
+best first; ``recognize_batch`` does the same for many images, batching the networks.
+
+Steps: the detector runs on the frame scaled to ``det_long_side``; DB boxes are grouped into
+text lines (adjacent boxes of one line are merged, the parts are kept as alternatives); each
+line is perspective-cropped from the full-resolution frame with a small margin and read by the
+recogniser; CTC decoding is folded into ``A-Z0-9`` + separator (:mod:`.decoding`); a leading
+country-band code (one or two letters apart from the rest) is split off as an alternative;
+readings are scored by confidence and plate plausibility (length, letter/digit mix, shape),
+overlapping readings are suppressed and the top-N candidates are generated per plate.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from alpr.records import Candidate
+
+from . import geometry as geo
+from .backends import InferenceBackend, OnnxBackend
+from .decoding import SEP, DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
+
+MAX_SIDE = 8192
+MIN_SIDE = 8
+
+Point = tuple[float, float]
+
+
+class FrameDecodeError(ValueError):
+    """Encoded frame bytes are empty, corrupt, undecodable or of absurd dimensions."""
+
+
+def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
+    """Decode JPEG/PNG/... bytes into a BGR ``uint8`` image, or raise :class:`FrameDecodeError`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FrameDecodeError(f"frame data must be bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise FrameDecodeError("frame data is empty")
+    buf = np.frombuffer(bytes(data), dtype=np.uint8)
+    try:
+        img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise FrameDecodeError(f"cannot decode frame ({len(data)} bytes): {exc}") from exc
+    if img is None or img.size == 0:
+        raise FrameDecodeError(
+            f"cannot decode frame: {len(data)} bytes are not a supported image "
+            f"(starts with {bytes(data[:8]).hex()})"
+        )
+    h, w = img.shape[:2]
+    if h > max_side or w > max_side:
+        raise FrameDecodeError(f"frame is {w}x{h} px, larger than the {max_side} px limit per side")
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise FrameDecodeError(f"frame is {w}x{h} px, smaller than {MIN_SIDE} px per side")
+    return img
+
+
+def validate_image(image: np.ndarray) -> np.ndarray:
+    """Return a contiguous BGR uint8 HxWx3 view of ``image`` or raise ``ValueError``."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"image must be uint8, got {image.dtype}")
+    if image.ndim == 2:
+        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    elif image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"image must be HxW, HxWx3 (BGR) or HxWx4, got shape {image.shape}")
+    elif image.shape[2] == 4:
+        image = cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    h, w = image.shape[:2]
+    if h < MIN_SIDE or w < MIN_SIDE:
+        raise ValueError(f"image is {w}x{h} px; at least {MIN_SIDE} px per side are needed")
+    if h > MAX_SIDE or w > MAX_SIDE:
+        raise ValueError(f"image is {w}x{h} px; at most {MAX_SIDE} px per side are supported")
+    return np.ascontiguousarray(image)
+
+
+@dataclass(frozen=True)
+class RecognizedPlate:
+    """One plate in one image: best reading, confidence (0-100), quad (tl,tr,br,bl), top-N."""
+
+    plate: str
+    confidence: float
+    coordinates: tuple[Point, Point, Point, Point]
+    candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+
+
+@dataclass
+class _Line:
+    """A text line to read: which image, the quad, and how it was formed."""
+
+    image: int
+    quad: np.ndarray
+    det_score: float
+    parts: int  # number of detector boxes merged into it (0 = whole-image fallback)
+    crop: np.ndarray | None = None
+    width: int = 0
+
+
+@dataclass
+class _Reading:
+    image: int
+    quad: np.ndarray
+    plate: str
+    confidence: float
+    score: float
+    cands: list[tuple[str, float]]
+
+
+def _plate_prior(text: str) -> float:
+    """How plate-like a string is (0..1): length and letter/digit mix."""
+    n = len(text)
+    if n < 2:
+        return 0.0
+    length = {2: 0.35, 3: 0.6, 4: 0.85}.get(n, 1.0 if n <= 8 else 0.5)
+    digits = sum(ch.isdigit() for ch in text)
+    mix = 1.0 if 0 < digits < n else 0.85
+    return length * mix
+
+
+class PlateRecognizer:
+    """Finds and reads licence plates. Thread-compatible, not thread-safe (one per worker)."""
+
+    def __init__(
+        self,
+        backend: InferenceBackend | None = None,
+        topn: int = 10,
+        det_long_side: int = 736,
+        det_max_upscale: float = 2.0,
+        det_thresh: float = 0.3,
+        box_thresh: float = 0.5,
+        unclip_ratio: float = 1.6,
+        min_char_height: float = 8.0,
+        min_confidence: float = 60.0,
+        max_plates: int = 8,
+        rec_batch_size: int = 8,
+        crop_fallback: bool = True,
+    ) -> None:
+        if topn < 1:
+            raise ValueError(f"topn must be >= 1, got {topn}")
+        self.backend: InferenceBackend = backend if backend is not None else OnnxBackend()
+        self.topn = topn
+        self.det_long_side = det_long_side
+        self.det_max_upscale = det_max_upscale
+        self.det_thresh = det_thresh
+        self.box_thresh = box_thresh
+        self.unclip_ratio = unclip_ratio
+        self.min_char_height = min_char_height
+        self.min_confidence = min_confidence
+        self.max_plates = max_plates
+        self.rec_batch_size = rec_batch_size
+        self.crop_fallback = crop_fallback
+        self._fold = fold_matrix(list(self.backend.charset))
+
+    # ------------------------------------------------------------------ public API
+    def recognize(self, image_bgr: np.ndarray) -> list[RecognizedPlate]:
+        return self.recognize_batch([image_bgr])[0]
+
+    def recognize_batch(self, images: Sequence[np.ndarray]) -> list[list[RecognizedPlate]]:
+        imgs = [validate_image(im) for im in images]
+        if not imgs:
+            return []
+        boxes = self._detect(imgs)
+        lines: list[_Line] = []
+        for i, (img, bxs) in enumerate(zip(imgs, boxes)):
+            lines.extend(self._lines(i, img, bxs))
+        readings = self._read(imgs, lines)
+        out: list[list[RecognizedPlate]] = []
+        for i in range(len(imgs)):
+            out.append(self._select([r for r in readings if r.image == i]))
+        return out
+
+    # ------------------------------------------------------------------ detection
+    def _detect(self, imgs: list[np.ndarray]) -> list[list[geo.TextBox]]:
+        sizes = [
+            geo.det_size(im.shape[0], im.shape[1], self.det_long_side, self.det_max_upscale)
+            for im in imgs
+        ]
+        result: list[list[geo.TextBox]] = [[] for _ in imgs]
+        by_size: dict[tuple[int, int], list[int]] = {}
+        for i, s in enumerate(sizes):
+            by_size.setdefault(s, []).append(i)
+        for size, idxs in by_size.items():
+            batch = np.stack([geo.det_input(imgs[i], size) for i in idxs])
+            probs = self.backend.detect(batch)
+            if probs.ndim != 4 or probs.shape[0] != len(idxs):
+                raise RuntimeError(f"detector returned shape {probs.shape} for {batch.shape}")
+            for k, i in enumerate(idxs):
+                result[i] = geo.boxes_from_prob(
+                    probs[k, 0],
+                    imgs[i].shape[:2],
+                    thresh=self.det_thresh,
+                    box_thresh=self.box_thresh,
+                    unclip_ratio=self.unclip_ratio,
+                )
+        return result
+
+    def _lines(self, index: int, img: np.ndarray, boxes: list[geo.TextBox]) -> list[_Line]:
+        h_img, w_img = img.shape[:2]
+        keep = [
+            b
+            for b in boxes
+            if b.height >= self.min_char_height and abs(geo._angle(b)) <= 35 and b.width >= 0.5 * b.height
+        ]
+        lines: list[_Line] = []
+        for group in geo.line_groups(keep):
+            members = [keep[k] for k in group]
+            if len(members) > 1:
+                merged = members[0]
+                for b in members[1:]:
+                    merged = geo.merge_boxes(merged, b)
+                lines.append(_Line(index, merged.quad, merged.score, len(members)))
+            for b in members:
+                if b.width >= 1.2 * b.height:
+                    lines.append(_Line(index, b.quad, b.score, 1))
+        if self.crop_fallback and 1.4 <= w_img / h_img <= 7.0 and max(h_img, w_img) <= 400:
+            # a plate crop: read the whole image as one line
+            quad = np.array([[0, 0], [w_img, 0], [w_img, h_img], [0, h_img]], dtype=np.float32)
+            lines.append(_Line(index, quad, 0.0, 0))
+        return lines
+
+    # ------------------------------------------------------------------ recognition
+    def _read(self, imgs: list[np.ndarray], lines: list[_Line]) -> list[_Reading]:
+        for ln in lines:
+            if ln.parts == 0:
+                ln.crop = imgs[ln.image]
+            else:
+                quad = geo.expand_quad(ln.quad, 0.12, 0.08)
+                ln.crop = geo.crop_quad(imgs[ln.image], quad)
+            ln.width = geo.rec_width(ln.crop.shape[:2])
+        by_width: dict[int, list[int]] = {}
+        for k, ln in enumerate(lines):
+            by_width.setdefault(ln.width, []).append(k)
+        probs: list[np.ndarray | None] = [None] * len(lines)
+        for width, idxs in sorted(by_width.items()):
+            for s in range(0, len(idxs), self.rec_batch_size):
+                chunk = idxs[s : s + self.rec_batch_size]
+                batch = np.stack([geo.rec_input(lines[k].crop, width) for k in chunk])
+                out = self.backend.recognize(batch)
+                if out.ndim != 3 or out.shape[0] != len(chunk):
+                    raise RuntimeError(f"recogniser returned shape {out.shape} for {batch.shape}")
+                red = fold_probs(out, self._fold)
+                for j, k in enumerate(chunk):
+                    probs[k] = red[j]
+        readings: list[_Reading] = []
+        for ln, red in zip(lines, probs):
+            assert red is not None
+            readings.extend(self._interpret(ln, red))
+        return readings
+
+    def _interpret(self, ln: _Line, red: np.ndarray) -> list[_Reading]:
+        decoded = ctc_decode(red)
+        groups = decoded.groups
+        variants: list[list[DecodedChar]] = [decoded.plate_chars()]
+        # a country band code: 1-3 letters set apart from the rest at the left
+        if len(groups) >= 2 and len(groups[0]) <= 3 and all(c.char.isalpha() for c in groups[0]):
+            rest = [c for g in groups[1:] for c in g]
+            if len(rest) >= 4:
+                variants.append(rest)
+        out: list[_Reading] = []
+        for chars in variants:
+            cands = candidates(chars, topn=self.topn)
+            if not cands:
+                continue
+            text = "".join(c.char for c in chars)
+            conf = cands[0][1]
+            for t, c in cands:
+                if t == text:
+                    conf = c
+                    break
+            else:
+                text, conf = cands[0]
+            score = conf * _plate_prior(text) * self._shape_prior(ln)
+            out.append(_Reading(ln.image, ln.quad, text, conf, score, cands))
+        return out
+
+    @staticmethod
+    def _shape_prior(ln: _Line) -> float:
+        q = ln.quad
+        w = float(np.linalg.norm(q[1] - q[0]))
+        h = float(np.linalg.norm(q[3] - q[0]))
+        ratio = w / max(h, 1.0)
+        if ratio < 1.2:
+            return 0.5
+        if ratio > 12:
+            return 0.6
+        return 1.0
+
+    # ------------------------------------------------------------------ selection
+    def _select(self, readings: list[_Reading]) -> list[_Reading | RecognizedPlate]:
+        readings = [r for r in readings if r.confidence >= self.min_confidence and r.score > 0]
+        readings.sort(key=lambda r: -r.score)
+        chosen: list[_Reading] = []
+        for r in readings:
+            if any(_overlap(r.quad, c.quad) > 0.3 for c in chosen):
+                continue
+            chosen.append(r)
+            if len(chosen) >= self.max_plates:
+                break
+        plates = []
+        for r in chosen:
+            coords = tuple((float(x), float(y)) for x, y in r.quad)
+            cands = tuple(Candidate(plate=t, confidence=round(c, 3)) for t, c in r.cands)
+            plates.append(RecognizedPlate(r.plate, round(r.confidence, 3), coords, cands))  # type: ignore[arg-type]
+        return plates
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over the smaller axis-aligned bounding box."""
+    ax0, ay0 = a.min(axis=0)
+    ax1, ay1 = a.max(axis=0)
+    bx0, by0 = b.min(axis=0)
+    bx1, by1 = b.max(axis=0)
+    iw = max(0.0, float(min(ax1, bx1) - max(ax0, bx0)))
+    ih = max(0.0, float(min(ay1, by1) - max(ay0, by0)))
+    inter = iw * ih
+    smaller = min(float((ax1 - ax0) * (ay1 - ay0)), float((bx1 - bx0) * (by1 - by0)))
+    return inter / smaller if smaller > 0 else 0.0

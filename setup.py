@@ -1,0 +1,79 @@
+"""alpr-stream: real-time ALPR analytics engine.
+
+The design card's top-level folders are mapped into one import namespace, ``alpr``:
+``pipelines/`` -> ``alpr.pipelines``, ``inference/`` -> ``alpr.inference``,
+``connectors/`` -> ``alpr.connectors``, ``governance/`` -> ``alpr.governance``.
+Nothing generic (``inference``, ``connectors``) lands in site-packages.
+"""
+
+from setuptools import setup
+
+MAPPED = {
+    "alpr": "alpr",
+    "alpr.pipelines": "pipelines",
+    "alpr.inference": "inference",
+    "alpr.connectors": "connectors",
+    "alpr.governance": "governance",
+}
+
+
+def _packages():
+    import os
+
+    found = []
+    for pkg, folder in MAPPED.items():
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = [d for d in dirs if not d.startswith((".", "__"))]
+            if "__init__.py" in files:
+                rel = os.path.relpath(root, folder)
+                found.append(pkg if rel == "." else pkg + "." + rel.replace(os.sep, "."))
+    return sorted(found)
+
+
+setup(
+    name="alpr-stream",
+    version="0.1.0",
+    description="Real-time Automated License Plate Reader analytics engine (Beam, Kafka, Triton, Cassandra)",
+    license="Apache-2.0",
+    python_requires=">=3.11,<3.12",
+    packages=_packages(),
+    package_dir=MAPPED,
+    include_package_data=True,
+    package_data={
+        "alpr.inference": ["models/ppocr/*.onnx", "models/ppocr/*.txt", "models/*.onnx", "models/*.json"],
+        "alpr.governance": ["templates/*.html", "static/*", "policy/*.txt", "policy/*.json"],
+        "alpr.connectors": ["schemas/*.json", "schemas/*.cql"],
+        "alpr": ["schemas/*.json", "py.typed"],
+    },
+    install_requires=[
+        "apache-beam>=2.77,<2.78",
+        "numpy>=1.26,<2.5",
+        "onnxruntime>=1.18,<2",
+        "opencv-python-headless>=4.9,<6",
+        "pyclipper>=1.3,<2",
+        "Pillow>=10.1,<13",
+        "PyYAML>=6,<7",
+        "confluent-kafka>=2.5,<3",
+        "cassandra-driver>=3.29,<4",
+        "tritonclient[grpc]>=2.60,<3",
+        "prometheus-client>=0.20,<1",
+        "fastapi>=0.110,<1",
+        "uvicorn>=0.29,<1",
+        "jinja2>=3.1,<4",
+        "python-multipart>=0.0.9",
+        "argon2-cffi>=23,<26",
+        "pyotp>=2.9,<3",
+        "jsonschema>=4,<5",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=8",
+            "pytest-timeout>=2.3",
+            "httpx>=0.27",
+            "rapidfuzz>=3",
+            "selenium>=4.20",
+            "schemathesis>=3.30",
+        ],
+    },
+    entry_points={"console_scripts": ["alpr=alpr.cli:main"]},
+)

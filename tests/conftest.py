@@ -1,0 +1,30 @@
+"""Shared pytest set-up: markers, sample data location, service fixtures."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ALPR_SHARED_DATA", REPO.parent / "shared" / "data"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "services: needs the real Kafka/Cassandra/Flink/Triton services")
+    config.addinivalue_line("markers", "browser: drives the web console in headless Chromium")
+    config.addinivalue_line("markers", "slow: takes more than a few seconds")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real photos not present at {SHARED_DATA}")
+    return SHARED_DATA
+
+
+try:  # session-scoped service fixtures (Kafka, Cassandra, Flink, Triton)
+    from services import *  # noqa: F401,F403
+except ImportError as exc:  # pragma: no cover - only while the module is missing
+    if "services" not in str(exc):
+        raise
