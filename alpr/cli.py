@@ -1,7 +1,184 @@
-"""`alpr` command-line tool (placeholder: subcommands are registered below)."""
+"""``alpr``: the command-line tool.
+
+``alpr read``       recognise plates in image files (in the spirit of OpenALPR's ``alpr``)
+``alpr demo``       run the main job on the embedded default (what ``make demo`` runs)
+``alpr run``        run the pipeline with a config file / ``ALPR_*`` environment
+``alpr synth``      write a synthetic camera clip (frames + ground truth) to a folder
+``alpr hotlist``    import hotlists and match plates against them
+``alpr alerts``     follow the alerts topic
+``alpr serve`` / ``alpr audit`` / ``alpr evidence`` / ``alpr users``  governance (policy 461)
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
 import sys
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+log = logging.getLogger("alpr")
 
 
-def main(argv=None) -> int:
-    print("alpr: not yet implemented", file=sys.stderr)
-    return 2
+# --------------------------------------------------------------------------- alpr read
+def plate_json(p) -> dict:
+    return {
+        "plate": p.plate,
+        "confidence": round(float(p.confidence), 2),
+        "coordinates": [{"x": int(round(x)), "y": int(round(y))} for x, y in p.coordinates],
+        "candidates": [{"plate": c.plate, "confidence": round(float(c.confidence), 2)} for c in p.candidates],
+    }
+
+
+def cmd_read(args) -> int:
+    from alpr.inference.recognizer import FrameDecodeError, PlateRecognizer, decode_image
+
+    recognizer = PlateRecognizer(topn=args.topn)
+    status = 0
+    for path in args.images:
+        try:
+            data = Path(path).read_bytes()
+            image = decode_image(data)
+        except (OSError, FrameDecodeError) as exc:
+            print(f"alpr read: {path}: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}",
+                  file=sys.stderr)
+            status = 1
+            continue
+        t0 = time.perf_counter()
+        plates = recognizer.recognize(image)
+        ms = (time.perf_counter() - t0) * 1000
+        h, w = image.shape[:2]
+        if args.json:
+            print(json.dumps({"version": 2, "data_type": "alpr_results", "file": str(path),
+                              "epoch_time": int(time.time() * 1000), "img_width": w, "img_height": h,
+                              "processing_time_ms": round(ms, 1),
+                              "results": [plate_json(p) for p in plates]}), flush=True)
+        else:
+            print(f"{path}: {len(plates)} plate(s) found ({w}x{h}, {ms:.0f} ms)")
+            for i, p in enumerate(plates):
+                print(f"  plate{i}: {p.plate}\tconfidence: {p.confidence:.1f}")
+                for c in p.candidates[: args.topn]:
+                    print(f"    - {c.plate}\t confidence: {c.confidence:.1f}")
+    return status
+
+
+# --------------------------------------------------------------------------- alpr run / demo
+def _settings(args, **overrides):
+    from alpr.config import load_settings
+
+    return load_settings(getattr(args, "config", None), **overrides)
+
+
+def cmd_run(args) -> int:
+    from alpr.pipelines.graph import run
+
+    overrides = {k: getattr(args, k) for k in ("source", "store", "inference", "runner") if getattr(args, k, None)}
+    settings = _settings(args, **overrides)
+    entries = None
+    if args.hotlist:
+        entries = _load_hotlist_file(args.hotlist)
+    summary = run(settings, hotlist_entries=entries)
+    print(summary.line())
+    return 0
+
+
+def _load_hotlist_file(path: str):
+    from alpr.connectors.hotlists import load_hotlist
+
+    report = load_hotlist(path)
+    for rej in report.rejected:
+        print(f"hotlist {path}:{rej.line_no}: rejected: {rej.reason}", file=sys.stderr)
+    return report.entries
+
+
+def cmd_demo(args) -> int:
+    from alpr.demo import run_demo
+
+    return run_demo(out_dir=Path(args.out), vehicles=args.vehicles, on_hotlist=args.hits, seed=args.seed)
+
+
+def cmd_synth(args) -> int:
+    from alpr.connectors.camera.synthetic import SyntheticCamera, write_clip
+
+    cam = SyntheticCamera(args.camera, args.agency, n_vehicles=args.vehicles, seed=args.seed, fps=args.fps,
+                          width=args.width, height=args.height)
+    out = write_clip(Path(args.out), cam)
+    print(f"wrote {out}")
+    return 0
+
+
+# --------------------------------------------------------------------------- wiring
+def _optional_register(module: str, sub) -> None:
+    """Subcommand groups owned by other packages register themselves if present."""
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.startswith("alpr"):
+            return
+        raise
+    mod.register(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alpr", description="alpr-stream: real-time ALPR analytics engine")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("read", help="recognise plates in image files")
+    p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
+    p.add_argument("-n", "--topn", type=int, default=10, help="number of candidates per plate (default 10)")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.set_defaults(func=cmd_read)
+
+    p = sub.add_parser("demo", help="run the main job on the embedded default with generated input")
+    p.add_argument("--out", default=".run/demo", help="output folder (store, alerts, hotlist)")
+    p.add_argument("--vehicles", type=int, default=6)
+    p.add_argument("--hits", type=int, default=2, help="how many of the vehicles are on the hotlist")
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("run", help="run the pipeline with a config file and ALPR_* environment")
+    p.add_argument("-c", "--config", help="YAML settings file")
+    p.add_argument("--source", help="synthetic:N | folder | video file | kafka")
+    p.add_argument("--store", help="sqlite:PATH | cassandra://host:port/keyspace")
+    p.add_argument("--inference", help="onnx | triton://host:port")
+    p.add_argument("--runner", choices=["direct", "flink"])
+    p.add_argument("--hotlist", help="hotlist file to match against (side input)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("synth", help="write a synthetic camera clip with ground truth")
+    p.add_argument("out")
+    p.add_argument("--camera", default="cam-synth")
+    p.add_argument("--agency", default="DHSPD")
+    p.add_argument("--vehicles", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=float, default=5.0)
+    p.add_argument("--width", type=int, default=1280)
+    p.add_argument("--height", type=int, default=720)
+    p.set_defaults(func=cmd_synth)
+
+    for module in ("alpr.hotlist.cli", "alpr.connectors.kafka_cli", "alpr.governance.cli",
+                   "alpr.observability.cli"):
+        _optional_register(module, sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except (ValueError, OSError) as exc:
+        print(f"alpr {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

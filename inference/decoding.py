@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import heapq
 import math
+import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
@@ -116,29 +118,63 @@ def geometric_confidence(probs: list[float]) -> float:
     return 100.0 * math.exp(sum(logs) / len(logs))
 
 
+#: letter/digit pairs that plate fonts draw (nearly) alike
+CONFUSABLE = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+CONFUSABLE_BACK = {"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"}
+
+
+def blocks(text: str) -> list[str]:
+    """Split a plate string into maximal runs of letters and of digits."""
+    return re.findall(r"[A-Z]+|[0-9]+", text)
+
+
+def plate_prior(text: str) -> float:
+    """How plate-like a string is (0..1), independent of any one country's format.
+
+    Plates mostly have 5-7 characters, mix letters and digits, and do not end with a lone
+    letter or digit after a block of the other kind ("AB123C" and "AB12C3" are unusual,
+    "AB123CD" and "1AB2345" are not).
+    """
+    n = len(text)
+    length = {2: 0.35, 3: 0.55, 4: 0.75, 5: 0.9, 6: 0.97, 7: 1.0, 8: 0.85}.get(n, 0.5 if n > 8 else 0.0)
+    digits = sum(ch.isdigit() for ch in text)
+    mix = 1.0 if 0 < digits < n else 0.9
+    parts = blocks(text)
+    tail = 0.85 if len(parts) >= 2 and len(parts[-1]) == 1 else 1.0
+    return length * mix * tail
+
+
 def candidates(
     chars: list[DecodedChar],
     topn: int = 10,
     min_alt_prob: float = 0.02,
     drop_below: float = 0.75,
+    confusable_floor: float = 0.5,
     min_len: int = 2,
     max_len: int = 9,
+    prior: Callable[[str], float] | None = plate_prior,
 ) -> list[tuple[str, float]]:
     """Top-N (plate, confidence %) readings from per-character alternatives.
 
     Each position may take its best character, an alternative with probability at least
-    ``min_alt_prob`` or, when its best probability is below ``drop_below``, be dropped (with
-    the blank/separator probability). Ranked by the product of the chosen probabilities;
-    confidence is their geometric mean in percent (the same number of positions for every
-    candidate of one line, so the order is preserved).
+    ``min_alt_prob``, its letter/digit look-alike (``CONFUSABLE``, at least
+    ``confusable_floor`` x the best probability) or, when its best probability is below
+    ``drop_below``, be dropped (with the blank/separator probability). A reading's
+    confidence is the geometric mean of the chosen probabilities in percent (every
+    candidate of a line has the same number of positions) times ``prior(text)``.
     """
     options: list[list[tuple[str, float]]] = []
     for c in chars:
-        opts = [(c.char, c.prob)]
-        opts += [(a, p) for a, p in c.alternatives if p >= min_alt_prob]
+        opts = {c.char: c.prob}
+        for a, p in c.alternatives:
+            if p >= min_alt_prob:
+                opts[a] = max(opts.get(a, 0.0), p)
+        twin = CONFUSABLE.get(c.char) or CONFUSABLE_BACK.get(c.char)
+        if twin is not None:
+            opts[twin] = max(opts.get(twin, 0.0), confusable_floor * c.prob)
         if c.prob < drop_below and c.drop_prob >= min_alt_prob:
-            opts.append(("", c.drop_prob))
-        options.append(sorted(opts, key=lambda o: -o[1]))
+            opts[""] = c.drop_prob
+        options.append(sorted(opts.items(), key=lambda o: -o[1]))
     if not options:
         return []
     beam_width = max(4 * topn, 32)
@@ -155,7 +191,7 @@ def candidates(
     for nlp, text in beam:
         if not (min_len <= len(text) <= max_len):
             continue
-        conf = 100.0 * math.exp(-nlp / n)
+        conf = 100.0 * math.exp(-nlp / n) * (prior(text) if prior else 1.0)
         if conf > best.get(text, -1.0):
             best[text] = conf
     ranked = sorted(best.items(), key=lambda kv: (-kv[1], kv[0]))

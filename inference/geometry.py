@@ -136,7 +136,7 @@ def boxes_from_prob(
     return boxes
 
 
-def _angle(box: TextBox) -> float:
+def box_angle(box: TextBox) -> float:
     q = box.quad
     v = (q[1] - q[0]) + (q[2] - q[3])
     return math.degrees(math.atan2(float(v[1]), float(v[0])))
@@ -147,7 +147,7 @@ def same_line(a: TextBox, b: TextBox, max_gap: float = 1.2) -> bool:
     ha, hb = a.height, b.height
     if min(ha, hb) <= 0 or max(ha, hb) / min(ha, hb) > 1.8:
         return False
-    if abs(_angle(a) - _angle(b)) > 12:
+    if abs(box_angle(a) - box_angle(b)) > 12:
         return False
     h = max(ha, hb)
     ca, cb = a.center, b.center

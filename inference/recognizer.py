@@ -14,7 +14,6 @@ overlapping readings are suppressed and the top-N candidates are generated per p
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -25,7 +24,8 @@ from alpr.records import Candidate
 
 from . import geometry as geo
 from .backends import InferenceBackend, OnnxBackend
-from .decoding import SEP, DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
+from . import plates as rules
+from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
 
 MAX_SIDE = 8192
 MIN_SIDE = 8
@@ -107,43 +107,36 @@ class _Line:
 class _Reading:
     image: int
     quad: np.ndarray
+    chars: list[DecodedChar]
     plate: str
     confidence: float
     score: float
     cands: list[tuple[str, float]]
-
-
-def _plate_prior(text: str) -> float:
-    """How plate-like a string is (0..1): length and letter/digit mix."""
-    n = len(text)
-    if n < 2:
-        return 0.0
-    length = {2: 0.35, 3: 0.6, 4: 0.85}.get(n, 1.0 if n <= 8 else 0.5)
-    digits = sum(ch.isdigit() for ch in text)
-    mix = 1.0 if 0 < digits < n else 0.85
-    return length * mix
+    parts: int
 
 
 class PlateRecognizer:
-    """Finds and reads licence plates. Thread-compatible, not thread-safe (one per worker)."""
+    """Finds and reads licence plates. Not thread-safe: use one per worker thread."""
 
     def __init__(
         self,
         backend: InferenceBackend | None = None,
         topn: int = 10,
         det_long_side: int = 736,
-        det_max_upscale: float = 2.0,
+        det_max_upscale: float = 4.0,
         det_thresh: float = 0.3,
         box_thresh: float = 0.5,
         unclip_ratio: float = 1.6,
         min_char_height: float = 8.0,
-        min_confidence: float = 60.0,
+        min_confidence: float = 50.0,
         max_plates: int = 8,
         rec_batch_size: int = 8,
         crop_fallback: bool = True,
     ) -> None:
         if topn < 1:
             raise ValueError(f"topn must be >= 1, got {topn}")
+        if det_long_side < 64:
+            raise ValueError(f"det_long_side must be >= 64, got {det_long_side}")
         self.backend: InferenceBackend = backend if backend is not None else OnnxBackend()
         self.topn = topn
         self.det_long_side = det_long_side
@@ -160,9 +153,11 @@ class PlateRecognizer:
 
     # ------------------------------------------------------------------ public API
     def recognize(self, image_bgr: np.ndarray) -> list[RecognizedPlate]:
+        """Plates in one BGR image, best first."""
         return self.recognize_batch([image_bgr])[0]
 
     def recognize_batch(self, images: Sequence[np.ndarray]) -> list[list[RecognizedPlate]]:
+        """Plates per image; the networks see batches (same-size images share a det batch)."""
         imgs = [validate_image(im) for im in images]
         if not imgs:
             return []
@@ -171,10 +166,10 @@ class PlateRecognizer:
         for i, (img, bxs) in enumerate(zip(imgs, boxes)):
             lines.extend(self._lines(i, img, bxs))
         readings = self._read(imgs, lines)
-        out: list[list[RecognizedPlate]] = []
-        for i in range(len(imgs)):
-            out.append(self._select([r for r in readings if r.image == i]))
-        return out
+        per_image: list[list[_Reading]] = [[] for _ in imgs]
+        for r in readings:
+            per_image[r.image].append(r)
+        return [self._select(self._with_stacked(rs)) for rs in per_image]
 
     # ------------------------------------------------------------------ detection
     def _detect(self, imgs: list[np.ndarray]) -> list[list[geo.TextBox]]:
@@ -190,7 +185,7 @@ class PlateRecognizer:
             batch = np.stack([geo.det_input(imgs[i], size) for i in idxs])
             probs = self.backend.detect(batch)
             if probs.ndim != 4 or probs.shape[0] != len(idxs):
-                raise RuntimeError(f"detector returned shape {probs.shape} for {batch.shape}")
+                raise RuntimeError(f"detector returned shape {probs.shape} for input {batch.shape}")
             for k, i in enumerate(idxs):
                 result[i] = geo.boxes_from_prob(
                     probs[k, 0],
@@ -206,7 +201,9 @@ class PlateRecognizer:
         keep = [
             b
             for b in boxes
-            if b.height >= self.min_char_height and abs(geo._angle(b)) <= 35 and b.width >= 0.5 * b.height
+            if b.height >= self.min_char_height
+            and abs(geo.box_angle(b)) <= 35
+            and b.width >= 0.5 * b.height
         ]
         lines: list[_Line] = []
         for group in geo.line_groups(keep):
@@ -217,10 +214,10 @@ class PlateRecognizer:
                     merged = geo.merge_boxes(merged, b)
                 lines.append(_Line(index, merged.quad, merged.score, len(members)))
             for b in members:
-                if b.width >= 1.2 * b.height:
+                if b.width >= 0.9 * b.height:
                     lines.append(_Line(index, b.quad, b.score, 1))
-        if self.crop_fallback and 1.4 <= w_img / h_img <= 7.0 and max(h_img, w_img) <= 400:
-            # a plate crop: read the whole image as one line
+        if self.crop_fallback and 1.0 <= w_img / h_img <= 7.0 and max(h_img, w_img) <= 400:
+            # small, plate-shaped image: probably a plate crop, read it whole as well
             quad = np.array([[0, 0], [w_img, 0], [w_img, h_img], [0, h_img]], dtype=np.float32)
             lines.append(_Line(index, quad, 0.0, 0))
         return lines
@@ -231,74 +228,81 @@ class PlateRecognizer:
             if ln.parts == 0:
                 ln.crop = imgs[ln.image]
             else:
-                quad = geo.expand_quad(ln.quad, 0.12, 0.08)
-                ln.crop = geo.crop_quad(imgs[ln.image], quad)
+                ln.crop = geo.crop_quad(imgs[ln.image], geo.expand_quad(ln.quad, 0.12, 0.08))
             ln.width = geo.rec_width(ln.crop.shape[:2])
         by_width: dict[int, list[int]] = {}
         for k, ln in enumerate(lines):
             by_width.setdefault(ln.width, []).append(k)
-        probs: list[np.ndarray | None] = [None] * len(lines)
+        reduced: list[np.ndarray | None] = [None] * len(lines)
         for width, idxs in sorted(by_width.items()):
             for s in range(0, len(idxs), self.rec_batch_size):
                 chunk = idxs[s : s + self.rec_batch_size]
                 batch = np.stack([geo.rec_input(lines[k].crop, width) for k in chunk])
                 out = self.backend.recognize(batch)
-                if out.ndim != 3 or out.shape[0] != len(chunk):
-                    raise RuntimeError(f"recogniser returned shape {out.shape} for {batch.shape}")
+                if out.ndim != 3 or out.shape[0] != len(chunk) or out.shape[2] != self._fold.shape[0]:
+                    raise RuntimeError(f"recogniser returned shape {out.shape} for input {batch.shape}")
                 red = fold_probs(out, self._fold)
                 for j, k in enumerate(chunk):
-                    probs[k] = red[j]
+                    reduced[k] = red[j]
         readings: list[_Reading] = []
-        for ln, red in zip(lines, probs):
-            assert red is not None
+        for ln, red in zip(lines, reduced):
+            assert red is not None and ln.crop is not None
             readings.extend(self._interpret(ln, red))
         return readings
 
-    def _interpret(self, ln: _Line, red: np.ndarray) -> list[_Reading]:
-        decoded = ctc_decode(red)
-        groups = decoded.groups
-        variants: list[list[DecodedChar]] = [decoded.plate_chars()]
-        # a country band code: 1-3 letters set apart from the rest at the left
-        if len(groups) >= 2 and len(groups[0]) <= 3 and all(c.char.isalpha() for c in groups[0]):
-            rest = [c for g in groups[1:] for c in g]
-            if len(rest) >= 4:
-                variants.append(rest)
-        out: list[_Reading] = []
-        for chars in variants:
-            cands = candidates(chars, topn=self.topn)
-            if not cands:
-                continue
-            text = "".join(c.char for c in chars)
-            conf = cands[0][1]
-            for t, c in cands:
-                if t == text:
-                    conf = c
-                    break
-            else:
-                text, conf = cands[0]
-            score = conf * _plate_prior(text) * self._shape_prior(ln)
-            out.append(_Reading(ln.image, ln.quad, text, conf, score, cands))
-        return out
+    def _reading(self, image: int, quad: np.ndarray, chars: list[DecodedChar], parts: int, shape: float) -> _Reading | None:
+        cands = candidates(chars, topn=self.topn)
+        if not cands:
+            return None
+        plate, conf = cands[0]
+        return _Reading(image, quad, chars, plate, conf, conf * shape, cands, parts)
 
-    @staticmethod
-    def _shape_prior(ln: _Line) -> float:
-        q = ln.quad
-        w = float(np.linalg.norm(q[1] - q[0]))
-        h = float(np.linalg.norm(q[3] - q[0]))
-        ratio = w / max(h, 1.0)
-        if ratio < 1.2:
-            return 0.5
-        if ratio > 12:
-            return 0.6
-        return 1.0
+    def _interpret(self, ln: _Line, red: np.ndarray) -> list[_Reading]:
+        assert ln.crop is not None
+        decoded = ctc_decode(red)
+        chars = decoded.plate_chars()
+        n_band = rules.band_chars(ln.crop, ln.width, decoded.chars)
+        if 0 < n_band <= 3 and len(chars) - n_band >= 2:
+            chars = chars[n_band:]  # the country code on a blue band is not part of the plate
+        shape = rules.shape_prior(ln.quad) if ln.parts else 1.0
+        r = self._reading(ln.image, ln.quad, chars, ln.parts, shape)
+        return [r] if r is not None else []
 
     # ------------------------------------------------------------------ selection
-    def _select(self, readings: list[_Reading]) -> list[_Reading | RecognizedPlate]:
+    def _with_stacked(self, readings: list[_Reading]) -> list[_Reading]:
+        """Add two-row plate readings (upper row then lower row) for stacked single lines."""
+        rows = [r for r in readings if r.parts == 1]
+        extra: list[_Reading] = []
+        for up in rows:
+            for low in rows:
+                if up is low or not rules.stacked(up.quad, low.quad):
+                    continue
+                quad = rules.union_quad(up.quad, low.quad)
+                r = self._reading(up.image, quad, up.chars + low.chars, 2, 1.0)
+                if r is not None:
+                    extra.append(r)
+        return readings + extra
+
+    def _select(self, readings: list[_Reading]) -> list[RecognizedPlate]:
         readings = [r for r in readings if r.confidence >= self.min_confidence and r.score > 0]
-        readings.sort(key=lambda r: -r.score)
+        # a reading that contains an overlapping reading's text, nearly as good, supersedes it
+        dominated: set[int] = set()
+        for i, a in enumerate(readings):
+            for j, b in enumerate(readings):
+                if (
+                    i != j
+                    and len(a.plate) > len(b.plate)
+                    and b.plate in a.plate
+                    and a.score >= 0.85 * b.score
+                    and rules.overlap(a.quad, b.quad) > 0.3
+                ):
+                    dominated.add(j)
+        ranked = sorted(
+            (r for k, r in enumerate(readings) if k not in dominated), key=lambda r: -r.score
+        )
         chosen: list[_Reading] = []
-        for r in readings:
-            if any(_overlap(r.quad, c.quad) > 0.3 for c in chosen):
+        for r in ranked:
+            if any(rules.overlap(r.quad, c.quad) > 0.3 for c in chosen):
                 continue
             chosen.append(r)
             if len(chosen) >= self.max_plates:
@@ -309,16 +313,3 @@ class PlateRecognizer:
             cands = tuple(Candidate(plate=t, confidence=round(c, 3)) for t, c in r.cands)
             plates.append(RecognizedPlate(r.plate, round(r.confidence, 3), coords, cands))  # type: ignore[arg-type]
         return plates
-
-
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over the smaller axis-aligned bounding box."""
-    ax0, ay0 = a.min(axis=0)
-    ax1, ay1 = a.max(axis=0)
-    bx0, by0 = b.min(axis=0)
-    bx1, by1 = b.max(axis=0)
-    iw = max(0.0, float(min(ax1, bx1) - max(ax0, bx0)))
-    ih = max(0.0, float(min(ay1, by1) - max(ay0, by0)))
-    inter = iw * ih
-    smaller = min(float((ax1 - ax0) * (ay1 - ay0)), float((bx1 - bx0) * (by1 - by0)))
-    return inter / smaller if smaller > 0 else 0.0

@@ -28,14 +28,17 @@ COUNTERS = ("frames_in", "frames_decoded", "reads", "plate_groups", "groups_unco
 
 
 def build(p: beam.Pipeline, settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = None,
-          frames=None) -> dict:
+          frames=None, kafka_plan=None) -> dict:
     """Attach the whole graph to ``p``. ``frames`` may be a ready PCollection of Frames
     (tests); otherwise the configured source is read. Returns the main PCollections."""
+    dead_parts = []
     if frames is None:
         if settings.source == "kafka":
             from alpr.connectors.kafka import ReadFramesFromKafka
 
-            frames = p | "ReadFrames" >> ReadFramesFromKafka(settings.kafka)
+            source = p | "ReadFrames" >> ReadFramesFromKafka(settings.kafka, plan=kafka_plan)
+            frames = source.frames
+            dead_parts.append(source[DEAD])
         else:
             frames = p | "ReadFrames" >> ReadFrames(settings)
     decoded = frames | "DecodeFrames" >> DecodeFrames()
@@ -51,7 +54,7 @@ def build(p: beam.Pipeline, settings: Settings, hotlist_entries: Optional[Sequen
     reads | "WriteReads" >> WriteReads(settings)
     groups | "WriteGroups" >> WriteGroups(settings)
     alerts | "WriteAlerts" >> WriteAlerts(settings)
-    dead = (decoded[DEAD], recognized[DEAD]) | "DeadLetters" >> beam.Flatten()
+    dead = (*dead_parts, decoded[DEAD], recognized[DEAD]) | "DeadLetters" >> beam.Flatten()
     dead | "WriteDeadLetters" >> WriteDeadLetters(settings)
     return {"reads": reads, "groups": groups, "alerts": alerts, "dead_letters": dead}
 
@@ -91,10 +94,21 @@ def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = 
         extra_args: Sequence[str] = ()) -> RunSummary:
     """Run the pipeline to completion (bounded sources) and return its counters."""
     t0 = time.time()
+    plan = None
+    if settings.source == "kafka":
+        from alpr.connectors.kafka import plan_snapshot
+
+        plan = plan_snapshot(settings.kafka)
     p = beam.Pipeline(options=pipeline_options(settings, extra_args))
-    build(p, settings, hotlist_entries)
+    build(p, settings, hotlist_entries, kafka_plan=plan)
     result = p.run()
-    result.wait_until_finish()
+    state = result.wait_until_finish()
+    if str(state).split(".")[-1] not in ("DONE", "None"):
+        raise RuntimeError(f"pipeline ended in state {state}")
+    if plan:
+        from alpr.connectors.kafka import commit_plan
+
+        commit_plan(settings.kafka, plan)  # results are durable: only now move the offsets
     summary = RunSummary(seconds=time.time() - t0)
     try:
         for c in result.metrics().query()["counters"]:

@@ -243,7 +243,7 @@ class SyntheticCamera:
         for _ in range(n):
             state = self.states[int(g.integers(len(self.states)))]
             plate = random_plate(state, g)
-            lane_y = int(g.uniform(0.55, 0.85) * H)
+            lane_y = int(g.uniform(0.40, 0.82) * H)
             pw = plate_width_for_lane(lane_y, W, H)
             # plate fully in view for 1.8-2.8 s: 9-14 frames at 5 fps
             speed = (W - pw) / float(g.uniform(1.8, 2.8))
@@ -376,8 +376,8 @@ class SyntheticCamera:
                 continue
             sx, sy = x0 - p.left, y0 - p.top
             roi = frame[y0:y1, x0:x1]
-            np.copyto(roi, v.sprite.image[sy: sy + (y1 - y0), sx: sx + (x1 - x0)],
-                      where=v.sprite.mask[sy: sy + (y1 - y0), sx: sx + (x1 - x0), None] > 0)
+            cv2.copyTo(v.sprite.image[sy: sy + (y1 - y0), sx: sx + (x1 - x0)],
+                       v.sprite.mask[sy: sy + (y1 - y0), sx: sx + (x1 - x0)], roi)
             self._draw_plate(frame, v.plate_img, p.corners)
             if lvl > 0:
                 blur_len = int(round(g.uniform(0.0, 3.5) * lvl)) + 1

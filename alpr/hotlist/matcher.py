@@ -1,0 +1,379 @@
+"""Hotlist matcher: exact, OCR-equivalent, edit-distance-1 and wildcard hits at 1M entries.
+
+Index layout (built once, read-only, nothing cached per query):
+
+* ``_canon``: dict canonical form -> entry (or tuple of entries). The canonical form maps
+  every character to its OCR-class representative (and lower case to upper, symbols
+  removed), so every OCR-equivalent entry of a read is one dict lookup; the real
+  substitutions are then counted against the entry's ``max_ocr_subs``.
+* deletion neighbourhood (SymSpell, distance 1) of the canonical forms of entries that
+  allow edits: Python ``hash`` of each one-character deletion, stored as a 32-bit
+  fingerprint in a sorted ``numpy.uint32`` array with a parallel ``int32`` array of entry
+  ids, fronted by a 2-probe Bloom filter in a ``bytes`` object so that the usual miss
+  costs two byte look-ups. A read probes its canonical form and its deletions; the read's
+  deletions are also looked up in ``_canon`` (the read has an extra character).
+* wildcard entries (few) in a small list bucketed by the read lengths they can match.
+
+Every candidate is verified by an O(n) alignment that counts OCR substitutions and edits.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from dataclasses import dataclass, replace
+from typing import Iterable, Optional, Sequence, Union
+
+import numpy as np
+
+from alpr.records import Candidate, HotlistEntry
+from alpr.connectors.stores.base import plate_pattern_regex
+
+from .entries import entry_problems, is_ncic_sourced
+from .normalize import DEFAULT_OCR_TABLE, OcrTable, is_normalized, normalize_plate
+
+MATCH_TYPES = ("exact", "ocr-equivalent", "edit", "wildcard")
+_RANK = {t: i for i, t in enumerate(MATCH_TYPES)}
+_OTHER = 1000  # cost of a non-OCR difference (substitution / insertion / deletion)
+_FP_MASK = 0xFFFFFFFF
+
+OcrTableLike = Union[OcrTable, Sequence[str]]
+CandidateLike = Union[Candidate, tuple]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One read plate hitting one entry."""
+
+    entry: HotlistEntry
+    read_plate: str
+    match_type: str  # exact | ocr-equivalent | edit | wildcard
+    distance: int
+    aligned: str  # "<read aligned>~<entry aligned>", '-' marks an inserted/dropped char
+
+    @property
+    def sort_key(self) -> tuple:
+        return (self.distance, _RANK[self.match_type])
+
+
+def search_pattern_regex(pattern: str):
+    """Search wildcards over stored reads: ``*`` any run (also empty), ``?`` one char.
+
+    Same rules as the stores' query (``alpr.connectors.stores.base.plate_pattern_regex``).
+    """
+    return plate_pattern_regex(pattern)
+
+
+def _as_table(t: OcrTableLike) -> OcrTable:
+    return t if isinstance(t, OcrTable) else OcrTable(tuple(t))
+
+
+def _build_translation(table: OcrTable) -> dict:
+    """One ``str.translate`` table over all of ASCII: upper-case, drop symbols, canonicalise.
+    Covering every ASCII code keeps CPython's fast translate path (no KeyError misses)."""
+    tr: dict[int, Optional[str]] = {}
+    for i in range(128):
+        ch = chr(i)
+        if ch.isalnum():
+            up = ch.upper()
+            tr[i] = table.translation.get(ord(up), up)
+        else:
+            tr[i] = None
+    return tr
+
+
+class HotlistMatcher:
+    """Read-only index over hotlist entries. Build with :meth:`build`."""
+
+    def __init__(self) -> None:
+        raise TypeError("use HotlistMatcher.build(entries)")
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def build(cls, entries: Iterable[HotlistEntry], ocr_table: OcrTableLike = DEFAULT_OCR_TABLE,
+              bloom_bits_per_key: int = 16) -> "HotlistMatcher":
+        self = object.__new__(cls)
+        table = _as_table(ocr_table)
+        self.ocr_table = table
+        self._tr = _build_translation(table)
+        pairs = set()
+        for cls_chars in table.classes:
+            for a in cls_chars:
+                for b in cls_chars:
+                    if a != b and table.equivalent(a, b):
+                        pairs.add((a, b))
+        self._ocr_pairs = frozenset(pairs)
+        self.rejected: list[tuple[HotlistEntry, str]] = []
+        canon: dict[str, object] = {}
+        edit_entries: list[HotlistEntry] = []
+        edit_canon: list[str] = []
+        wild: dict[int, list[tuple[HotlistEntry, str, int]]] = {}
+        n_wild = 0
+        count = 0
+        tr = self._tr
+        for e in entries:
+            plate = e.plate
+            if not is_normalized(plate.replace("*", "")) or e.is_wildcard:
+                norm = normalize_plate(plate, allow_wildcard=True)
+                if norm != plate:
+                    e = replace(e, plate=norm)
+                    plate = norm
+            problems = entry_problems(e)
+            if problems:
+                self.rejected.append((e, "; ".join(problems)))
+                continue
+            count += 1
+            if "*" in plate:
+                known = plate.replace("*", "")
+                k = len(plate) - len(known)
+                item = (e, known, k)
+                for n in range(len(known), len(known) + k + 1):
+                    wild.setdefault(n, []).append(item)
+                n_wild += 1
+                continue
+            c = plate.translate(tr)
+            if c == plate:
+                c = plate  # share the entry's string object
+            prev = canon.get(c)
+            if prev is None:
+                canon[c] = e
+            elif type(prev) is tuple:
+                canon[c] = prev + (e,)
+            else:
+                canon[c] = (prev, e)
+            if e.fuzzy and e.max_edits > 0:
+                edit_entries.append(e)
+                edit_canon.append(c)
+        self._canon = canon
+        self._wild = wild
+        self._edit_entries = edit_entries
+        self.size = count
+        self.wildcard_count = n_wild
+        self._build_edit_index(edit_canon, bloom_bits_per_key)
+        return self
+
+    def _build_edit_index(self, canon_forms: list[str], bits_per_key: int) -> None:
+        hashes = array("q")
+        owners = array("i")
+        for idx, c in enumerate(canon_forms):
+            n = len(c)
+            hashes.extend([hash(c[:i] + c[i + 1:]) for i in range(n)])
+            owners.extend([idx] * n)
+        nkeys = len(hashes)
+        self._has_edit = nkeys > 0
+        if not nkeys:
+            self._bloom, self._bmask = b"", 0
+            self._fps = np.zeros(0, np.uint32)
+            self._ids = np.zeros(0, np.int32)
+            return
+        h = np.frombuffer(hashes, dtype=np.int64)
+        nbits = 1 << max(13, int(nkeys * bits_per_key - 1).bit_length())
+        mask = nbits - 1
+        bloom = np.zeros(nbits >> 3, dtype=np.uint8)
+        for pos in (h & mask, (h >> 32) & mask):
+            np.bitwise_or.at(bloom, pos >> 3, np.left_shift(1, pos & 7).astype(np.uint8))
+        fps = (h & _FP_MASK).astype(np.uint32)
+        order = np.argsort(fps, kind="stable")
+        self._fps = fps[order]
+        self._ids = np.frombuffer(owners, dtype=np.int32)[order].copy()
+        self._bloom = bloom.tobytes()
+        self._bmask = mask
+
+    # ---------------------------------------------------------------- stats
+    def memory_bytes(self) -> int:
+        """Approximate bytes held by the index structures (not the entry objects)."""
+        import sys
+
+        total = sys.getsizeof(self._canon) + self._fps.nbytes + self._ids.nbytes + len(self._bloom)
+        total += sys.getsizeof(self._edit_entries)
+        for k, v in self._canon.items():
+            if type(v) is tuple:
+                total += sys.getsizeof(v)
+                if k is not v[0].plate:
+                    total += sys.getsizeof(k)
+            elif k is not v.plate:
+                total += sys.getsizeof(k)
+        return total
+
+    # ---------------------------------------------------------------- verify
+    def _cost(self, a: str, b: str, ncic: bool) -> int:
+        if a == b:
+            return 0
+        if ncic and a in "0O" and b in "0O":
+            return 0
+        return 1 if (a, b) in self._ocr_pairs else _OTHER
+
+    def _score(self, read: str, e: HotlistEntry) -> Optional[Hit]:
+        """Align ``read`` with entry ``e`` (lengths differ by at most 1) and apply its limits."""
+        ep = e.plate
+        ncic = is_ncic_sourced(e)
+        cost = self._cost
+        lr, le = len(read), len(ep)
+        if lr == le:
+            total = 0
+            for a, b in zip(read, ep):
+                if a != b:
+                    total += cost(a, b, ncic)
+            ra, ea = read, ep
+        elif abs(lr - le) == 1:
+            longer, shorter = (read, ep) if lr > le else (ep, read)
+            ls = len(shorter)
+            pre = [0] * (ls + 1)
+            for i in range(ls):
+                pre[i + 1] = pre[i] + cost(longer[i], shorter[i], ncic)
+            suf = [0] * (ls + 1)
+            for j in range(ls - 1, -1, -1):
+                suf[j] = suf[j + 1] + cost(longer[j + 1], shorter[j], ncic)
+            gap = min(range(ls + 1), key=lambda g: pre[g] + suf[g])
+            total = pre[gap] + suf[gap] + _OTHER
+            gapped = shorter[:gap] + "-" + shorter[gap:]
+            ra, ea = (read, gapped) if lr > le else (gapped, ep)
+        else:
+            return None
+        edits, ocr = divmod(total, _OTHER)
+        if ocr > e.max_ocr_subs:  # OCR substitutions past the allowance spend the edit budget
+            edits += ocr - e.max_ocr_subs
+            ocr = e.max_ocr_subs
+        if edits == 0 and ocr == 0:
+            mtype = "exact"
+        elif not e.fuzzy or ocr > e.max_ocr_subs or edits > e.max_edits:
+            return None
+        else:
+            mtype = "ocr-equivalent" if edits == 0 else "edit"
+        return Hit(e, read, mtype, edits + ocr, f"{ra}~{ea}")
+
+    @staticmethod
+    def _wild_hit(read: str, e: HotlistEntry, known: str) -> Optional[Hit]:
+        pos = 0
+        marks = ["?"] * len(read)
+        for ch in known:
+            j = read.find(ch, pos)
+            if j < 0:
+                return None
+            marks[j] = ch
+            pos = j + 1
+        return Hit(e, read, "wildcard", len(read) - len(known), f"{read}~{''.join(marks).replace('?', '*')}")
+
+    # ---------------------------------------------------------------- match
+    def lookup(self, plate: str, now: Optional[float] = None) -> list[Hit]:
+        """Exact and OCR-equivalent hits only (one dict lookup); no edits, no wildcards."""
+        v = self._canon.get(plate.translate(self._tr))
+        if v is None:
+            return []
+        return self._finish(self._eval_group(plate, v, None, now))
+
+    def match(self, plate: str, now: Optional[float] = None) -> list[Hit]:
+        """All hits of one read plate, best first (priority, then distance, then rule)."""
+        c = plate.translate(self._tr)
+        canon = self._canon
+        v = canon.get(c)
+        found: Optional[dict] = None
+        if v is not None:
+            found = self._eval_group(plate, v, found, now)
+        if self._has_edit:
+            dels = [c[:i] + c[i + 1:] for i in range(len(c))]
+            for d in dels:
+                v = canon.get(d)
+                if v is not None:
+                    found = self._eval_group(plate, v, found, now)
+            bloom = self._bloom
+            m = self._bmask
+            for k in (c, *dels):
+                h = hash(k)
+                p = h & m
+                if bloom[p >> 3] >> (p & 7) & 1:
+                    p = (h >> 32) & m
+                    if bloom[p >> 3] >> (p & 7) & 1:
+                        found = self._probe(plate, h & _FP_MASK, found, now)
+        if self._wild:
+            bucket = self._wild.get(len(c))
+            if bucket:
+                found = self._eval_wild(plate, c, bucket, found, now)
+        if found is None:
+            return []
+        return self._finish(found)
+
+    def match_candidates(self, candidates: Sequence[CandidateLike], best_plate: str,
+                         now: Optional[float] = None) -> list[Hit]:
+        """Hits for a plate group: "exact" entries match the best plate only, "lenient"
+        entries any candidate; one hit per entry (the best)."""
+        best: dict[str, Hit] = {h.entry.entry_id: h for h in self.match(best_plate, now)}
+        seen = {best_plate}
+        for cand in candidates:
+            p = cand.plate if isinstance(cand, Candidate) else cand[0]
+            if p in seen:
+                continue
+            seen.add(p)
+            for h in self.match(p, now):
+                if h.entry.match_strategy != "lenient":
+                    continue
+                old = best.get(h.entry.entry_id)
+                if old is None or h.sort_key < old.sort_key:
+                    best[h.entry.entry_id] = h
+        return sorted(best.values(), key=lambda h: (h.entry.priority, h.sort_key, h.entry.entry_id))
+
+    # ---------------------------------------------------------------- internals
+    def _norm(self, plate: str) -> str:
+        return plate if is_normalized(plate) else normalize_plate(plate)
+
+    def _eval_group(self, plate: str, v, found: Optional[dict], now: Optional[float]) -> Optional[dict]:
+        group = v if type(v) is tuple else (v,)
+        read = None
+        for e in group:
+            if found is not None and id(e) in found:
+                continue
+            if e.expires_at is not None and e.expires_at <= (time.time() if now is None else now):
+                continue
+            if read is None:
+                read = self._norm(plate)
+            hit = self._score(read, e)
+            if hit is not None:
+                if found is None:
+                    found = {}
+                found[id(e)] = hit
+        return found
+
+    def _probe(self, plate: str, fp: int, found: Optional[dict], now: Optional[float]) -> Optional[dict]:
+        fps = self._fps
+        i = int(fps.searchsorted(fp))
+        j = i
+        n = len(fps)
+        while j < n and fps[j] == fp:
+            j += 1
+        if j == i:
+            return found
+        ents = self._edit_entries
+        return self._eval_group(plate, tuple(ents[k] for k in self._ids[i:j].tolist()), found, now)
+
+    def _eval_wild(self, plate: str, c: str, bucket, found: Optional[dict], now: Optional[float]):
+        read = self._norm(plate)
+        for e, known, _k in bucket:
+            if e.expires_at is not None and e.expires_at <= (time.time() if now is None else now):
+                continue
+            hit = self._wild_hit(read, e, known)
+            if hit is not None:
+                if found is None:
+                    found = {}
+                prev = found.get(id(e))
+                if prev is None or hit.sort_key < prev.sort_key:
+                    found[id(e)] = hit
+        return found
+
+    @staticmethod
+    def _finish(found: Optional[dict]) -> list[Hit]:
+        if not found:
+            return []
+        hits = list(found.values())
+        if len(hits) > 1:
+            hits.sort(key=lambda h: (h.entry.priority, h.sort_key, h.entry.entry_id))
+        return hits
+
+    def __len__(self) -> int:
+        return self.size
+
+
+def match_one(entry: HotlistEntry, plate: str, ocr_table: OcrTableLike = DEFAULT_OCR_TABLE,
+              now: Optional[float] = None) -> Optional[Hit]:
+    """Convenience: does ``plate`` hit this single entry?"""
+    hits = HotlistMatcher.build([entry], ocr_table).match(plate, now)
+    return hits[0] if hits else None

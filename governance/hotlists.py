@@ -1,0 +1,128 @@
+"""Agency hotlist entries (461.3(c); audit findings F2, F7).
+
+Partial plates from major crimes may be entered with ``*``/``?`` wildcards. Every entry
+needs a case number and an expiry (at most ``hotlist_entry_max_days`` ahead); entries derived
+from CLETS are flagged ``clets_derived``. Personal data (DOB, SSN, names/addresses) is refused.
+When an entry is added, stored reads are matched retroactively if the matcher provides
+``alpr.hotlist.matcher.retro_search``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+from typing import Any, Callable, Optional
+
+from alpr.connectors.stores.base import HotlistStore, ReadStore
+from alpr.records import HotlistEntry, stable_id
+
+from .errors import NotFound, ValidationError
+from .guard import Guard
+from .models import User
+from .roles import Action
+
+DAY_S = 86_400
+_PLATE_RE = re.compile(r"^[A-Z0-9*?]{2,10}$")
+_PERSONAL = [
+    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "a social security number"),
+    (re.compile(r"\b(DOB|D\.O\.B|DATE OF BIRTH|SSN|ADDRESS|ADDR)\b", re.I), "personal identifiers"),
+    (re.compile(r"\b\d{1,2}/\d{1,2}/(19|20)\d{2}\b"), "a date of birth"),
+]
+
+
+def find_retro_search() -> Optional[Callable[..., Any]]:
+    """The integration point with the matcher helper's retroactive search, if installed."""
+    try:
+        mod = importlib.import_module("alpr.hotlist.matcher")
+    except ImportError:
+        return None
+    return getattr(mod, "retro_search", None)
+
+
+class HotlistService:
+    def __init__(self, guard: Guard, hotlists: HotlistStore, reads: ReadStore,
+                 max_days: int = 30, clock: Callable[[], float] = time.time,
+                 retro_search: Optional[Callable[..., Any]] = None):
+        self.guard, self.hotlists, self.reads, self.max_days, self.clock = guard, hotlists, reads, max_days, clock
+        self.retro_search = retro_search if retro_search is not None else find_retro_search()
+
+    def add_entry(self, user: User, *, plate: str, list_code: str, case_number: str,
+                  expires_at: Optional[float], description: str = "", state: str = "", priority: int = 50,
+                  covert: bool = False, clets_derived: bool = False, list_name: str = "",
+                  channel: str = "api") -> tuple[HotlistEntry, int]:
+        """Add an agency entry; returns (entry, number of historical hits raised by retro search)."""
+        norm = re.sub(r"[\s\-]", "", (plate or "").upper())
+        elements = {"plate": norm, "list_code": list_code, "case_number": case_number}
+        self.guard.check(user, Action.MANAGE_HOTLIST, channel=channel, data_elements=elements)
+        now = self.clock()
+        try:
+            if not _PLATE_RE.match(norm) or len(norm.replace("*", "").replace("?", "")) < 2:
+                raise ValidationError(f"plate {plate!r}: 2-10 letters/digits, '*' or '?', at least 2 known characters")
+            purpose = self.guard.purposes.validate("VIOLENT-CRIME", case_number)  # case format check
+            if not list_code or not re.match(r"^[A-Za-z0-9_\-]{1,32}$", list_code):
+                raise ValidationError("list_code is required (letters, digits, '_' or '-')")
+            if expires_at is None:
+                raise ValidationError("an expiry date is mandatory for agency hotlist entries")
+            if expires_at <= now:
+                raise ValidationError("expiry must be in the future")
+            if expires_at > now + self.max_days * DAY_S:
+                raise ValidationError(f"expiry may be at most {self.max_days} days ahead; "
+                                      "extensions need a commander's approval")
+            for rx, what in _PERSONAL:
+                if rx.search(description or ""):
+                    raise ValidationError(f"description seems to contain {what}; hotlist entries may not hold "
+                                          "personal data (State Auditor 2019-118 rec. 2)")
+        except ValidationError as exc:
+            self.guard.deny(user, "hotlist_add", exc, channel, elements, case_number=case_number or "")
+            raise
+        entry = HotlistEntry(
+            entry_id=stable_id(user.agency, norm, purpose.case_number, list_code), plate=norm, list_code=list_code,
+            state=state.upper(), list_name=list_name or list_code, priority=int(priority),
+            description=description.strip(), case_number=purpose.case_number, expires_at=float(expires_at),
+            covert=bool(covert), source="clets" if clets_derived else "agency",
+            match_strategy="lenient", agency=user.agency, clets_derived=bool(clets_derived), created_ts=now)
+        self.hotlists.upsert_entries([entry])
+        self.guard.auth.store.register_case(purpose.case_number, user.agency, "hotlist", now)
+        hits = self._retro(entry)
+        self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
+                              data_elements={**elements, "entry_id": entry.entry_id, "expires_at": entry.expires_at,
+                                             "clets_derived": entry.clets_derived, "historical_hits": hits},
+                              purpose_code="HOTLIST-ENTRY", case_number=purpose.case_number, channel=channel)
+        return entry, hits
+
+    def _retro(self, entry: HotlistEntry) -> int:
+        if self.retro_search is None:
+            return 0
+        try:
+            result = self.retro_search(entry, self.reads)
+        except TypeError:
+            result = self.retro_search([entry], self.reads)
+        if result is None:
+            return 0
+        alerts = list(result) if not isinstance(result, int) else result
+        if isinstance(alerts, int):
+            return alerts
+        if alerts and hasattr(self.reads, "put_alerts"):
+            self.reads.put_alerts(alerts, ttl_s=365 * DAY_S)
+        return len(alerts)
+
+    def list_entries(self, user: User, channel: str = "api") -> list[HotlistEntry]:
+        self.guard.check(user, Action.VIEW_HOTLIST, channel=channel, data_elements={"hotlist_of": user.agency})
+        out = [e for e in self.hotlists.load_entries(self.clock()) if e.agency == user.agency]
+        self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_list",
+                              data_elements={"hotlist_of": user.agency, "result_count": len(out)},
+                              purpose_code="HOTLIST-ENTRY", channel=channel)
+        return out
+
+    def remove_entry(self, user: User, entry_id: str, channel: str = "api") -> None:
+        self.guard.check(user, Action.MANAGE_HOTLIST, channel=channel, data_elements={"entry_id": entry_id})
+        mine = [e for e in self.hotlists.load_entries(0.0) if e.entry_id == entry_id and e.agency == user.agency]
+        if not mine:
+            exc = NotFound(f"no hotlist entry {entry_id!r} of agency {user.agency}")
+            self.guard.deny(user, "hotlist_remove", exc, channel, {"entry_id": entry_id})
+            raise exc
+        self.hotlists.remove_entries([entry_id])
+        self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_remove",
+                              data_elements={"entry_id": entry_id, "plate": mine[0].plate},
+                              purpose_code="HOTLIST-ENTRY", case_number=mine[0].case_number, channel=channel)

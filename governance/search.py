@@ -1,0 +1,95 @@
+"""Purpose-bound search of stored reads (461.3(a)(b), 461.5(b), Civ. Code 1798.90.52).
+
+Results are limited to the user's agency plus reads that an approved, unexpired sharing
+grant lets the user's agency see (and only inside that grant's scope).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Optional
+
+from alpr.connectors.stores.base import ReadQuery, ReadStore, plate_pattern_regex
+from alpr.records import PlateRead
+
+from .errors import ValidationError
+from .guard import Guard
+from .models import User
+from .roles import Action
+
+MAX_LIMIT = 5000
+
+
+@dataclass(frozen=True)
+class SearchCriteria:
+    plate_pattern: Optional[str] = None   # '*' any run, '?' one character
+    camera_id: Optional[str] = None
+    start_ts: Optional[float] = None
+    end_ts: Optional[float] = None
+    limit: int = 500
+
+    def validate(self) -> "SearchCriteria":
+        if not (self.plate_pattern or self.camera_id or self.start_ts is not None or self.end_ts is not None):
+            raise ValidationError("give a plate pattern, a camera or a time range to search")
+        if self.plate_pattern:
+            try:
+                plate_pattern_regex(self.plate_pattern)
+            except ValueError as exc:
+                raise ValidationError(str(exc)) from exc
+        if self.start_ts is not None and self.end_ts is not None and self.start_ts > self.end_ts:
+            raise ValidationError("start_ts is after end_ts")
+        if not 1 <= self.limit <= MAX_LIMIT:
+            raise ValidationError(f"limit must be between 1 and {MAX_LIMIT}")
+        return self
+
+    def elements(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+class SearchService:
+    def __init__(self, guard: Guard, reads: ReadStore, grants: Callable[[str, float], list],
+                 clock: Callable[[], float] = time.time):
+        """``grants(agency, now)`` returns the active :class:`SharingRequest` s granted to ``agency``."""
+        self.guard, self.reads, self.grants, self.clock = guard, reads, grants, clock
+
+    def search(self, user: User, criteria: SearchCriteria, purpose_code: Optional[str],
+               case_number: Optional[str], note: Optional[str] = None, channel: str = "api") -> list[PlateRead]:
+        elements = criteria.elements()
+        purpose = self.guard.check_with_purpose(user, Action.SEARCH_READS, purpose_code, case_number, note,
+                                                channel=channel, data_elements=elements)
+        try:
+            criteria.validate()
+        except ValidationError as exc:
+            self.guard.deny(user, Action.SEARCH_READS.value, exc, channel, elements, purpose.code, purpose.case_number)
+            raise
+        results = self.reads.search_reads(ReadQuery(criteria.plate_pattern, criteria.camera_id, criteria.start_ts,
+                                                    criteria.end_ts, [user.agency], criteria.limit))
+        shared_from = []
+        for grant in self.grants(user.agency, self.clock()):
+            got = self._search_grant(criteria, grant)
+            if got:
+                shared_from.append(grant.owner_agency)
+            results.extend(got)
+        results.sort(key=lambda r: (r.capture_ts, r.read_id))
+        results = results[:criteria.limit]
+        self.guard.log.record(username=user.username, agency=user.agency, action=Action.SEARCH_READS.value,
+                              data_elements={**elements, "result_count": len(results),
+                                             "shared_from": sorted(set(shared_from))},
+                              purpose=purpose, channel=channel)
+        return results
+
+    def _search_grant(self, c: SearchCriteria, grant) -> list[PlateRead]:
+        s = grant.scope
+        if s.camera_id and c.camera_id and s.camera_id != c.camera_id:
+            return []
+        start = max([t for t in (c.start_ts, s.start_ts) if t is not None], default=None)
+        end = min([t for t in (c.end_ts, s.end_ts) if t is not None], default=None)
+        if start is not None and end is not None and start > end:
+            return []
+        got = self.reads.search_reads(ReadQuery(c.plate_pattern, c.camera_id or s.camera_id, start, end,
+                                                [grant.owner_agency], c.limit))
+        if s.plate_pattern:
+            rx = plate_pattern_regex(s.plate_pattern)
+            got = [r for r in got if rx.match(r.plate)]
+        return got

@@ -1,0 +1,118 @@
+"""The policy layer wired together: one :class:`Governance` object the API, console and CLI share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+
+from alpr.connectors.stores.base import HotlistStore, ReadStore
+
+from .access_log import AccessLog, ChainReport, verify_chain
+from .alerts import AlertWorkflowService
+from .audits import AuditService
+from .auth import AuthService
+from .evidence import EvidenceService, ImageLoader
+from .guard import Guard
+from .hotlists import HotlistService
+from .models import Agency
+from .policy_record import PolicyRegistry
+from .purposes import PurposeCatalog
+from .retention import RetentionService
+from .search import SearchService
+from .settings import GovernanceSettings
+from .sharing import SharingService
+from .store import AccessLogStore, GovernanceStore
+from .store_sqlite import SqliteGovernanceStore
+from .transparency import TransparencyService
+
+
+def open_read_store(spec: str) -> Any:
+    """Open the engine's ReadStore/HotlistStore from ``sqlite:PATH`` or ``cassandra://host:port/keyspace``."""
+    if spec.startswith("sqlite:"):
+        from alpr.connectors.stores.sqlite import SqliteStore
+        return SqliteStore(spec[len("sqlite:"):] or ":memory:")
+    if spec.startswith("cassandra://"):
+        try:
+            from alpr.connectors.stores.cassandra import open_store  # type: ignore
+        except ImportError as exc:
+            raise RuntimeError("the Cassandra read store adapter (alpr.connectors.stores.cassandra) "
+                               "is not installed") from exc
+        return open_store(spec)
+    raise ValueError(f"read store must be sqlite:PATH or cassandra://..., got {spec!r}")
+
+
+@dataclass
+class Governance:
+    settings: GovernanceSettings
+    store: GovernanceStore
+    reads: ReadStore
+    hotlist_store: HotlistStore
+    log: AccessLog
+    auth: AuthService
+    purposes: PurposeCatalog
+    guard: Guard
+    search: SearchService
+    alerts: AlertWorkflowService
+    hotlists: HotlistService
+    retention: RetentionService
+    evidence: EvidenceService
+    sharing: SharingService
+    audits: AuditService
+    policies: PolicyRegistry
+    transparency: TransparencyService
+    clock: Callable[[], float]
+
+    @classmethod
+    def build(cls, settings: GovernanceSettings, *, store: Optional[GovernanceStore] = None,
+              reads: Optional[Any] = None, hotlist_store: Optional[HotlistStore] = None,
+              log_mirrors: tuple[AccessLogStore, ...] = (), image_loader: Optional[ImageLoader] = None,
+              clock: Callable[[], float] = time.time, retro_search: Optional[Callable[..., Any]] = None
+              ) -> "Governance":
+        store = store if store is not None else SqliteGovernanceStore(settings.db_path)
+        reads = reads if reads is not None else open_read_store(settings.read_store)
+        hotlist_store = hotlist_store if hotlist_store is not None else reads
+        if not log_mirrors and settings.access_log_cassandra:
+            from .store_cassandra import CassandraAccessLogStore
+            log_mirrors = (CassandraAccessLogStore.from_spec(settings.access_log_cassandra),)
+        log = AccessLog(store, log_mirrors, clock)
+        auth = AuthService(store, log, settings, clock)
+        purposes = PurposeCatalog(settings.purposes, settings.case_pattern)
+        guard = Guard(auth, log, purposes)
+        sharing = SharingService(guard, reads, settings.sharing_california_only, settings.share_max_days, clock)
+        retention = RetentionService(guard, reads, settings.default_retention_days, clock)
+        policies = PolicyRegistry(guard, clock)
+        if store.get_agency(settings.home_agency) is None:
+            store.put_agency(Agency(settings.home_agency, settings.home_agency_name, "local", "CA", True, False))
+        gov = cls(
+            settings=settings, store=store, reads=reads, hotlist_store=hotlist_store, log=log, auth=auth,
+            purposes=purposes, guard=guard,
+            search=SearchService(guard, reads, sharing.active_grants_for, clock),
+            alerts=AlertWorkflowService(guard, reads, clock),
+            hotlists=HotlistService(guard, hotlist_store, reads, settings.hotlist_entry_max_days, clock,
+                                    retro_search=retro_search),
+            retention=retention,
+            evidence=EvidenceService(guard, reads, image_loader, clock),
+            sharing=sharing,
+            audits=AuditService(guard, interval_days=settings.audit_interval_days,
+                                sample_size=settings.audit_sample_size, working_hours=tuple(settings.working_hours),
+                                timezone=settings.timezone, max_searches_per_day=settings.max_searches_per_day,
+                                clock=clock),
+            policies=policies,
+            transparency=TransparencyService(store, reads, policies, retention.retention_days, settings.home_agency,
+                                             settings.home_agency_name, clock),
+            clock=clock)
+        policies.ensure_default()
+        return gov
+
+    def ttl_seconds_for(self, agency: str) -> int:
+        return self.retention.ttl_seconds_for(agency)
+
+    def verify_chain(self) -> ChainReport:
+        return verify_chain(self.store)
+
+    def close(self) -> None:
+        self.store.close()
+        close = getattr(self.reads, "close", None)
+        if callable(close):
+            close()

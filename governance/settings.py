@@ -1,0 +1,62 @@
+"""Settings of the policy layer (all have safe defaults; override from YAML/env via the lead's config)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from alpr.connectors.stores.base import MIN_RETENTION_DAYS
+
+from .purposes import DEFAULT_CASE_PATTERN, DEFAULT_PURPOSES
+
+
+@dataclass(frozen=True)
+class GovernanceSettings:
+    db_path: str = ".run/governance.db"           # governance store (SQLite)
+    read_store: str = "sqlite:.run/alpr.db"       # the engine's ReadStore/HotlistStore
+    home_agency: str = "DHSPD"
+    home_agency_name: str = "Desert Hot Springs Police Department"
+    session_ttl_s: int = 8 * 3600                 # absolute session lifetime
+    session_idle_s: int = 30 * 60                 # idle timeout
+    max_failed_logins: int = 5
+    lockout_s: int = 15 * 60
+    inactivity_days: int = 90                     # suspend accounts idle this long (audit rec. 22)
+    training_valid_days: int = 365               # default validity of a training record (461.8)
+    purposes: dict = field(default_factory=lambda: dict(DEFAULT_PURPOSES))
+    case_pattern: str = DEFAULT_CASE_PATTERN
+    default_retention_days: int = MIN_RETENTION_DAYS
+    sharing_california_only: bool = True          # AG Bulletin 2023-DLE-06
+    share_max_days: int = 90                      # approved shares expire
+    hotlist_entry_max_days: int = 30              # agency entries (audit rec. 48)
+    audit_interval_days: int = 30
+    audit_sample_size: int = 10
+    working_hours: tuple = (6, 22)                # searches outside [start, end) local time are flagged
+    timezone: str = "America/Los_Angeles"
+    max_searches_per_day: int = 50                # per user; more is flagged as unusual volume
+    access_log_cassandra: Optional[str] = None    # "host:port/keyspace" to mirror the access log
+    secure_cookies: bool = False                  # set True behind TLS
+    evidence_dir: str = ".run/evidence"
+
+    def replace(self, **changes: Any) -> "GovernanceSettings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, env: Optional[dict] = None, **overrides: Any) -> "GovernanceSettings":
+        """``ALPR_GOV_<FIELD>`` environment variables override defaults (ints/bools converted)."""
+        env = os.environ if env is None else env
+        kw: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(f"ALPR_GOV_{f.name.upper()}")
+            if raw is None or f.name in ("purposes", "working_hours"):
+                continue
+            default = getattr(cls(), f.name)
+            if isinstance(default, bool):
+                kw[f.name] = raw.lower() in ("1", "true", "yes", "on")
+            elif isinstance(default, int):
+                kw[f.name] = int(raw)
+            else:
+                kw[f.name] = raw
+        kw.update(overrides)
+        return cls(**kw)

@@ -1,0 +1,450 @@
+#!/usr/bin/env bash
+# alpr-stream infrastructure without containers: Kafka (KRaft), Cassandra 5.0, Flink + Beam
+# Python worker pool, Beam Flink job server, Triton (raw tritonserver from nvidia-pytriton).
+#
+# usage: infra/services.sh {fetch|up|down|status} [kafka|cassandra|flink|jobserver|triton|all]...
+#
+#   fetch   download jars (mvn, packaging=pom projects in infra/maven/) and wheels (pip --no-deps
+#           --target) into ${ALPR_CACHE:-<repo>/.cache}; anything already there is skipped.
+#   up      start on 127.0.0.1 with data/logs/pids under ${ALPR_RUN:-<repo>/.run}/<service>/,
+#           wait until healthy, create Kafka topics / apply the Cassandra schema.
+#   down    SIGTERM, wait, then SIGKILL.
+#   status  one line per service.
+#
+# Versions and ports: infra/versions.env; any of its keys set in the environment wins, e.g.
+#   KAFKA_PORT=29092 ALPR_RUN=/tmp/run1 infra/services.sh up kafka
+# Other knobs: ALPR_PYTHON (venv python for health checks, default <repo>/.venv/bin/python),
+#   ALPR_UP_TIMEOUT (seconds per service, default 240), ALPR_STOP_TIMEOUT (default 60),
+#   BEAM_FLINK_JOB_SERVER_JAR (use this job-server jar instead of the Maven one).
+set -euo pipefail
+
+INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(dirname "$INFRA")"
+
+# --- configuration ---------------------------------------------------------------------------
+while IFS= read -r line || [[ -n $line ]]; do
+  [[ -z ${line//[[:space:]]/} || $line == \#* ]] && continue
+  key=${line%%=*}; val=${line#*=}
+  if [[ -z ${!key+x} ]]; then export "$key=$val"; fi
+done < "$INFRA/versions.env"
+
+CACHE="${ALPR_CACHE:-$REPO/.cache}"
+RUN="${ALPR_RUN:-$REPO/.run}"
+PY="${ALPR_PYTHON:-$REPO/.venv/bin/python}"
+HOST=127.0.0.1
+UP_TIMEOUT="${ALPR_UP_TIMEOUT:-240}"
+STOP_TIMEOUT="${ALPR_STOP_TIMEOUT:-60}"
+MVN=(mvn -B -q -ntp -Dstyle.color=never)
+[[ -n ${MAVEN_REPO_LOCAL:-} ]] && MVN+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
+
+KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION"
+CASSANDRA_LIBS="$CACHE/cassandra-$CASSANDRA_VERSION"
+FLINK_DIR="$CACHE/flink-$FLINK_VERSION"
+FLINK_HOME_DIR="$FLINK_DIR/pyflink"
+JOBSERVER_DIR="$CACHE/beam-flink-$FLINK_MINOR-jobserver-$BEAM_VERSION"
+JOBSERVER_JAR_DEFAULT="$JOBSERVER_DIR/beam-runners-flink-$FLINK_MINOR-job-server-$BEAM_VERSION.jar"
+PYTRITON_DIR="$CACHE/pytriton-$PYTRITON_VERSION"
+PY_TAG="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+TRITON_ENV="$CACHE/triton-pyenv-$PY_TAG"
+
+log() { printf '[services %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+have_marker() { [[ -f $1/.alpr-complete ]]; }
+mark_done() { date -u +%FT%TZ > "$1/.alpr-complete"; }
+
+# --- process helpers -------------------------------------------------------------------------
+pid_of() { [[ -s $1 ]] && cat "$1" || true; }
+# alive PIDFILE MARKER: the pid runs and its command line mentions MARKER (guards pid reuse)
+alive() {
+  local pid; pid="$(pid_of "$1")"
+  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
+# spawn PIDFILE LOGFILE CMD...: own session (setsid) so `down` can signal the whole group
+spawn() {
+  local pidf=$1 logf=$2; shift 2
+  setsid "$@" >>"$logf" 2>&1 </dev/null &
+  echo $! > "$pidf"
+}
+# stop NAME PIDFILE MARKER
+stop_pid() {
+  local name=$1 pidf=$2 marker=$3 pid i
+  if ! alive "$pidf" "$marker"; then rm -f "$pidf"; log "$name: not running"; return 0; fi
+  pid="$(pid_of "$pidf")"
+  log "$name: SIGTERM $pid"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for ((i = 0; i < STOP_TIMEOUT * 2; i++)); do
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.5
+  done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "$name: still alive after ${STOP_TIMEOUT}s, SIGKILL"
+    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.5
+  fi
+  rm -f "$pidf"
+  log "$name: stopped"
+}
+# wait_or_die NAME LOGFILE CMD...: run a health check, show the log tail if it fails
+wait_or_die() {
+  local name=$1 logf=$2; shift 2
+  if ! "$@"; then
+    log "$name: not healthy; last lines of $logf:"
+    tail -n 40 "$logf" >&2 || true
+    die "$name failed to start (see $logf)"
+  fi
+}
+render() { # render TEMPLATE OUT KEY=VAL... : replace @KEY@
+  local tpl=$1 out=$2; shift 2
+  local text; text="$(cat "$tpl")"
+  local kv
+  for kv in "$@"; do text="${text//@${kv%%=*}@/${kv#*=}}"; done
+  printf '%s\n' "$text" > "$out"
+}
+svcctl() { "$PY" "$INFRA/svcctl.py" "$@"; }
+java_bin() { if [[ -n ${JAVA_HOME:-} ]]; then echo "$JAVA_HOME/bin/java"; else command -v java || die "java (17) not found"; fi; }
+
+# ============================================================================ fetch
+mvn_copy() { # mvn_copy NAME POMDIR OUTDIR [extra -D...]
+  local name=$1 pomdir=$2 out=$3; shift 3
+  if have_marker "$out"; then log "fetch $name: cached in $out"; return 0; fi
+  command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+  log "fetch $name: mvn dependency:copy-dependencies -> $out"
+  rm -rf "$out.tmp"; mkdir -p "$out.tmp"
+  "${MVN[@]}" -f "$pomdir/pom.xml" "$@" dependency:copy-dependencies \
+      -DincludeScope=runtime -DoutputDirectory="$out.tmp" \
+    || { rm -rf "$out.tmp"; die "fetch $name: maven could not resolve the artifacts"; }
+  rm -rf "$out"; mv "$out.tmp" "$out"; mark_done "$out"
+  log "fetch $name: $(ls "$out" | grep -c '\.jar$') jars"
+}
+pip_target() { # pip_target NAME OUTDIR SPEC...
+  local name=$1 out=$2; shift 2
+  if have_marker "$out"; then log "fetch $name: cached in $out"; return 0; fi
+  log "fetch $name: pip install --no-deps --target $out $*"
+  rm -rf "$out.tmp"
+  "$PY" -m pip install -q --no-deps --no-compile --target "$out.tmp" "$@" \
+    || { rm -rf "$out.tmp"; die "fetch $name: pip failed"; }
+  rm -rf "$out"; mv "$out.tmp" "$out"; mark_done "$out"
+}
+fetch_kafka() {
+  mvn_copy kafka "$INFRA/maven/kafka" "$KAFKA_LIBS" -Dkafka.version="$KAFKA_VERSION" -Dslf4j.version="$SLF4J_VERSION"
+}
+fetch_cassandra() {
+  mvn_copy cassandra "$INFRA/maven/cassandra" "$CASSANDRA_LIBS" -Dcassandra.version="$CASSANDRA_VERSION"
+}
+fetch_flink() {
+  pip_target flink "$FLINK_DIR" "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION"
+  chmod +x "$FLINK_HOME_DIR"/bin/* 2>/dev/null || true
+  [[ -x $FLINK_HOME_DIR/bin/jobmanager.sh ]] || die "fetch flink: $FLINK_HOME_DIR/bin/jobmanager.sh missing"
+  ls "$FLINK_HOME_DIR"/lib/flink-dist*.jar >/dev/null 2>&1 || die "fetch flink: no lib/flink-dist jar in $FLINK_HOME_DIR"
+}
+fetch_jobserver() {
+  if [[ -n ${BEAM_FLINK_JOB_SERVER_JAR:-} ]]; then
+    [[ -f $BEAM_FLINK_JOB_SERVER_JAR ]] || die "BEAM_FLINK_JOB_SERVER_JAR=$BEAM_FLINK_JOB_SERVER_JAR does not exist"
+    log "fetch jobserver: using BEAM_FLINK_JOB_SERVER_JAR"; return 0
+  fi
+  if have_marker "$JOBSERVER_DIR"; then log "fetch jobserver: cached in $JOBSERVER_DIR"; return 0; fi
+  command -v mvn >/dev/null || die "mvn not found"
+  local gav="org.apache.beam:beam-runners-flink-$FLINK_MINOR-job-server:$BEAM_VERSION"
+  log "fetch jobserver: mvn dependency:copy $gav"
+  rm -rf "$JOBSERVER_DIR.tmp"; mkdir -p "$JOBSERVER_DIR.tmp"
+  "${MVN[@]}" -f "$INFRA/maven/jobserver/pom.xml" -Dbeam.version="$BEAM_VERSION" -Dflink.minor="$FLINK_MINOR" \
+      dependency:copy-dependencies -DexcludeTransitive=true -DoutputDirectory="$JOBSERVER_DIR.tmp" \
+    || { rm -rf "$JOBSERVER_DIR.tmp"
+         die "fetch jobserver: $gav does not resolve from the Maven repository in use (Beam job-server jars can lag the PyPI release); set BEAM_FLINK_JOB_SERVER_JAR=<jar> or change BEAM_VERSION/FLINK_MINOR in infra/versions.env"; }
+  rm -rf "$JOBSERVER_DIR"; mv "$JOBSERVER_DIR.tmp" "$JOBSERVER_DIR"; mark_done "$JOBSERVER_DIR"
+}
+fetch_triton() {
+  pip_target pytriton "$PYTRITON_DIR" "nvidia-pytriton==$PYTRITON_VERSION"
+  [[ -x $PYTRITON_DIR/pytriton/tritonserver/bin/tritonserver ]] || chmod +x "$PYTRITON_DIR/pytriton/tritonserver/bin/tritonserver"
+  if have_marker "$TRITON_ENV"; then log "fetch triton-env: cached in $TRITON_ENV"; return 0; fi
+  # python-backend execution environment: a plain venv of the SAME interpreter as the stub
+  local base; base="$("$PY" -c 'import sys; print(sys.base_prefix)')"
+  local basepy="$base/bin/python$PY_TAG"
+  [[ -x $basepy ]] || die "fetch triton: base interpreter $basepy not found"
+  log "fetch triton-env: venv $TRITON_ENV ($TRITON_ENV_NUMPY, $TRITON_ENV_ONNXRUNTIME)"
+  rm -rf "$TRITON_ENV"
+  "$basepy" -m venv "$TRITON_ENV"
+  "$TRITON_ENV/bin/python" -m pip install -q --no-compile "$TRITON_ENV_NUMPY" "$TRITON_ENV_ONNXRUNTIME" \
+    || { rm -rf "$TRITON_ENV"; die "fetch triton-env: pip failed"; }
+  mark_done "$TRITON_ENV"
+}
+
+# ============================================================================ Kafka
+kafka_paths() { KD="$RUN/kafka"; KPID="$KD/kafka.pid"; KLOG="$KD/logs/kafka.out"; }
+up_kafka() {
+  kafka_paths
+  if alive "$KPID" "$KD"; then log "kafka: already running (pid $(pid_of "$KPID"))"; return 0; fi
+  have_marker "$KAFKA_LIBS" || fetch_kafka
+  mkdir -p "$KD/data" "$KD/logs"
+  render "$INFRA/kafka/server.properties.in" "$KD/server.properties" \
+    KAFKA_PORT="$KAFKA_PORT" KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$KD/data"
+  local java cp; java="$(java_bin)"; cp="$KAFKA_LIBS/*"
+  local jopts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+               -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
+               -Dkafka.logs.dir="$KD/logs" -Dalpr.service="$KD"
+               -Dorg.slf4j.simpleLogger.defaultLogLevel=info -Dorg.slf4j.simpleLogger.showDateTime=true
+               -Dorg.slf4j.simpleLogger.log.kafka.server.KafkaConfig=warn
+               -Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config.AbstractConfig=warn)
+  if [[ ! -f $KD/data/meta.properties ]]; then
+    local cid; cid="$("$java" -Xmx256m -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$KLOG" | tail -n 1)"
+    log "kafka: format storage (cluster id $cid)"
+    "$java" -Xmx256m -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$KD/server.properties" \
+      --ignore-formatted >>"$KLOG" 2>&1 || { tail -n 20 "$KLOG" >&2; die "kafka: storage format failed"; }
+  fi
+  log "kafka: start on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, heap $KAFKA_HEAP)"
+  spawn "$KPID" "$KLOG" "$java" "${jopts[@]}" -cp "$cp" kafka.Kafka "$KD/server.properties"
+  wait_or_die kafka "$KLOG" svcctl kafka-wait --bootstrap "$HOST:$KAFKA_PORT" --timeout "$UP_TIMEOUT" --pid-file "$KPID"
+  svcctl kafka-topics --bootstrap "$HOST:$KAFKA_PORT" --partitions "$KAFKA_TOPIC_PARTITIONS" \
+    "$KAFKA_TOPIC_FRAMES" "$KAFKA_TOPIC_ALERTS" "$KAFKA_TOPIC_DEADLETTER" "$KAFKA_TOPIC_HOTLIST:compact"
+}
+down_kafka() { kafka_paths; stop_pid kafka "$KPID" "$KD"; }
+status_kafka() { kafka_paths; status_line kafka "$KPID" "$KD" "$HOST:$KAFKA_PORT"; }
+
+# ============================================================================ Cassandra
+cassandra_paths() { CD="$RUN/cassandra"; CPID="$CD/cassandra.pid"; CLOG="$CD/logs/cassandra.out"; }
+cassandra_jvm_flags() {
+  local f=(-Xms"$CASSANDRA_HEAP" -Xmx"$CASSANDRA_HEAP" -Xss256k
+    -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 -XX:G1HeapRegionSize=16m
+    -XX:G1RSetUpdatingPauseTimePercent=5 -XX:MaxGCPauseMillis=300 -XX:InitiatingHeapOccupancyPercent=70
+    -XX:+UseThreadPriorities -XX:+HeapDumpOnOutOfMemoryError -XX:HeapDumpPath="$CD/logs"
+    -XX:+CrashOnOutOfMemoryError -XX:MaxDirectMemorySize=256m -XX:ActiveProcessorCount=2
+    -ea -da:net.openhft... -Djava.net.preferIPv4Stack=true -Djdk.attach.allowAttachSelf=true
+    -Dio.netty.tryReflectionSetAccessible=true -Dio.netty.allocator.useCacheForAllThreads=true
+    -Dio.netty.allocator.maxOrder=11)
+  local m
+  for m in java.base/jdk.internal.misc java.base/java.lang.ref java.management.rmi/com.sun.jmx.remote.internal.rmi \
+           java.rmi/sun.rmi.registry java.rmi/sun.rmi.server java.sql/java.sql jdk.unsupported/sun.misc \
+           jdk.compiler/com.sun.tools.javac.file jdk.attach/sun.tools.attach; do
+    f+=(--add-exports "$m=ALL-UNNAMED")
+  done
+  for m in java.lang java.lang.module java.lang.reflect java.io java.util jdk.internal.loader jdk.internal.ref \
+           jdk.internal.reflect jdk.internal.math jdk.internal.module jdk.internal.util.jar sun.nio.ch; do
+    f+=(--add-opens "java.base/$m=ALL-UNNAMED")
+  done
+  f+=(--add-opens jdk.management/com.sun.management.internal=ALL-UNNAMED
+      --add-opens jdk.compiler/com.sun.tools.javac=ALL-UNNAMED)
+  f+=(-Dcassandra.config="file://$CD/cassandra.yaml" -Dcassandra-foreground=yes
+      -Dcassandra.storagedir="$CD/data" -Dcassandra.logdir="$CD/logs"
+      -Dlogback.configurationFile="$INFRA/cassandra/logback.xml"
+      -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0
+      -Dcassandra.load_ring_state=false -Dalpr.service="$CD")
+  printf '%s\n' "${f[@]}"
+}
+up_cassandra() {
+  cassandra_paths
+  if alive "$CPID" "$CD"; then log "cassandra: already running (pid $(pid_of "$CPID"))"; else
+    have_marker "$CASSANDRA_LIBS" || fetch_cassandra
+    mkdir -p "$CD/data" "$CD/logs"
+    render "$INFRA/cassandra/cassandra.yaml.in" "$CD/cassandra.yaml" \
+      CASSANDRA_CQL_PORT="$CASSANDRA_CQL_PORT" CASSANDRA_STORAGE_PORT="$CASSANDRA_STORAGE_PORT" DATA_DIR="$CD/data"
+    local flags; mapfile -t flags < <(cassandra_jvm_flags)
+    log "cassandra: start on $HOST:$CASSANDRA_CQL_PORT (storage $CASSANDRA_STORAGE_PORT, heap $CASSANDRA_HEAP)"
+    spawn "$CPID" "$CLOG" "$(java_bin)" "${flags[@]}" -cp "$CASSANDRA_LIBS/*" org.apache.cassandra.service.CassandraDaemon
+  fi
+  wait_or_die cassandra "$CD/logs/system.log" svcctl cassandra-wait --host "$HOST" --port "$CASSANDRA_CQL_PORT" \
+    --timeout "$UP_TIMEOUT" --pid-file "$CPID"
+  svcctl cassandra-schema --host "$HOST" --port "$CASSANDRA_CQL_PORT" --file "$INFRA/cassandra/schema.cql"
+}
+down_cassandra() { cassandra_paths; stop_pid cassandra "$CPID" "$CD"; }
+status_cassandra() { cassandra_paths; status_line cassandra "$CPID" "$CD" "$HOST:$CASSANDRA_CQL_PORT"; }
+
+# ============================================================================ Flink (+ Beam worker pool)
+flink_paths() { FD="$RUN/flink"; WPID="$FD/worker_pool.pid"; WLOG="$FD/log/worker_pool.out"; }
+flink_env() {
+  export FLINK_HOME="$FLINK_HOME_DIR" FLINK_CONF_DIR="$FD/conf" FLINK_LOG_DIR="$FD/log" FLINK_PID_DIR="$FD/pids"
+  export FLINK_IDENT_STRING=alpr
+}
+flink_conf() {
+  rm -rf "$FD/conf"; mkdir -p "$FD/conf" "$FD/log" "$FD/pids" "$FD/tmp"
+  cp "$FLINK_HOME_DIR"/conf/* "$FD/conf/"
+  "$PY" - "$FD/conf/config.yaml" <<EOF
+import sys, yaml
+path = sys.argv[1]
+with open(path) as fh:
+    cfg = yaml.safe_load(fh) or {}
+def put(key, value):
+    if key in cfg:
+        cfg[key] = value
+        return
+    node = cfg
+    parts = key.split(".")
+    for i, p in enumerate(parts[:-1]):
+        rest = ".".join(parts[i + 1:])
+        if isinstance(node.get(p), dict) and rest in node[p]:
+            node[p][rest] = value
+            return
+        node = node.setdefault(p, {})
+    node[parts[-1]] = value
+for k, v in {
+    "jobmanager.rpc.address": "$HOST", "jobmanager.rpc.port": int("$FLINK_RPC_PORT"),
+    "jobmanager.bind-host": "$HOST", "taskmanager.bind-host": "$HOST", "taskmanager.host": "$HOST",
+    "rest.address": "$HOST", "rest.bind-address": "$HOST", "rest.port": int("$FLINK_REST_PORT"),
+    "jobmanager.memory.process.size": "$FLINK_JM_PROCESS_MEMORY",
+    "taskmanager.memory.process.size": "$FLINK_TM_PROCESS_MEMORY",
+    "taskmanager.numberOfTaskSlots": int("$FLINK_TASK_SLOTS"), "parallelism.default": 1,
+    "env.pid.dir": "$FD/pids", "env.log.dir": "$FD/log", "io.tmp.dirs": "$FD/tmp",
+    "web.tmpdir": "$FD/tmp", "blob.server.port": "0", "taskmanager.rpc.port": "0",
+    "env.java.opts.jobmanager": "-Dalpr.service=$FD", "env.java.opts.taskmanager": "-Dalpr.service=$FD",
+}.items():
+    put(k, v)
+with open(path, "w") as fh:
+    yaml.safe_dump(cfg, fh, default_flow_style=False, sort_keys=False)
+EOF
+}
+flink_pids() { cat "$FD"/pids/*.pid 2>/dev/null | tr -s ' \n' ' ' || true; }
+up_flink() {
+  flink_paths
+  [[ -x $FLINK_HOME_DIR/bin/jobmanager.sh ]] || fetch_flink
+  flink_env
+  if svcctl http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --timeout 1 >/dev/null 2>&1; then
+    log "flink: already answering on $HOST:$FLINK_REST_PORT"
+  else
+    flink_conf
+    log "flink: start jobmanager + taskmanager (REST $HOST:$FLINK_REST_PORT, $FLINK_TASK_SLOTS slots, JM $FLINK_JM_PROCESS_MEMORY, TM $FLINK_TM_PROCESS_MEMORY)"
+    "$FLINK_HOME/bin/jobmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: jobmanager.sh failed"; }
+    "$FLINK_HOME/bin/taskmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: taskmanager.sh failed"; }
+    "$PY" - "$HOST" "$FLINK_REST_PORT" "$FLINK_TASK_SLOTS" "$UP_TIMEOUT" <<'EOF' || { tail -n 30 "$FD"/log/*.log >&2 || true; die "flink: cluster not healthy"; }
+import json, sys, time, urllib.request
+host, port, slots, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+deadline, last = time.monotonic() + timeout, None
+while time.monotonic() < deadline:
+    try:
+        ov = json.load(urllib.request.urlopen(f"http://{host}:{port}/overview", timeout=3))
+        if ov.get("slots-total", 0) >= slots:
+            print(f"flink ready: {ov['taskmanagers']} taskmanager(s), {ov['slots-total']} slots, flink {ov.get('flink-version')}")
+            sys.exit(0)
+        last = f"slots-total={ov.get('slots-total')}"
+    except Exception as exc:
+        last = exc
+    time.sleep(1)
+print(f"flink not ready after {timeout:.0f} s: {last}", file=sys.stderr)
+sys.exit(1)
+EOF
+  fi
+  if alive "$WPID" "worker_pool_main"; then log "beam worker pool: already running"; else
+    log "beam worker pool: start on port $BEAM_WORKER_POOL_PORT (EXTERNAL environment_config=$HOST:$BEAM_WORKER_POOL_PORT)"
+    spawn "$WPID" "$WLOG" "$PY" -m apache_beam.runners.worker.worker_pool_main \
+      --service_port="$BEAM_WORKER_POOL_PORT"
+    wait_or_die "beam worker pool" "$WLOG" svcctl port-wait --host "$HOST" --port "$BEAM_WORKER_POOL_PORT" --timeout 60 --pid-file "$WPID"
+  fi
+}
+down_flink() {
+  flink_paths
+  stop_pid "beam worker pool" "$WPID" "worker_pool_main"
+  if [[ -d $FD/pids ]] && [[ -n $(flink_pids) ]]; then
+    flink_env
+    "$FLINK_HOME/bin/taskmanager.sh" stop >>"$FD/log/start.out" 2>&1 || true
+    "$FLINK_HOME/bin/jobmanager.sh" stop >>"$FD/log/start.out" 2>&1 || true
+    local pid i
+    for pid in $(flink_pids); do
+      for ((i = 0; i < STOP_TIMEOUT * 2; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      if kill -0 "$pid" 2>/dev/null; then log "flink: pid $pid still alive, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    done
+    rm -f "$FD"/pids/*.pid
+    log "flink: stopped"
+  else
+    log "flink: not running"
+  fi
+}
+status_flink() {
+  flink_paths
+  if "$PY" "$INFRA/svcctl.py" http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --json-key slots-total --timeout 1 2>/dev/null | sed 's/^/flink: /'; then :; else echo "flink: down"; fi
+  status_line "beam-worker-pool" "$WPID" worker_pool_main "$HOST:$BEAM_WORKER_POOL_PORT"
+}
+
+# ============================================================================ Beam Flink job server
+jobserver_paths() { JD="$RUN/jobserver"; JPID="$JD/jobserver.pid"; JLOG="$JD/jobserver.out"; }
+up_jobserver() {
+  jobserver_paths
+  local jar="${BEAM_FLINK_JOB_SERVER_JAR:-$JOBSERVER_JAR_DEFAULT}"
+  if alive "$JPID" "$JD"; then log "jobserver: already running"; return 0; fi
+  [[ -f $jar ]] || fetch_jobserver
+  [[ -f $jar ]] || die "jobserver: $jar missing after fetch"
+  mkdir -p "$JD/artifacts"
+  log "jobserver: start (job $JOBSERVER_JOB_PORT, artifact $JOBSERVER_ARTIFACT_PORT, expansion $JOBSERVER_EXPANSION_PORT, flink $HOST:$FLINK_REST_PORT)"
+  spawn "$JPID" "$JLOG" "$(java_bin)" -Xmx"$JOBSERVER_HEAP" -Dalpr.service="$JD" -jar "$jar" \
+    --flink-master="$HOST:$FLINK_REST_PORT" --job-host="$HOST" --job-port="$JOBSERVER_JOB_PORT" \
+    --artifact-port="$JOBSERVER_ARTIFACT_PORT" --expansion-port="$JOBSERVER_EXPANSION_PORT" \
+    --artifacts-dir="$JD/artifacts"
+  wait_or_die jobserver "$JLOG" svcctl port-wait --host "$HOST" --port "$JOBSERVER_JOB_PORT" --timeout "$UP_TIMEOUT" --pid-file "$JPID"
+}
+down_jobserver() { jobserver_paths; stop_pid jobserver "$JPID" "$JD"; }
+status_jobserver() { jobserver_paths; status_line jobserver "$JPID" "$JD" "$HOST:$JOBSERVER_JOB_PORT"; }
+
+# ============================================================================ Triton
+triton_paths() { TD="$RUN/triton"; TPID="$TD/triton.pid"; TLOG="$TD/triton.out"; }
+up_triton() {
+  triton_paths
+  if alive "$TPID" "$TD"; then log "triton: already running"; return 0; fi
+  { have_marker "$PYTRITON_DIR" && have_marker "$TRITON_ENV"; } || fetch_triton
+  local src="$PYTRITON_DIR/pytriton/tritonserver"
+  local stub="$src/python_backend_stubs/$PY_TAG/triton_python_backend_stub"
+  [[ -f $stub ]] || die "triton: no python backend stub for Python $PY_TAG in $src/python_backend_stubs"
+  rm -rf "$TD/backends" "$TD/models"; mkdir -p "$TD"
+  # backends: the wheel's backends plus the stub of the running Python (trap 2 of stack-notes 6.1)
+  cp -a "$src/backends" "$TD/backends"
+  cp "$stub" "$TD/backends/python/triton_python_backend_stub"
+  # model repository: committed configs + model.py, ONNX files linked from inference/models/ppocr
+  cp -a "$INFRA/triton/model_repository" "$TD/models"
+  ln -sf "$REPO/inference/models/ppocr/det.onnx" "$TD/models/plate_det/1/model.onnx"
+  ln -sf "$REPO/inference/models/ppocr/rec.onnx" "$TD/models/plate_rec/1/model.onnx"
+  local cfg
+  for cfg in "$TD"/models/*/config.pbtxt; do
+    sed -i "s#@TRITON_ENV@#$TRITON_ENV#g" "$cfg"
+  done
+  local libdir; libdir="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')"
+  log "triton: start (http $TRITON_HTTP_PORT, grpc $TRITON_GRPC_PORT, metrics $TRITON_METRICS_PORT)"
+  LD_LIBRARY_PATH="$libdir:$PYTRITON_DIR/nvidia_pytriton.libs:$src/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+  spawn "$TPID" "$TLOG" "$src/bin/tritonserver" \
+    --model-repository="$TD/models" --backend-directory="$TD/backends" \
+    --http-address="$HOST" --http-port="$TRITON_HTTP_PORT" \
+    --grpc-address="$HOST" --grpc-port="$TRITON_GRPC_PORT" \
+    --metrics-address="$HOST" --metrics-port="$TRITON_METRICS_PORT" --allow-metrics=true \
+    --allow-gpu-metrics=false --allow-cpu-metrics=true \
+    --pinned-memory-pool-byte-size=0 --exit-on-error=true --strict-readiness=true \
+    --backend-config=python,shm-default-byte-size=16777216 --log-verbose=0
+  wait_or_die triton "$TLOG" svcctl triton-wait --url "http://$HOST:$TRITON_HTTP_PORT" \
+    --models plate_det,plate_rec --timeout "$UP_TIMEOUT" --pid-file "$TPID"
+}
+down_triton() { triton_paths; stop_pid triton "$TPID" "$TD"; }
+status_triton() { triton_paths; status_line triton "$TPID" "$TD" "grpc $HOST:$TRITON_GRPC_PORT http $HOST:$TRITON_HTTP_PORT"; }
+
+# ============================================================================ main
+status_line() { # NAME PIDFILE MARKER WHERE
+  if alive "$2" "$3"; then echo "$1: running (pid $(pid_of "$2")) $4"; else echo "$1: down"; fi
+}
+ALL=(kafka cassandra flink jobserver triton)
+usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+
+main() {
+  [[ $# -ge 1 ]] || usage
+  local action=$1; shift
+  case $action in fetch|up|down|status) ;; -h|--help|help) usage ;; *) usage ;; esac
+  targets=("$@"); [[ ${#targets[@]} -eq 0 ]] && targets=(all)
+  expanded=()
+  for t in "${targets[@]}"; do
+    case $t in
+      all) expanded+=("${ALL[@]}") ;;
+      kafka|cassandra|flink|jobserver|triton) expanded+=("$t") ;;
+      *) die "unknown service '$t' (kafka|cassandra|flink|jobserver|triton|all)" ;;
+    esac
+  done
+  # stop in reverse order of start
+  if [[ $action == down ]]; then
+    rev=(); for ((i = ${#expanded[@]} - 1; i >= 0; i--)); do rev+=("${expanded[i]}"); done; expanded=("${rev[@]}")
+  fi
+  all_mode=0; [[ " ${targets[*]} " == *" all "* ]] && all_mode=1
+  for svc in "${expanded[@]}"; do
+    start=$SECONDS
+    if [[ $svc == jobserver && $all_mode == 1 && $action =~ ^(fetch|up)$ ]]; then
+      # Under `all`, a job server jar that is not published for this Beam version must not stop the rest.
+      if ! ( "${action}_${svc}" ); then log "WARNING: $action jobserver failed; continuing with the other services"; continue; fi
+    else
+      "${action}_${svc}"
+    fi
+    if [[ $action =~ ^(fetch|up)$ ]]; then log "$action $svc: done in $((SECONDS - start)) s"; fi
+  done
+}
+
+# everything above is definitions; one line runs it (safe against edits while running)
+main "$@"; exit $?

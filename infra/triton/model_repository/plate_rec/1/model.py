@@ -1,0 +1,1 @@
+../../plate_det/1/model.py

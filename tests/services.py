@@ -1,0 +1,249 @@
+"""Session-scoped pytest fixtures for the real services (Kafka, Cassandra, Flink, Triton).
+
+A plain module, not a conftest: ``tests/conftest.py`` imports it, e.g.::
+
+    from services import (  # noqa: F401  (fixtures are found by name)
+        kafka_service, cassandra_service, flink_service, triton_service, register_markers)
+
+    def pytest_configure(config):
+        register_markers(config)
+
+Each fixture starts its service once per test session through ``infra/services.sh up <svc>``
+on free loopback ports, with its own run directory under pytest's temp dir, yields a small
+frozen dataclass with the endpoints, and stops it (``services.sh down``) at the end.
+
+Environment:
+  ALPR_SERVICES=local     (default) start each service here; fetch jars/wheels first if the
+                          cache (${ALPR_CACHE:-<repo>/.cache}) lacks them (needs Maven Central/PyPI once).
+  ALPR_SERVICES=external  use services that are already running on the ports in infra/versions.env
+                          (or the env overrides, e.g. KAFKA_PORT); nothing is started or stopped.
+  ALPR_SERVICES=off       skip every test that needs a service.
+Tests that use these fixtures are marked ``@pytest.mark.services``; without ``java`` on PATH
+they are skipped (a service test cannot run without its server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+INFRA = REPO / "infra"
+SERVICES_SH = INFRA / "services.sh"
+HOST = "127.0.0.1"
+
+
+# --------------------------------------------------------------------------- config
+def versions_env() -> dict[str, str]:
+    """infra/versions.env, with environment variables taking precedence (as services.sh does)."""
+    out: dict[str, str] = {}
+    for line in (INFRA / "versions.env").read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        out[key.strip()] = os.environ.get(key.strip(), value)
+    return out
+
+
+def mode() -> str:
+    value = os.environ.get("ALPR_SERVICES", "local").strip().lower() or "local"
+    if value not in ("local", "external", "off"):
+        raise pytest.UsageError(f"ALPR_SERVICES must be local, external or off, got {value!r}")
+    return value
+
+
+def free_ports(n: int) -> list[int]:
+    """``n`` distinct ports that are free on 127.0.0.1 right now."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            s.bind((HOST, 0))
+            socks.append(s)
+            if s.getsockname()[1] not in ports:
+                ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
+def register_markers(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "services: needs a real service (Kafka/Cassandra/Flink/Triton); "
+                                       "see tests/services.py and ALPR_SERVICES")
+
+
+def pytest_configure(config: pytest.Config) -> None:  # active when loaded with -p services
+    register_markers(config)
+
+
+# --------------------------------------------------------------------------- endpoints
+@dataclass(frozen=True)
+class KafkaService:
+    host: str
+    port: int
+    controller_port: int
+    topics: dict[str, str] = field(default_factory=dict)  # role -> topic name
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class CassandraService:
+    host: str
+    port: int
+    storage_port: int
+    keyspace: str
+
+    @property
+    def contact_point(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class FlinkService:
+    host: str
+    rest_port: int
+    rpc_port: int
+    worker_pool_port: int
+    task_slots: int
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://{self.host}:{self.rest_port}"
+
+    @property
+    def master(self) -> str:
+        """Value for Beam's ``--flink_master``."""
+        return f"{self.host}:{self.rest_port}"
+
+    @property
+    def environment_config(self) -> str:
+        """Value for ``--environment_type=EXTERNAL --environment_config=...`` (Beam worker pool)."""
+        return f"{self.host}:{self.worker_pool_port}"
+
+
+@dataclass(frozen=True)
+class TritonService:
+    host: str
+    http_port: int
+    grpc_port: int
+    metrics_port: int
+
+    @property
+    def grpc_url(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}"
+
+
+# --------------------------------------------------------------------------- runner
+class ServiceRunner:
+    """Starts/stops one service of infra/services.sh with its own ports and run dir."""
+
+    def __init__(self, name: str, run_dir: Path, ports: dict[str, int]):
+        self.name = name
+        self.run_dir = run_dir
+        self.env = dict(os.environ)
+        self.env.update({k: str(v) for k, v in ports.items()})
+        self.env["ALPR_RUN"] = str(run_dir)
+        self.env.setdefault("ALPR_PYTHON", sys.executable)
+        self.log = run_dir / f"services-{name}.log"
+
+    def _sh(self, action: str, timeout: float) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "a") as fh:
+            proc = subprocess.run(["bash", str(SERVICES_SH), action, self.name], env=self.env, stdout=fh,
+                                  stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
+            raise RuntimeError(f"services.sh {action} {self.name} failed (rc={proc.returncode}):\n{tail}")
+
+    def start(self, timeout: float = 900) -> None:
+        self._sh("fetch", timeout)  # no-op when the cache already holds it
+        try:
+            self._sh("up", timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        try:
+            self._sh("down", 180)
+        except Exception as exc:  # noqa: BLE001 - report, never mask the test result
+            print(f"warning: stopping {self.name}: {exc}", file=sys.stderr)
+
+
+def _service(name: str, tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]) -> Iterator[None]:
+    m = mode()
+    if m == "off":
+        pytest.skip("ALPR_SERVICES=off")
+    if m == "external":
+        yield None
+        return
+    if shutil.which("java") is None and name != "triton":
+        pytest.skip(f"{name}: java is not on PATH")
+    runner = ServiceRunner(name, tmp_path_factory.mktemp(f"svc-{name}"), ports)
+    runner.start()
+    try:
+        yield None
+    finally:
+        runner.stop()
+
+
+def _ports(env_names: list[str]) -> dict[str, int]:
+    """Free ports when starting locally; the configured ones for ALPR_SERVICES=external."""
+    if mode() == "external":
+        cfg = versions_env()
+        return {n: int(cfg[n]) for n in env_names}
+    return dict(zip(env_names, free_ports(len(env_names))))
+
+
+# --------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
+    ports = _ports(["KAFKA_PORT", "KAFKA_CONTROLLER_PORT"])
+    cfg = versions_env()
+    info = KafkaService(HOST, ports["KAFKA_PORT"], ports["KAFKA_CONTROLLER_PORT"],
+                        {role: cfg[f"KAFKA_TOPIC_{role.upper()}"]
+                         for role in ("frames", "alerts", "deadletter", "hotlist")})
+    for _ in _service("kafka", tmp_path_factory, ports):
+        yield info
+
+
+@pytest.fixture(scope="session")
+def cassandra_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraService]:
+    ports = _ports(["CASSANDRA_CQL_PORT", "CASSANDRA_STORAGE_PORT"])
+    info = CassandraService(HOST, ports["CASSANDRA_CQL_PORT"], ports["CASSANDRA_STORAGE_PORT"],
+                            versions_env()["CASSANDRA_KEYSPACE"])
+    for _ in _service("cassandra", tmp_path_factory, ports):
+        yield info
+
+
+@pytest.fixture(scope="session")
+def flink_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkService]:
+    ports = _ports(["FLINK_REST_PORT", "FLINK_RPC_PORT", "BEAM_WORKER_POOL_PORT"])
+    info = FlinkService(HOST, ports["FLINK_REST_PORT"], ports["FLINK_RPC_PORT"],
+                        ports["BEAM_WORKER_POOL_PORT"], int(versions_env()["FLINK_TASK_SLOTS"]))
+    for _ in _service("flink", tmp_path_factory, ports):
+        yield info
+
+
+@pytest.fixture(scope="session")
+def triton_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TritonService]:
+    ports = _ports(["TRITON_HTTP_PORT", "TRITON_GRPC_PORT", "TRITON_METRICS_PORT"])
+    info = TritonService(HOST, ports["TRITON_HTTP_PORT"], ports["TRITON_GRPC_PORT"], ports["TRITON_METRICS_PORT"])
+    for _ in _service("triton", tmp_path_factory, ports):
+        yield info
