@@ -45,10 +45,10 @@ class GroupingConfig:
 @dataclass(frozen=True)
 class KafkaConfig:
     bootstrap: str = "127.0.0.1:19092"
-    frames_topic: str = "alpr.frames"
-    alerts_topic: str = "alpr.alerts"
-    deadletter_topic: str = "alpr.deadletter"
-    hotlist_topic: str = "alpr.hotlist"
+    frames_topic: str = "frames"
+    alerts_topic: str = "alerts"
+    deadletter_topic: str = "deadletter"
+    hotlist_topic: str = "hotlist"
     group_id: str = "alpr-pipeline"
     max_records: Optional[int] = None   # bounded read (tests, batch replays)
     idle_timeout_s: Optional[float] = None  # stop after this long without a record

@@ -31,7 +31,6 @@ MIN_PASSWORD_LEN = 12
 # Administrative actions that do not touch ALPR data and so do not need training.
 NO_TRAINING_NEEDED = frozenset({Action.MANAGE_USERS, Action.APPROVE_USERS, Action.RECORD_TRAINING,
                                 Action.MANAGE_AGENCIES, Action.PUBLISH_POLICY})
-_hasher = PasswordHasher()
 
 
 def hash_token(token: str) -> str:
@@ -47,6 +46,7 @@ class AuthService:
     def __init__(self, store: GovernanceStore, log: AccessLog, settings: GovernanceSettings,
                  clock: Callable[[], float] = time.time):
         self.store, self.log, self.settings, self.clock = store, log, settings, clock
+        self.hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
 
     # -- helpers -----------------------------------------------------------------
     def _get(self, username: str) -> User:
@@ -76,7 +76,7 @@ class AuthService:
         now = self.clock()
         secret = pyotp.random_base32()
         user = User(username=username, agency=agency, role=Role.ADMINISTRATOR.value, display_name=display_name,
-                    title=title, status="active", password_hash=_hasher.hash(password), totp_secret=secret,
+                    title=title, status="active", password_hash=self.hasher.hash(password), totp_secret=secret,
                     created_by="bootstrap", created_ts=now, approved_by="bootstrap", approved_ts=now,
                     last_activity_ts=now)
         if self.store.get_user(username) is not None:
@@ -104,7 +104,7 @@ class AuthService:
         check_password_strength(password)
         secret = pyotp.random_base32()
         user = User(username=username, agency=agency, role=role, display_name=display_name, title=title,
-                    status="pending", password_hash=_hasher.hash(password), totp_secret=secret,
+                    status="pending", password_hash=self.hasher.hash(password), totp_secret=secret,
                     created_by=actor.username, created_ts=self.clock())
         self.store.put_user(user)
         self._admin_log(actor.username, actor.agency, "user_create", username, channel, f"role={role}")
@@ -185,7 +185,7 @@ class AuthService:
             raise fail("account locked", f"account locked after repeated failures; try again in "
                                          f"{int(user.locked_until - now)} s")
         try:
-            pw_ok = _hasher.verify(user.password_hash, password or "")
+            pw_ok = self.hasher.verify(user.password_hash, password or "")
         except (VerificationError, InvalidHashError):
             pw_ok = False
         mfa_ok = pw_ok and bool(totp_code) and pyotp.TOTP(user.totp_secret).verify(str(totp_code).strip(),

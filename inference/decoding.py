@@ -80,7 +80,8 @@ class DecodedLine:
 def fold_probs(probs: np.ndarray, fold: np.ndarray) -> np.ndarray:
     """``[N,T,C]`` softmax -> ``[N,T,38]`` renormalised plate-alphabet probabilities."""
     n, t, c = probs.shape
-    red = probs.reshape(n * t, c) @ fold
+    used = np.flatnonzero(fold.any(axis=1))  # the ~80 classes that fold into the alphabet
+    red = np.ascontiguousarray(probs.reshape(n * t, c)[:, used]) @ fold[used]
     red /= np.maximum(red.sum(axis=1, keepdims=True), 1e-9)
     return red.reshape(n, t, fold.shape[1])
 
@@ -140,7 +141,7 @@ def plate_prior(text: str) -> float:
     digits = sum(ch.isdigit() for ch in text)
     mix = 1.0 if 0 < digits < n else 0.9
     parts = blocks(text)
-    tail = 0.85 if len(parts) >= 2 and len(parts[-1]) == 1 else 1.0
+    tail = 0.75 if len(parts) >= 2 and len(parts[-1]) == 1 else 1.0
     return length * mix * tail
 
 
@@ -149,7 +150,7 @@ def candidates(
     topn: int = 10,
     min_alt_prob: float = 0.02,
     drop_below: float = 0.75,
-    confusable_floor: float = 0.5,
+    confusable_floor: float = 0.3,
     min_len: int = 2,
     max_len: int = 9,
     prior: Callable[[str], float] | None = plate_prior,

@@ -147,7 +147,7 @@ fetch_jobserver() {
   local gav="org.apache.beam:beam-runners-flink-$FLINK_MINOR-job-server:$BEAM_VERSION"
   log "fetch jobserver: mvn dependency:copy $gav"
   rm -rf "$JOBSERVER_DIR.tmp"; mkdir -p "$JOBSERVER_DIR.tmp"
-  "${MVN[@]}" -f "$INFRA/maven/jobserver/pom.xml" -Dbeam.version="$BEAM_VERSION" -Dflink.minor="$FLINK_MINOR" \
+  "${MVN[@]}" -U -f "$INFRA/maven/jobserver/pom.xml" -Dbeam.version="$BEAM_VERSION" -Dflink.minor="$FLINK_MINOR" \
       dependency:copy-dependencies -DexcludeTransitive=true -DoutputDirectory="$JOBSERVER_DIR.tmp" \
     || { rm -rf "$JOBSERVER_DIR.tmp"
          die "fetch jobserver: $gav does not resolve from the Maven repository in use (Beam job-server jars can lag the PyPI release); set BEAM_FLINK_JOB_SERVER_JAR=<jar> or change BEAM_VERSION/FLINK_MINOR in infra/versions.env"; }

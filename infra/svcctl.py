@@ -73,7 +73,7 @@ def wait_until(what: str, probe: Callable[[], object], timeout: float,
 def kafka_wait(bootstrap: str, timeout: float, pid_file: Optional[str] = None) -> int:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000})
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, "log_level": 0})
 
     def probe() -> int:
         md = admin.list_topics(timeout=3)

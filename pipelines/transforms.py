@@ -25,6 +25,7 @@ from apache_beam.transforms.window import TimestampedValue
 
 from alpr.config import GroupingConfig, Settings
 from alpr.connectors.stores import open_store
+from alpr.observability import metrics as obs
 from alpr.pipelines.grouping import PlateGrouper, is_confirmed
 from alpr.records import Alert, DeadLetter, Frame, HotlistEntry, PlateGroup, PlateRead, stable_id
 
@@ -35,6 +36,7 @@ DEAD = "dead_letter"
 
 def dead_letter(stage: str, reason: str, key: str, payload: bytes = b"", detail: str = "") -> DeadLetter:
     Metrics.counter(NS, f"dead_letters_{stage}").inc()
+    obs.observe_dead_letter(stage, reason)
     return DeadLetter(stage=stage, reason=reason, key=key, ts=time.time(), payload=payload, detail=detail)
 
 
@@ -70,14 +72,17 @@ class _DecodeFn(beam.DoFn):
     def process(self, frame: Frame):
         from alpr.inference.recognizer import FrameDecodeError, decode_image
 
+        obs.observe_frame(frame.camera_id, frame.agency, frame.capture_ts)
         try:
             image = decode_image(frame.data)
         except FrameDecodeError as exc:
+            obs.observe_decode_failure(frame.camera_id, frame.agency)
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
                 "decode", str(exc), frame.frame_id, frame.data[:4096],
                 detail=f"camera={frame.camera_id} seq={frame.seq} bytes={len(frame.data)}"))
             return
         Metrics.counter(NS, "frames_decoded").inc()
+        obs.observe_decoded(frame.camera_id, frame.agency)
         yield dataclasses.replace(frame, data=b""), image
 
 
@@ -104,13 +109,15 @@ class _BackendFactory:
         self.spec = spec
 
     def __call__(self):
+        from alpr.observability.instrument import InstrumentedBackend
+
         if self.spec == "onnx":
             from alpr.inference.backends import OnnxBackend
 
-            return OnnxBackend()
+            return InstrumentedBackend(OnnxBackend(), "onnx")
         from alpr.inference.triton_backend import TritonBackend
 
-        return TritonBackend(url=self.spec[len("triton://"):])
+        return InstrumentedBackend(TritonBackend(url=self.spec[len("triton://"):]), "triton")
 
 
 def backend_factory(spec: str) -> _BackendFactory:
@@ -124,6 +131,7 @@ class _ToReads(beam.DoFn):
         image = result.example if isinstance(result, PredictionResult) else None
         h, w = (image.shape[:2] if image is not None else (0, 0))
         Metrics.distribution(NS, "plates_per_frame").update(len(plates))
+        obs.observe_reads(frame.camera_id, frame.agency, len(plates))
         for i, p in enumerate(plates):
             Metrics.counter(NS, "reads").inc()
             yield PlateRead(
@@ -137,6 +145,7 @@ class _ToReads(beam.DoFn):
 class _FailedBatch(beam.DoFn):
     def process(self, failed):
         batch, exc = failed
+        obs.observe_failed_batch()
         for item in batch if isinstance(batch, (list, tuple)) else [batch]:
             frame = item[0] if isinstance(item, tuple) else None
             key = frame.frame_id if isinstance(frame, Frame) else "unknown"
@@ -211,6 +220,7 @@ class _GroupFn(beam.DoFn):
             target.clear()
         for g in out:
             Metrics.counter(NS, "plate_groups").inc()
+            obs.observe_group(g.camera_id, g.agency)
             yield TimestampedValue(g, now)
 
 
@@ -247,26 +257,31 @@ class _MatchFn(beam.DoFn):
     def _matcher(self, side_entries):
         from alpr.hotlist.matcher import HotlistMatcher
 
-        if not side_entries:
-            return self._reloader.matcher()
         stored = self._reloader.matcher()
-        key = (id(stored), len(side_entries))
-        if key != self._static_key:
-            merged = {e.entry_id: e for e in side_entries}
-            merged.update({e.entry_id: e for e in stored.entries})
-            self._static = HotlistMatcher.build(list(merged.values()))
-            self._static_key = key
-        return self._static
+        if side_entries:
+            key = (id(stored), len(side_entries))
+            if key != self._static_key:
+                merged = {e.entry_id: e for e in side_entries}
+                merged.update({e.entry_id: e for e in stored.entries})
+                self._static = HotlistMatcher.build(list(merged.values()))
+                self._static_key = key
+            stored = self._static
+        if stored is not getattr(self, "_observed", None):  # (re)loaded: size/age per list
+            self._observed = stored
+            obs.observe_hotlist(stored.entries, version=getattr(self._reloader, "version", None))
+        return stored
 
     def process(self, group: PlateGroup, side_entries=()):
         if not is_confirmed(group, self.settings.grouping):
             Metrics.counter(NS, "groups_unconfirmed").inc()
+            obs.observe_group(group.camera_id, group.agency, confirmed=False)
             return
         hits = self._matcher(side_entries).match_candidates(
             [(c.plate, c.confidence) for c in group.candidates], best_plate=group.best_plate)
         for hit in hits:
             e: HotlistEntry = hit.entry
             Metrics.counter(NS, f"hits_{hit.match_type}").inc()
+            obs.observe_hit(e.list_code, hit.match_type)
             yield Alert(
                 alert_id=stable_id("alert", group.group_id, e.entry_id),
                 group_id=group.group_id, camera_id=group.camera_id, agency=group.agency,
@@ -311,9 +326,11 @@ class _DedupeFn(beam.DoFn):
         prev = last.read()
         if prev is not None and abs(alert.capture_ts - prev) < self.window_s:
             Metrics.counter(NS, "alerts_deduplicated").inc()
+            obs.observe_alert_deduplicated(alert.list_code)
             return
         last.write(alert.capture_ts)
         Metrics.counter(NS, "alerts").inc()
+        obs.observe_alert(alert.list_code, alert.agency, alert.capture_ts, alert.emitted_ts)
         yield alert
 
 
@@ -352,7 +369,14 @@ class _StoreWriter(beam.DoFn):
 
     def _flush(self):
         if self._buf:
-            getattr(self._store, self.method)(self._buf, self.ttl_s)
+            backend, table = obs.store_backend(self.store_spec), self.method.replace("put_", "")
+            t0 = time.perf_counter()
+            try:
+                getattr(self._store, self.method)(self._buf, self.ttl_s)
+            except Exception:
+                obs.observe_store_write(backend, table, len(self._buf), time.perf_counter() - t0, ok=False)
+                raise
+            obs.observe_store_write(backend, table, len(self._buf), time.perf_counter() - t0)
             self._buf = []
 
     def finish_bundle(self):

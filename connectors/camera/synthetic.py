@@ -380,22 +380,47 @@ class SyntheticCamera:
                        v.sprite.mask[sy: sy + (y1 - y0), sx: sx + (x1 - x0)], roi)
             self._draw_plate(frame, v.plate_img, p.corners)
             if lvl > 0:
-                blur_len = int(round(g.uniform(0.0, 3.5) * lvl)) + 1
-                if blur_len >= 2:
-                    cv2.blur(roi, (blur_len, 1), dst=roi)
-                sigma = g.uniform(0.2, 0.8) * lvl
-                if sigma >= 0.3:
-                    cv2.GaussianBlur(roi, (0, 0), sigma, dst=roi)
+                self._degrade(frame, roi, p, g)
         if lvl > 0:
             alpha = 1.0 + g.uniform(-0.12, 0.12) * lvl
             beta = g.uniform(-25.0, 18.0) * lvl
-            cv2.convertScaleAbs(frame, dst=frame, alpha=alpha, beta=beta)
+            cv2.addWeighted(frame, alpha, frame, 0.0, beta, dst=frame)  # saturating
             assert self._noise is not None
             ox, oy = int(g.integers(32)), int(g.integers(32))
             pos, neg = self._noise
             cv2.add(frame, pos[oy: oy + H, ox: ox + W], dst=frame)
             cv2.subtract(frame, neg[oy: oy + H, ox: ox + W], dst=frame)
         return frame
+
+    def _degrade(self, frame: np.ndarray, roi: np.ndarray, p: _Placement, g: np.random.Generator) -> None:
+        """Per-frame optics on one vehicle: shadow/glare on the plate (occasional), motion
+        blur (occasionally long) and focus blur, all scaled by ``noise_level``."""
+        lvl = self.noise_level
+        H, W = frame.shape[:2]
+        u = g.random(3)  # event draws, fixed count so the stream stays aligned
+        if u[0] < 0.07 * lvl:  # shadow or glare band across part of the plate
+            x0, y0 = np.floor(p.corners.min(axis=0)).astype(int)
+            x1, y1 = np.ceil(p.corners.max(axis=0)).astype(int)
+            x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
+            if x1 > x0 and y1 > y0:
+                box = frame[y0:y1, x0:x1]
+                ramp = np.clip(np.linspace(-1.0, 2.0, x1 - x0, dtype=np.float32)
+                               * g.choice([-1.0, 1.0]) + g.uniform(-0.5, 0.5), 0.0, 1.0)
+                if g.random() < 0.5:  # shadow: darken
+                    gain = 1.0 - ramp * g.uniform(0.35, 0.6)
+                    box[:] = np.clip(box * gain[None, :, None], 0, 255).astype(np.uint8)
+                else:  # glare: wash out toward white
+                    a = (ramp * g.uniform(0.35, 0.65))[None, :, None]
+                    box[:] = np.clip(box * (1.0 - a) + 255.0 * a, 0, 255).astype(np.uint8)
+        if u[1] < 0.06 * lvl:  # a long exposure: strong motion blur
+            blur_len = int(g.integers(6, 12))
+        else:
+            blur_len = int(round(g.uniform(0.0, 3.5) * lvl)) + 1
+        if blur_len >= 2:
+            cv2.blur(roi, (blur_len, 1), dst=roi)
+        sigma = g.uniform(0.2, 0.8) * lvl * (2.0 if u[2] < 0.04 * lvl else 1.0)  # sometimes out of focus
+        if sigma >= 0.3:
+            cv2.GaussianBlur(roi, (0, 0), sigma, dst=roi)
 
     def _draw_plate(self, frame: np.ndarray, plate: np.ndarray, corners: np.ndarray) -> None:
         H, W = frame.shape[:2]

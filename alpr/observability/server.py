@@ -1,0 +1,104 @@
+"""Serving ``/metrics``: once per process and port.
+
+* :func:`start_metrics_server` — the driver (``graph.run`` when ``Settings.metrics_port`` is
+  set), ``alpr metrics serve``, a camera gateway, the governance API process.
+* :func:`ensure_worker_server` — Beam SDK worker processes (Flink): when the environment has
+  ``ALPR_METRICS_PORT``, the first metric update in the process serves ``/metrics`` on the
+  first free port of ``ALPR_METRICS_PORT .. +ALPR_METRICS_PORT_SPAN-1`` (default span 8, so
+  a worker pool running several SDK workers per host gets one port each; scrape the range).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from typing import Optional
+
+from prometheus_client import REGISTRY, start_http_server
+
+log = logging.getLogger(__name__)
+
+_LOCK = threading.Lock()
+_SERVED: dict[int, "MetricsServer"] = {}
+_WORKER_CHECKED = False
+
+
+class MetricsServerError(RuntimeError):
+    """The ``/metrics`` endpoint could not be started."""
+
+
+@dataclass
+class MetricsServer:
+    addr: str
+    port: int
+    _server: object = None
+    _thread: Optional[threading.Thread] = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.addr in ("", "0.0.0.0") else self.addr
+        return f"http://{host}:{self.port}/metrics"
+
+    def stop(self) -> None:
+        """Stop serving (tests; a process normally serves until it exits)."""
+        with _LOCK:
+            if self._server is not None:
+                self._server.shutdown()
+                self._server.server_close()
+                self._server = None
+            _SERVED.pop(self.port, None)
+
+
+def start_metrics_server(port: int, addr: str = "0.0.0.0", registry=REGISTRY) -> MetricsServer:
+    """Serve ``registry`` on ``http://addr:port/metrics`` in a daemon thread. Idempotent per
+    port within a process; ``port=0`` picks a free port. Raises :class:`MetricsServerError`
+    with the reason when the port cannot be bound."""
+    if not isinstance(port, int) or not 0 <= port <= 65535:
+        raise MetricsServerError(f"metrics port must be an integer 0..65535, got {port!r}")
+    with _LOCK:
+        if port and port in _SERVED:
+            return _SERVED[port]
+        try:
+            server, thread = start_http_server(port, addr=addr, registry=registry)
+        except OSError as exc:
+            raise MetricsServerError(f"cannot serve /metrics on {addr}:{port}: {exc.strerror or exc}") from exc
+        bound = server.server_address[1]
+        ms = MetricsServer(addr, bound, server, thread)
+        _SERVED[bound] = ms
+    log.info("metrics: serving %s", ms.url)
+    return ms
+
+
+def served_ports() -> list[int]:
+    with _LOCK:
+        return sorted(_SERVED)
+
+
+def ensure_worker_server(env: Optional[dict] = None) -> Optional[MetricsServer]:
+    """Start ``/metrics`` in this process if ``ALPR_METRICS_PORT`` asks for it (cheap after the
+    first call). Never raises: a busy port range is logged and the worker keeps running."""
+    global _WORKER_CHECKED
+    if _WORKER_CHECKED and env is None:
+        return None
+    _WORKER_CHECKED = True
+    env = os.environ if env is None else env
+    raw = env.get("ALPR_METRICS_PORT", "").strip()
+    if not raw:
+        return None
+    if _SERVED:
+        return None  # the driver (or someone) already serves this process's registry
+    try:
+        base = int(raw)
+        span = max(1, int(env.get("ALPR_METRICS_PORT_SPAN", "8")))
+    except ValueError:
+        log.warning("metrics: ALPR_METRICS_PORT=%r is not a port number; not serving", raw)
+        return None
+    for port in range(base, base + span):
+        try:
+            return start_metrics_server(port)
+        except MetricsServerError:
+            continue
+    log.warning("metrics: no free port in %d..%d; this worker's metrics are not served", base, base + span - 1)
+    return None

@@ -1,0 +1,79 @@
+"""FastAPI application: JSON API (OpenAPI at /docs), web console (/console) and public page (/public).
+
+``create_app(settings)`` builds everything; ``serve(host, port, ...)`` runs it under uvicorn
+(the lead wires it to ``alpr serve``).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any, Optional
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.templating import Jinja2Templates
+
+from ..errors import AuthenticationError, GovernanceError
+from ..service import Governance
+from ..settings import GovernanceSettings
+
+
+def _templates() -> Jinja2Templates:
+    path = resources.files("alpr.governance").joinpath("templates")
+    templates = Jinja2Templates(directory=str(path))
+    templates.env.filters["ts"] = _fmt_ts
+    return templates
+
+
+def _fmt_ts(value: Any) -> str:
+    import datetime
+    if value in (None, ""):
+        return ""
+    return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Optional[Governance] = None) -> FastAPI:
+    """Build the app. Pass ``governance`` to inject pre-built services (tests, custom stores)."""
+    settings = settings or (governance.settings if governance else GovernanceSettings.from_env())
+    gov = governance or Governance.build(settings)
+    app = FastAPI(title="alpr-stream governance API",
+                  description="Policy 461 / Civ. Code 1798.90.5x controls: MFA login, purpose-bound search, "
+                              "hash-chained access log, alert verification, sharing, retention, audits.",
+                  version="1.0")
+    app.state.gov = gov
+    app.state.templates = _templates()
+
+    @app.exception_handler(GovernanceError)
+    async def _gov_error(request: Request, exc: GovernanceError):
+        if request.url.path.startswith("/console"):
+            if isinstance(exc, AuthenticationError):
+                return RedirectResponse("/console/login", status_code=303)
+            return app.state.templates.TemplateResponse(
+                request, "error.html", {"error": str(exc), "user": getattr(request.state, "user", None)},
+                status_code=exc.status)
+        headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
+        return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status,
+                            headers=headers)
+
+    from .routers import alerts, audit, auth, hotlists, public, retention, search, sharing
+    for mod in (auth, search, alerts, hotlists, audit, sharing, retention, public):
+        app.include_router(mod.router)
+    from ..console.routes import router as console_router
+    app.include_router(console_router)
+
+    @app.get("/", include_in_schema=False)
+    def root():
+        return RedirectResponse("/public", status_code=307)
+
+    @app.on_event("shutdown")
+    def _close():  # pragma: no cover - exercised by uvicorn
+        pass
+
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8080, settings: Optional[GovernanceSettings] = None,
+          *, governance: Optional[Governance] = None, log_level: str = "info") -> None:
+    """Run the API + console under uvicorn (blocking)."""
+    import uvicorn
+    uvicorn.run(create_app(settings, governance=governance), host=host, port=port, log_level=log_level)

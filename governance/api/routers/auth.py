@@ -1,0 +1,77 @@
+"""/api/auth and /api/users: login with MFA, sessions, account lifecycle."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+import pyotp
+from fastapi import APIRouter, Depends
+
+from ...models import User
+from ...roles import Action
+from ...service import Governance
+from ..deps import bearer_token, current_user, get_gov
+from ..schemas import LoginIn, ReasonIn, TrainingIn, UserIn
+
+router = APIRouter(tags=["auth"])
+
+
+def public_user(u: User) -> dict:
+    d = asdict(u)
+    d.pop("password_hash")
+    d.pop("totp_secret")
+    return d
+
+
+@router.post("/api/auth/login")
+def login(body: LoginIn, gov: Governance = Depends(get_gov)) -> dict:
+    token, session = gov.auth.login(body.username, body.password, body.totp, channel="api")
+    return {"token": token, "token_type": "bearer", "expires_ts": session.expires_ts,
+            "idle_timeout_s": gov.settings.session_idle_s}
+
+
+@router.post("/api/auth/logout")
+def logout(token: str = Depends(bearer_token), user: User = Depends(current_user),
+           gov: Governance = Depends(get_gov)) -> dict:
+    gov.auth.logout(token)
+    return {"ok": True}
+
+
+@router.get("/api/auth/me")
+def me(user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    return {**public_user(user), "training_current": gov.auth.training_current(user.username)}
+
+
+@router.get("/api/users")
+def list_users(user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> list[dict]:
+    gov.guard.check(user, Action.MANAGE_USERS,
+                    channel="api", data_elements={"users_of": user.agency})
+    gov.log.record(username=user.username, agency=user.agency, action="user_list",
+                   data_elements={"users_of": user.agency}, purpose_code="ADMIN")
+    return [public_user(u) for u in gov.store.list_users(user.agency)]
+
+
+@router.post("/api/users", status_code=201)
+def create_user(body: UserIn, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    new, secret = gov.auth.create_user(user, body.username, user.agency, body.role, body.password,
+                                       body.display_name, body.title)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=new.username, issuer_name="alpr-stream")
+    return {**public_user(new), "totp_secret": secret, "totp_uri": uri,
+            "note": "hand the TOTP secret to the user once; it is not shown again"}
+
+
+@router.post("/api/users/{username}/approve")
+def approve(username: str, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    return public_user(gov.auth.approve_user(user, username))
+
+
+@router.post("/api/users/{username}/training", status_code=201)
+def training(username: str, body: TrainingIn, user: User = Depends(current_user),
+             gov: Governance = Depends(get_gov)) -> dict:
+    return asdict(gov.auth.record_training(user, username, body.course, body.completed_ts, body.valid_days))
+
+
+@router.post("/api/users/{username}/separate")
+def separate(username: str, body: ReasonIn, user: User = Depends(current_user),
+             gov: Governance = Depends(get_gov)) -> dict:
+    return public_user(gov.auth.separate_user(user, username, body.reason or "separation"))

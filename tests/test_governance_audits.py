@@ -1,0 +1,77 @@
+"""Audits (461.5(c)): sampling, sign-off, report, anomaly flags."""
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from alpr.governance.errors import Conflict, PermissionDenied, ValidationError
+from alpr.governance.search import SearchCriteria
+
+from governance_helpers import Clock, add_user, bootstrap, make_gov, seed_reads
+
+
+@pytest.fixture
+def env():
+    noon = datetime.now(ZoneInfo("America/Los_Angeles")).replace(hour=12, minute=0, second=0).timestamp()
+    clock = Clock(noon)
+    gov = make_gov(clock, max_searches_per_day=5)
+    admin, _ = bootstrap(gov)
+    op, _ = add_user(gov, admin, "ofc.a", "operator")
+    aud, _ = add_user(gov, admin, "aud.a", "auditor")
+    seed_reads(gov)
+    gov.store.register_case("C-KNOWN", "DHSPD", "rms", clock())
+    return gov, clock, op, aud
+
+
+def _search(gov, op, case="C-KNOWN"):
+    gov.search.search(op, SearchCriteria(plate_pattern="7ABC*"), "STOLEN-VEHICLE", case)
+
+
+def test_sample_review_and_sign_off(env):
+    gov, clock, op, aud = env
+    start = clock()
+    for _ in range(6):
+        _search(gov, op)
+        clock.advance(60)
+    with pytest.raises(PermissionDenied):
+        gov.audits.create_sample(op, start, clock())
+    audit = gov.audits.create_sample(aud, start, clock(), size=3, seed=1)
+    assert len(audit.sample_seqs) == 3
+    searches = {r.seq for r in gov.store.access_records() if r.action == "search_reads"}
+    assert set(audit.sample_seqs) <= searches
+    with pytest.raises(Conflict):
+        gov.audits.sign_off(aud, audit.audit_id, "done")
+    with pytest.raises(ValidationError):
+        gov.audits.record_finding(aud, audit.audit_id, 99999, "ok")
+    for seq in audit.sample_seqs[:-1]:
+        gov.audits.record_finding(aud, audit.audit_id, seq, "ok")
+    gov.audits.record_finding(aud, audit.audit_id, audit.sample_seqs[-1], "concern", "case closed before search")
+    signed = gov.audits.sign_off(aud, audit.audit_id, "1 concern referred to the Deputy Chief")
+    assert signed.status == "signed" and signed.signed_by == "aud.a"
+
+
+def test_scheduled_sampling_runs_once_per_interval(env):
+    gov, clock, op, aud = env
+    _search(gov, op)
+    assert gov.audits.run_scheduled() is not None
+    assert gov.audits.run_scheduled() is None
+    clock.advance(31 * 86_400)
+    assert gov.audits.run_scheduled() is not None
+
+
+def test_report_and_anomalies(env):
+    gov, clock, op, aud = env
+    start = clock()
+    _search(gov, op, "C-UNKNOWN")
+    clock.advance(13 * 3600)  # 01:00 local
+    _search(gov, op)
+    for _ in range(5):
+        _search(gov, op)
+    report = gov.audits.report(aud, start, clock())
+    assert report["searches"] == 7 and report["by_user"] == {"ofc.a": 7}
+    assert report["by_purpose"] == {"STOLEN-VEHICLE": 7} and report["by_agency"] == {"DHSPD": 7}
+    kinds = [f["kind"] for f in report["anomalies"]]
+    assert kinds.count("case-not-found") == 1
+    assert kinds.count("unusual-hour") == 6
+    assert kinds.count("unusual-volume") == 1
