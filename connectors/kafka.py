@@ -27,6 +27,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 
 from alpr.config import KafkaConfig
+from alpr.observability import metrics as obs
 from alpr.records import Alert, DeadLetter, Frame
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ class CameraGateway:
                 break
             except BufferError:  # local queue full: let it drain
                 self._producer.poll(0.5)
+        obs.observe_gateway_frame(key)
         self._producer.poll(0)
 
     def flush(self) -> None:
@@ -155,6 +157,7 @@ def plan_snapshot(cfg: KafkaConfig, timeout_s: float = 10.0) -> list[PartitionRa
         for tp in committed:
             low, high = consumer.get_watermark_offsets(tp, timeout=timeout_s)
             start = tp.offset if tp.offset >= 0 else low
+            obs.set_kafka_lag(cfg.frames_topic, tp.partition, high - start, cfg.group_id)
             end = high if cfg.max_records is None else min(high, start + cfg.max_records)
             if end > start:
                 plan.append(PartitionRange(cfg.frames_topic, tp.partition, start, end))
@@ -211,21 +214,26 @@ class _ReadRange(beam.DoFn):
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "alpr-range-reader",
                              "enable.auto.commit": False, "fetch.message.max.bytes": 20_000_000})
         consumer.assign([TopicPartition(r.topic, r.partition, r.start)])
-        offset, idle_since = r.start, time.time()
+        offset, idle_since, lag_at = r.start, time.time(), 0.0
         try:
             while offset < r.end:
+                if time.time() - lag_at >= 1.0:  # consumer lag: high watermark - position
+                    lag_at = time.time()
+                    self._report_lag(consumer, r, offset)
                 msg = consumer.poll(self.poll_timeout_s)
                 if msg is None:
                     if time.time() - idle_since > self.idle_timeout_s:
                         raise RuntimeError(f"{r.topic}[{r.partition}] stalled at offset {offset} (< {r.end})")
                     continue
                 if msg.error():
+                    obs.observe_kafka_consume_error(r.topic)
                     raise RuntimeError(f"kafka error on {r.topic}[{r.partition}]: {msg.error()}")
                 idle_since = time.time()
                 offset = msg.offset() + 1
                 if msg.offset() >= r.end:
                     break
                 Metrics.counter("alpr", "frames_in").inc()
+                obs.observe_kafka_consumed(r.topic)
                 try:
                     frame = message_to_frame(msg)
                 except ValueError as exc:
@@ -233,8 +241,20 @@ class _ReadRange(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key, (msg.value() or b"")[:4096]))
                     continue
                 yield TimestampedValue(frame, frame.capture_ts)
+            self._report_lag(consumer, r, offset)
         finally:
             consumer.close()
+
+    @staticmethod
+    def _report_lag(consumer, r: PartitionRange, position: int) -> None:
+        from confluent_kafka import TopicPartition
+
+        try:
+            _low, high = consumer.get_watermark_offsets(TopicPartition(r.topic, r.partition), timeout=2.0)
+        except Exception as exc:  # lag is best effort; reading goes on
+            log.debug("kafka: no watermark for %s[%d]: %s", r.topic, r.partition, exc)
+            return
+        obs.set_kafka_lag(r.topic, r.partition, high - position, "alpr-pipeline")
 
 
 class ReadFramesFromKafka(beam.PTransform):
@@ -269,8 +289,12 @@ class _ProduceFn(beam.DoFn):
     def message(self, record) -> tuple[bytes, bytes, list]:
         raise NotImplementedError
 
+    def start_bundle(self):
+        self._sent = 0
+
     def process(self, record):
         key, value, headers = self.message(record)
+        self._sent += 1
         while True:
             try:
                 self._producer.produce(self.topic, key=key, value=value, headers=headers,
@@ -282,7 +306,13 @@ class _ProduceFn(beam.DoFn):
         yield record
 
     def finish_bundle(self):
-        _flush(self._producer, self._errors)  # a bundle only succeeds once Kafka acknowledged it
+        try:
+            _flush(self._producer, self._errors)  # a bundle only succeeds once Kafka acknowledged it
+        except DeliveryError:
+            failed = max(len(self._errors), 1)
+            obs.observe_kafka_produced(self.topic, max(0, self._sent - failed), failed)
+            raise
+        obs.observe_kafka_produced(self.topic, self._sent)
 
     def teardown(self):
         p = getattr(self, "_producer", None)

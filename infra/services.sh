@@ -227,14 +227,14 @@ cassandra_jvm_flags() {
       -Dcassandra.storagedir="$CD/data" -Dcassandra.logdir="$CD/logs"
       -Dlogback.configurationFile="$INFRA/cassandra/logback.xml"
       -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0
-      -Dcassandra.load_ring_state=false -Dalpr.service="$CD")
+      -Dcassandra.load_ring_state=false -Dcassandra.triggers_dir="$CD/triggers" -Dalpr.service="$CD")
   printf '%s\n' "${f[@]}"
 }
 up_cassandra() {
   cassandra_paths
   if alive "$CPID" "$CD"; then log "cassandra: already running (pid $(pid_of "$CPID"))"; else
     have_marker "$CASSANDRA_LIBS" || fetch_cassandra
-    mkdir -p "$CD/data" "$CD/logs"
+    mkdir -p "$CD/data" "$CD/logs" "$CD/triggers"
     render "$INFRA/cassandra/cassandra.yaml.in" "$CD/cassandra.yaml" \
       CASSANDRA_CQL_PORT="$CASSANDRA_CQL_PORT" CASSANDRA_STORAGE_PORT="$CASSANDRA_STORAGE_PORT" DATA_DIR="$CD/data"
     local flags; mapfile -t flags < <(cassandra_jvm_flags)

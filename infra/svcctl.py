@@ -117,11 +117,12 @@ def kafka_topics(bootstrap: str, specs: Iterable[str], partitions: int, timeout:
 
 # --------------------------------------------------------------------------- Cassandra
 def _cassandra_session(host: str, port: int, connect_timeout: float = 5):
-    from cassandra.cluster import Cluster
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import RoundRobinPolicy
 
+    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
     cluster = Cluster([host], port=port, connect_timeout=connect_timeout,
-                      load_balancing_policy=RoundRobinPolicy(), protocol_version=5)
+                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5)
     return cluster, cluster.connect()
 
 

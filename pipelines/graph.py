@@ -15,6 +15,8 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from alpr.config import Settings
+from alpr.observability import (expected_cameras_from_env, export_beam_metrics, record_pipeline_run,
+                                start_metrics_server)
 from alpr.records import HotlistEntry
 from alpr.pipelines.transforms import (
     DEAD, DecodeFrames, DedupeAlerts, GroupPlates, MatchHotlist, ReadFrames, RecognizePlates,
@@ -94,6 +96,7 @@ def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = 
         extra_args: Sequence[str] = ()) -> RunSummary:
     """Run the pipeline to completion (bounded sources) and return its counters."""
     t0 = time.time()
+    _start_metrics(settings)
     plan = None
     if settings.source == "kafka":
         from alpr.connectors.kafka import plan_snapshot
@@ -101,9 +104,14 @@ def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = 
         plan = plan_snapshot(settings.kafka)
     p = beam.Pipeline(options=pipeline_options(settings, extra_args))
     build(p, settings, hotlist_entries, kafka_plan=plan)
-    result = p.run()
-    state = result.wait_until_finish()
+    try:
+        result = p.run()
+        state = result.wait_until_finish()
+    except Exception:
+        record_pipeline_run("FAILED", time.time() - t0)
+        raise
     if str(state).split(".")[-1] not in ("DONE", "None"):
+        record_pipeline_run(str(state), time.time() - t0)
         raise RuntimeError(f"pipeline ended in state {state}")
     if plan:
         from alpr.connectors.kafka import commit_plan
@@ -119,4 +127,18 @@ def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = 
             summary.counters[name] = summary.counters.get(name, 0) + value
     except Exception as exc:  # some runners do not report metrics
         log.warning("metrics unavailable: %s", exc)
+    try:
+        export_beam_metrics(result)  # Beam's aggregated metrics -> alpr_beam_* on /metrics
+    except Exception as exc:
+        log.warning("beam metrics not bridged to prometheus: %s", exc)
+    record_pipeline_run("DONE", summary.seconds)
     return summary
+
+
+def _start_metrics(settings: Settings) -> None:
+    """Serve /metrics when ``Settings.metrics_port`` is set. On the DirectRunner the DoFns run
+    in this process, so this one endpoint shows everything; Flink SDK workers serve their own
+    (``ALPR_METRICS_PORT`` in the worker pool environment, see alpr.observability.server)."""
+    expected_cameras_from_env()
+    if settings.metrics_port is not None:
+        start_metrics_server(int(settings.metrics_port))

@@ -268,7 +268,7 @@ class _MatchFn(beam.DoFn):
             stored = self._static
         if stored is not getattr(self, "_observed", None):  # (re)loaded: size/age per list
             self._observed = stored
-            obs.observe_hotlist(stored.entries, version=getattr(self._reloader, "version", None))
+            obs.observe_hotlist(getattr(stored, "entries", ()), version=getattr(self._reloader, "version", None))
         return stored
 
     def process(self, group: PlateGroup, side_entries=()):

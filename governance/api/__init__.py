@@ -65,10 +65,6 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
     def root():
         return RedirectResponse("/public", status_code=307)
 
-    @app.on_event("shutdown")
-    def _close():  # pragma: no cover - exercised by uvicorn
-        pass
-
     return app
 
 
