@@ -204,8 +204,10 @@ def message_to_frame(msg) -> Frame:
 
 
 class _ReadRange(beam.DoFn):
-    def __init__(self, bootstrap: str, poll_timeout_s: float = 1.0, idle_timeout_s: float = 30.0):
+    def __init__(self, bootstrap: str, poll_timeout_s: float = 1.0, idle_timeout_s: float = 30.0,
+                 group_id: str = "alpr-pipeline"):
         self.bootstrap, self.poll_timeout_s, self.idle_timeout_s = bootstrap, poll_timeout_s, idle_timeout_s
+        self.group_id = group_id  # the planning group: lag is reported under its name
 
     def process(self, r: PartitionRange):
         from confluent_kafka import Consumer, TopicPartition
@@ -219,7 +221,7 @@ class _ReadRange(beam.DoFn):
             while offset < r.end:
                 if time.time() - lag_at >= 1.0:  # consumer lag: high watermark - position
                     lag_at = time.time()
-                    self._report_lag(consumer, r, offset)
+                    self._report_lag(consumer, r, offset, self.group_id)
                 msg = consumer.poll(self.poll_timeout_s)
                 if msg is None:
                     if time.time() - idle_since > self.idle_timeout_s:
@@ -241,12 +243,12 @@ class _ReadRange(beam.DoFn):
                     yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key, (msg.value() or b"")[:4096]))
                     continue
                 yield TimestampedValue(frame, frame.capture_ts)
-            self._report_lag(consumer, r, offset)
+            self._report_lag(consumer, r, offset, self.group_id)
         finally:
             consumer.close()
 
     @staticmethod
-    def _report_lag(consumer, r: PartitionRange, position: int) -> None:
+    def _report_lag(consumer, r: PartitionRange, position: int, group_id: str) -> None:
         from confluent_kafka import TopicPartition
 
         try:
@@ -254,7 +256,7 @@ class _ReadRange(beam.DoFn):
         except Exception as exc:  # lag is best effort; reading goes on
             log.debug("kafka: no watermark for %s[%d]: %s", r.topic, r.partition, exc)
             return
-        obs.set_kafka_lag(r.topic, r.partition, high - position, "alpr-pipeline")
+        obs.set_kafka_lag(r.topic, r.partition, high - position, group_id)
 
 
 class ReadFramesFromKafka(beam.PTransform):
@@ -272,7 +274,7 @@ class ReadFramesFromKafka(beam.PTransform):
         return (pbegin
                 | "Plan" >> beam.Create(self.plan)
                 | "Reshuffle" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_ReadRange(self.cfg.bootstrap)).with_outputs(DEAD, main="frames"))
+                | "Read" >> beam.ParDo(_ReadRange(self.cfg.bootstrap, group_id=self.cfg.group_id)).with_outputs(DEAD, main="frames"))
 
 
 # --------------------------------------------------------------------------- sinks

@@ -119,6 +119,11 @@ class AuthService:
         if user.status == "separated":
             raise PermissionDenied("a separated account cannot be re-activated; create a new one")
         now = self.clock()
+        if user.status == "suspended" and not any(
+                t.completed_ts >= (user.status_ts or 0) and t.expires_ts > now
+                for t in self.store.trainings_for(username)):
+            raise PermissionDenied("a suspended account needs refresher training recorded after the suspension "
+                                   "before it is re-activated (State Auditor 2019-118 rec. 22)")
         user = _replace(user, status="active", approved_by=actor.username, approved_ts=now, last_activity_ts=now,
                         failed_logins=0, locked_until=None, status_reason="")
         self.store.put_user(user)
@@ -147,7 +152,7 @@ class AuthService:
     def separate_user(self, actor: User, username: str, reason: str = "separation", channel: str = "api") -> User:
         user = self._get(username)
         self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS)
-        user = _replace(user, status="separated", status_reason=reason)
+        user = _replace(user, status="separated", status_reason=reason, status_ts=self.clock())
         self.store.put_user(user)
         self.store.delete_sessions_for(username)
         self._admin_log(actor.username, actor.agency, "user_separate", username, channel, reason)
@@ -161,7 +166,7 @@ class AuthService:
         for user in self.store.list_users():
             last = user.last_activity_ts or user.approved_ts or user.created_ts
             if user.status == "active" and now - last >= limit:
-                self.store.put_user(_replace(user, status="suspended",
+                self.store.put_user(_replace(user, status="suspended", status_ts=now,
                                              status_reason=f"inactive {self.settings.inactivity_days} days"))
                 self.store.delete_sessions_for(user.username)
                 self._admin_log("system", user.agency, "user_suspend_inactive", user.username, "system")
@@ -199,7 +204,7 @@ class AuthService:
             raise fail(f"account {user.status}", f"account is {user.status}; contact the ALPR administrator")
         last = user.last_activity_ts or user.approved_ts or user.created_ts
         if now - last >= self.settings.inactivity_days * DAY_S:
-            self.store.put_user(_replace(user, status="suspended",
+            self.store.put_user(_replace(user, status="suspended", status_ts=now,
                                          status_reason=f"inactive {self.settings.inactivity_days} days"))
             raise fail("suspended for inactivity", "account suspended for inactivity; ask a supervisor to approve it")
         self.store.put_user(_replace(user, failed_logins=0, locked_until=None, last_activity_ts=now))

@@ -43,7 +43,8 @@ def find_retro_search() -> Optional[Callable[..., Any]]:
 class HotlistService:
     def __init__(self, guard: Guard, hotlists: HotlistStore, reads: ReadStore,
                  max_days: int = 30, clock: Callable[[], float] = time.time,
-                 retro_search: Optional[Callable[..., Any]] = None):
+                 retro_search: Optional[Callable[..., Any]] = None, alert_ttl_s: int = 365 * DAY_S):
+        self.alert_ttl_s = alert_ttl_s
         self.guard, self.hotlists, self.reads, self.max_days, self.clock = guard, hotlists, reads, max_days, clock
         self.retro_search = retro_search if retro_search is not None else find_retro_search()
 
@@ -59,7 +60,7 @@ class HotlistService:
         try:
             if not _PLATE_RE.match(norm) or len(norm.replace("*", "").replace("?", "")) < 2:
                 raise ValidationError(f"plate {plate!r}: 2-10 letters/digits, '*' or '?', at least 2 known characters")
-            purpose = self.guard.purposes.validate("VIOLENT-CRIME", case_number)  # case format check
+            case_number = self.guard.purposes.validate_case(case_number)
             if not list_code or not re.match(r"^[A-Za-z0-9_\-]{1,32}$", list_code):
                 raise ValidationError("list_code is required (letters, digits, '_' or '-')")
             if expires_at is None:
@@ -77,34 +78,33 @@ class HotlistService:
             self.guard.deny(user, "hotlist_add", exc, channel, elements, case_number=case_number or "")
             raise
         entry = HotlistEntry(
-            entry_id=stable_id(user.agency, norm, purpose.case_number, list_code), plate=norm, list_code=list_code,
+            entry_id=stable_id(user.agency, norm, case_number, list_code), plate=norm, list_code=list_code,
             state=state.upper(), list_name=list_name or list_code, priority=int(priority),
-            description=description.strip(), case_number=purpose.case_number, expires_at=float(expires_at),
+            description=description.strip(), case_number=case_number, expires_at=float(expires_at),
             covert=bool(covert), source="clets" if clets_derived else "agency",
             match_strategy="lenient", agency=user.agency, clets_derived=bool(clets_derived), created_ts=now)
         self.hotlists.upsert_entries([entry])
-        self.guard.auth.store.register_case(purpose.case_number, user.agency, "hotlist", now)
+        self.guard.auth.store.register_case(case_number, user.agency, "hotlist", now)
         hits = self._retro(entry)
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
                               data_elements={**elements, "entry_id": entry.entry_id, "expires_at": entry.expires_at,
                                              "clets_derived": entry.clets_derived, "historical_hits": hits},
-                              purpose_code="HOTLIST-ENTRY", case_number=purpose.case_number, channel=channel)
+                              purpose_code="HOTLIST-ENTRY", case_number=case_number, channel=channel)
         return entry, hits
 
     def _retro(self, entry: HotlistEntry) -> int:
+        """Integration point: ``retro_search(entry, read_store)`` returns the historical-hit
+        :class:`~alpr.records.Alert` s (stored here) or a count (if it stored them itself)."""
         if self.retro_search is None:
             return 0
-        try:
-            result = self.retro_search(entry, self.reads)
-        except TypeError:
-            result = self.retro_search([entry], self.reads)
+        result = self.retro_search(entry, self.reads)
         if result is None:
             return 0
-        alerts = list(result) if not isinstance(result, int) else result
-        if isinstance(alerts, int):
-            return alerts
-        if alerts and hasattr(self.reads, "put_alerts"):
-            self.reads.put_alerts(alerts, ttl_s=365 * DAY_S)
+        if isinstance(result, int):
+            return result
+        alerts = list(result)
+        if alerts:
+            self.reads.put_alerts(alerts, ttl_s=self.alert_ttl_s)
         return len(alerts)
 
     def list_entries(self, user: User, channel: str = "api") -> list[HotlistEntry]:

@@ -43,6 +43,7 @@ class User:
     locked_until: Optional[float] = None
     last_activity_ts: Optional[float] = None
     status_reason: str = ""
+    status_ts: Optional[float] = None  # when the account was last suspended / separated
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,14 @@ class PurposeCatalog:
     def items(self) -> Iterable[tuple[str, str]]:
         return self.codes.items()
 
+    def validate_case(self, case_number: Optional[str]) -> str:
+        case_number = (case_number or "").strip()
+        if not case_number:
+            raise ValidationError("a case or incident number is required (policy 461.5(b))")
+        if not self._case_re.match(case_number):
+            raise ValidationError(f"case number {case_number!r} does not match the configured format")
+        return case_number
+
     def validate(self, code: Optional[str], case_number: Optional[str], note: Optional[str] = None) -> Purpose:
         code = (code or "").strip().upper()
         case_number = (case_number or "").strip()
@@ -58,10 +66,7 @@ class PurposeCatalog:
             raise ValidationError(f"a purpose code is required{hint}; choose one of {sorted(self.codes)}")
         if code not in self.codes:
             raise ValidationError(f"unknown purpose code {code!r}; choose one of {sorted(self.codes)}")
-        if not case_number:
-            raise ValidationError("a case or incident number is required for every query (policy 461.5(b))")
-        if not self._case_re.match(case_number):
-            raise ValidationError(f"case number {case_number!r} does not match the configured format")
+        case_number = self.validate_case(case_number)
         if len(note) > 500:
             raise ValidationError("the purpose note is limited to 500 characters")
         return Purpose(code, case_number, note)

@@ -33,12 +33,8 @@ def open_read_store(spec: str) -> Any:
         from alpr.connectors.stores.sqlite import SqliteStore
         return SqliteStore(spec[len("sqlite:"):] or ":memory:")
     if spec.startswith("cassandra://"):
-        try:
-            from alpr.connectors.stores.cassandra import open_store  # type: ignore
-        except ImportError as exc:
-            raise RuntimeError("the Cassandra read store adapter (alpr.connectors.stores.cassandra) "
-                               "is not installed") from exc
-        return open_store(spec)
+        from alpr.connectors.stores.cassandra import CassandraStore
+        return CassandraStore.from_url(spec)
     raise ValueError(f"read store must be sqlite:PATH or cassandra://..., got {spec!r}")
 
 
@@ -104,6 +100,17 @@ class Governance:
             clock=clock)
         policies.ensure_default()
         return gov
+
+    def run_maintenance(self, now: Optional[float] = None) -> dict:
+        """Periodic jobs (``alpr serve`` runs this every ``maintenance_interval_s``): purge expired reads,
+        suspend idle accounts, expire share approvals, create the scheduled audit sample."""
+        now = self.clock() if now is None else now
+        purged = self.retention.run_purge(now=now)
+        suspended = self.auth.suspend_inactive(now)
+        expired = self.sharing.expire_approvals(now)
+        audit = self.audits.run_scheduled(now)
+        return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
+                "audit_sample": audit.audit_id if audit else None}
 
     def ttl_seconds_for(self, agency: str) -> int:
         return self.retention.ttl_seconds_for(agency)

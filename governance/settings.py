@@ -40,6 +40,7 @@ class GovernanceSettings:
     access_log_cassandra: Optional[str] = None    # "host:port/keyspace" to mirror the access log
     secure_cookies: bool = False                  # set True behind TLS
     evidence_dir: str = ".run/evidence"
+    maintenance_interval_s: int = 3600            # purge, inactivity suspension, audit sampling, share expiry
 
     def replace(self, **changes: Any) -> "GovernanceSettings":
         return dataclasses.replace(self, **changes)

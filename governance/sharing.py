@@ -160,6 +160,18 @@ class SharingService:
         self.guard.check(user, Action.REQUEST_SHARE, channel=channel, data_elements={"sharing_of": user.agency})
         return self.store.list_sharing(owner_agency=user.agency)
 
+    def expire_approvals(self, now: Optional[float] = None) -> list[str]:
+        now = self.clock() if now is None else now
+        out = []
+        for r in self.store.list_sharing():
+            if r.status in ("approved", "fulfilled") and r.expires_ts and now >= r.expires_ts:
+                self.store.put_sharing(replace(r, status="expired"))
+                self.guard.log.record(username="system", agency=r.owner_agency, action="share_expire",
+                                      data_elements={"request_id": r.request_id}, purpose_code="ADMIN",
+                                      case_number=r.case_number, channel="system")
+                out.append(r.request_id)
+        return out
+
     def active_grants_for(self, agency: str, now: Optional[float] = None) -> list[SharingRequest]:
         now = self.clock() if now is None else now
         return [r for r in self.store.list_sharing(requesting_agency=agency)

@@ -7,7 +7,7 @@ a user or a case.
 from __future__ import annotations
 
 import time
-from typing import Callable, Optional
+from typing import Callable
 
 from alpr.connectors.stores.base import ReadQuery, ReadStore
 

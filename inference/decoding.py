@@ -132,9 +132,9 @@ def blocks(text: str) -> list[str]:
 def plate_prior(text: str) -> float:
     """How plate-like a string is (0..1), independent of any one country's format.
 
-    Plates mostly have 5-7 characters, mix letters and digits, and do not end with a lone
-    letter or digit after a block of the other kind ("AB123C" and "AB12C3" are unusual,
-    "AB123CD" and "1AB2345" are not).
+    Plates mostly have 5-7 characters, mix letters and digits, rarely have runs of more
+    than four digits, and do not end with a lone letter or digit after a block of the other
+    kind ("AB123C" and "AB12C3" are unusual, "AB123CD" and "1AB2345" are not).
     """
     n = len(text)
     length = {2: 0.35, 3: 0.55, 4: 0.75, 5: 0.9, 6: 0.97, 7: 1.0, 8: 0.85}.get(n, 0.5 if n > 8 else 0.0)
@@ -142,14 +142,16 @@ def plate_prior(text: str) -> float:
     mix = 1.0 if 0 < digits < n else 0.9
     parts = blocks(text)
     tail = 0.75 if len(parts) >= 2 and len(parts[-1]) == 1 else 1.0
-    return length * mix * tail
+    longest_digits = max((len(b) for b in parts if b[0].isdigit()), default=0)
+    run = 1.0 if longest_digits <= 4 else (0.92 if longest_digits == 5 else 0.88)
+    return length * mix * tail * run
 
 
 def candidates(
     chars: list[DecodedChar],
     topn: int = 10,
     min_alt_prob: float = 0.02,
-    drop_below: float = 0.75,
+    drop_below: float = 0.9,
     confusable_floor: float = 0.3,
     min_len: int = 2,
     max_len: int = 9,

@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from .decoding import SEP, DecodedChar
+from .geometry import REC_HEIGHT
 
-REC_HEIGHT = 48
 REC_STRIDE = 8  # recogniser input pixels per CTC timestep
 
 
@@ -109,3 +109,4 @@ def union_quad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x0, y0 = pts.min(axis=0)
     x1, y1 = pts.max(axis=0)
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
+

@@ -3,13 +3,16 @@
 ``PlateRecognizer.recognize(image_bgr)`` returns the plates found in one BGR ``uint8`` image,
 best first; ``recognize_batch`` does the same for many images, batching the networks.
 
-Steps: the detector runs on the frame scaled to ``det_long_side``; DB boxes are grouped into
-text lines (adjacent boxes of one line are merged, the parts are kept as alternatives); each
-line is perspective-cropped from the full-resolution frame with a small margin and read by the
-recogniser; CTC decoding is folded into ``A-Z0-9`` + separator (:mod:`.decoding`); a leading
-country-band code (one or two letters apart from the rest) is split off as an alternative;
-readings are scored by confidence and plate plausibility (length, letter/digit mix, shape),
-overlapping readings are suppressed and the top-N candidates are generated per plate.
+Steps: the detector runs on the frame scaled to ``det_long_side`` (small images are
+upscaled at most ``det_max_upscale`` times); DB boxes on one text line are merged (the parts
+are read as well); each line is perspective-cropped from the full-resolution frame with a
+small margin and read by the recogniser (fixed width buckets, so batching never changes a
+result); CTC decoding is folded into ``A-Z0-9`` + separator (:mod:`.decoding`); characters on
+a blue country band at the left are dropped (:mod:`.plates`); top-N candidates come from the
+per-character alternatives, letter/digit look-alikes and drops, scored by confidence times a
+generic plate-structure prior; two stacked rows form a two-row plate; a reading containing
+an overlapping reading's text supersedes it, and overlapping readings are suppressed.
+Small plate-shaped images (plate crops) are also read whole.
 """
 
 from __future__ import annotations

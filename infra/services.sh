@@ -34,7 +34,7 @@ PY="${ALPR_PYTHON:-$REPO/.venv/bin/python}"
 HOST=127.0.0.1
 UP_TIMEOUT="${ALPR_UP_TIMEOUT:-240}"
 STOP_TIMEOUT="${ALPR_STOP_TIMEOUT:-60}"
-MVN=(mvn -B -q -ntp -Dstyle.color=never)
+MVN=(mvn -B -q -ntp -Dstyle.color=never -Djansi.passthrough=false)
 [[ -n ${MAVEN_REPO_LOCAL:-} ]] && MVN+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
 
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION"
@@ -149,9 +149,9 @@ fetch_jobserver() {
   rm -rf "$JOBSERVER_DIR.tmp"; mkdir -p "$JOBSERVER_DIR.tmp"
   "${MVN[@]}" -U -f "$INFRA/maven/jobserver/pom.xml" -Dbeam.version="$BEAM_VERSION" -Dflink.minor="$FLINK_MINOR" \
       dependency:copy-dependencies -DexcludeTransitive=true -DoutputDirectory="$JOBSERVER_DIR.tmp" \
-    || { rm -rf "$JOBSERVER_DIR.tmp"
+    || { rm -rf "$JOBSERVER_DIR.tmp"; date -u +%FT%TZ > "$JOBSERVER_DIR.unavailable"
          die "fetch jobserver: $gav does not resolve from the Maven repository in use (Beam job-server jars can lag the PyPI release); set BEAM_FLINK_JOB_SERVER_JAR=<jar> or change BEAM_VERSION/FLINK_MINOR in infra/versions.env"; }
-  rm -rf "$JOBSERVER_DIR"; mv "$JOBSERVER_DIR.tmp" "$JOBSERVER_DIR"; mark_done "$JOBSERVER_DIR"
+  rm -rf "$JOBSERVER_DIR" "$JOBSERVER_DIR.unavailable"; mv "$JOBSERVER_DIR.tmp" "$JOBSERVER_DIR"; mark_done "$JOBSERVER_DIR"
 }
 fetch_triton() {
   pip_target pytriton "$PYTRITON_DIR" "nvidia-pytriton==$PYTRITON_VERSION"
@@ -331,24 +331,24 @@ EOF
 down_flink() {
   flink_paths
   stop_pid "beam worker pool" "$WPID" "worker_pool_main"
-  if [[ -d $FD/pids ]] && [[ -n $(flink_pids) ]]; then
-    flink_env
-    "$FLINK_HOME/bin/taskmanager.sh" stop >>"$FD/log/start.out" 2>&1 || true
-    "$FLINK_HOME/bin/jobmanager.sh" stop >>"$FD/log/start.out" 2>&1 || true
-    local pid i
-    for pid in $(flink_pids); do
-      for ((i = 0; i < STOP_TIMEOUT * 2; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      if kill -0 "$pid" 2>/dev/null; then log "flink: pid $pid still alive, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-    done
-    rm -f "$FD"/pids/*.pid
-    log "flink: stopped"
-  else
-    log "flink: not running"
-  fi
+  local pids=() pid i
+  # what flink-daemon.sh stop does (SIGTERM to the daemon pid), without its config-parsing JVMs
+  for pid in $(flink_pids); do
+    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$FD"; then
+      log "flink: SIGTERM $pid"; kill -TERM "$pid" 2>/dev/null || true; pids+=("$pid")
+    fi
+  done
+  rm -f "$FD"/pids/*.pid
+  if [[ ${#pids[@]} -eq 0 ]]; then log "flink: not running"; return 0; fi
+  for pid in "${pids[@]}"; do
+    for ((i = 0; i < STOP_TIMEOUT * 2; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then log "flink: pid $pid still alive, SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  done
+  log "flink: stopped"
 }
 status_flink() {
   flink_paths
-  if "$PY" "$INFRA/svcctl.py" http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --json-key slots-total --timeout 1 2>/dev/null | sed 's/^/flink: /'; then :; else echo "flink: down"; fi
+  if "$PY" "$INFRA/svcctl.py" http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --json-key slots-total --timeout 1 2>/dev/null | sed 's/^ready: /flink: running /'; then :; else echo "flink: down"; fi
   status_line "beam-worker-pool" "$WPID" worker_pool_main "$HOST:$BEAM_WORKER_POOL_PORT"
 }
 
@@ -358,6 +358,9 @@ up_jobserver() {
   jobserver_paths
   local jar="${BEAM_FLINK_JOB_SERVER_JAR:-$JOBSERVER_JAR_DEFAULT}"
   if alive "$JPID" "$JD"; then log "jobserver: already running"; return 0; fi
+  if [[ ! -f $jar && -z ${BEAM_FLINK_JOB_SERVER_JAR:-} && -f $JOBSERVER_DIR.unavailable ]]; then
+    die "jobserver: $jar is not available from Maven (checked $(cat "$JOBSERVER_DIR.unavailable")); run 'infra/services.sh fetch jobserver' to retry or set BEAM_FLINK_JOB_SERVER_JAR"
+  fi
   [[ -f $jar ]] || fetch_jobserver
   [[ -f $jar ]] || die "jobserver: $jar missing after fetch"
   mkdir -p "$JD/artifacts"
@@ -414,7 +417,7 @@ status_line() { # NAME PIDFILE MARKER WHERE
   if alive "$2" "$3"; then echo "$1: running (pid $(pid_of "$2")) $4"; else echo "$1: down"; fi
 }
 ALL=(kafka cassandra flink jobserver triton)
-usage() { sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 main() {
   [[ $# -ge 1 ]] || usage

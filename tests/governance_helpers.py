@@ -51,7 +51,7 @@ def add_user(gov: Governance, admin: User, username: str, role: str, trained: bo
              approve: bool = True) -> tuple[User, str]:
     user, secret = gov.auth.create_user(admin, username, admin.agency, role, PASSWORD, display_name=username)
     if approve:
-        user = gov.auth.approve_user(admin, username)
+        gov.auth.approve_user(admin, username)
     if trained:
         gov.auth.record_training(admin, username, "ALPR operator course")
     return gov.store.get_user(username), secret

@@ -123,6 +123,7 @@ class FlinkService:
     rpc_port: int
     worker_pool_port: int
     task_slots: int
+    flink_home: str  # the PyPI-built Flink home (bin/flink, lib/flink-dist-*.jar)
 
     @property
     def rest_url(self) -> str:
@@ -241,8 +242,10 @@ def cassandra_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cass
 @pytest.fixture(scope="session")
 def flink_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkService]:
     ports = _ports(["FLINK_REST_PORT", "FLINK_RPC_PORT", "BEAM_WORKER_POOL_PORT"])
-    info = FlinkService(HOST, ports["FLINK_REST_PORT"], ports["FLINK_RPC_PORT"],
-                        ports["BEAM_WORKER_POOL_PORT"], int(versions_env()["FLINK_TASK_SLOTS"]))
+    cfg = versions_env()
+    cache = Path(os.environ.get("ALPR_CACHE", REPO / ".cache"))
+    info = FlinkService(HOST, ports["FLINK_REST_PORT"], ports["FLINK_RPC_PORT"], ports["BEAM_WORKER_POOL_PORT"],
+                        int(cfg["FLINK_TASK_SLOTS"]), str(cache / f"flink-{cfg['FLINK_VERSION']}" / "pyflink"))
     for _ in _service("flink", tmp_path_factory, ports):
         yield info
 

@@ -99,16 +99,24 @@ def test_render_plate_rejects_bad_input():
 
 
 # ------------------------------------------------------------------ camera
-def test_frames_are_jpegs_of_the_right_size_and_timing(cam):
-    frames = list(cam.frames())
-    assert len(frames) == cam.n_frames == len(cam)
-    assert [f.seq for f in frames] == list(range(cam.n_frames))
-    for f in frames[:: max(1, len(frames) // 8)]:
-        assert isinstance(f, Frame)
+def test_frames_are_jpegs_of_the_right_size_and_timing(cam, truth):
+    for seq in (0, truth[0].seq, truth[-1].seq, cam.n_frames - 1):
+        f = cam.frame(seq)
+        assert isinstance(f, Frame) and f.seq == seq
         assert f.data[:2] == b"\xff\xd8"
         assert _decode(f.data).shape == (720, 1280, 3)
-        assert f.capture_ts == pytest.approx(cam.start_ts + f.seq / cam.fps)
+        assert f.capture_ts == pytest.approx(cam.start_ts + seq / cam.fps)
         assert (f.camera_id, f.agency, f.source) == ("cam-1", "agency-a", "synthetic")
+
+
+def test_frames_iterates_the_whole_clip_in_order():
+    small = SyntheticCamera("c", "a", n_vehicles=2, seed=1, width=320, height=240, fps=4.0, start_ts=100.0)
+    frames = list(small.frames())
+    assert len(frames) == small.n_frames == len(small)
+    assert [f.seq for f in frames] == list(range(small.n_frames))
+    assert [f.capture_ts for f in frames] == pytest.approx([100.0 + i / 4.0 for i in range(small.n_frames)])
+    assert all(_decode(f.data).shape == (240, 320, 3) for f in frames[::7])
+    assert frames[-1].capture_ts - frames[0].capture_ts >= 2 * 1.8 + small.gap_s  # two passages and a gap
 
 
 def test_same_seed_same_clip_other_seed_other_clip(cam, truth):

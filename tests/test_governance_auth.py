@@ -97,6 +97,12 @@ def test_inactive_accounts_are_suspended_after_90_days():
     assert gov.store.get_user("ofc.idle").status == "suspended"
     with pytest.raises(AuthenticationError, match="suspended"):
         login(gov, "ofc.idle", secret)
+    with pytest.raises(PermissionDenied, match="refresher training"):
+        gov.auth.approve_user(admin, "ofc.idle")  # reactivation needs retraining first
+    clock.advance(60)
+    gov.auth.record_training(admin, "ofc.idle", "ALPR refresher")
+    gov.auth.approve_user(admin, "ofc.idle")
+    assert login(gov, "ofc.idle", secret)
 
 
 def test_separation_deactivates_and_ends_sessions():

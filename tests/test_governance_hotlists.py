@@ -64,12 +64,16 @@ def test_auditor_cannot_manage_hotlist_and_removal_is_agency_scoped(env):
 
 def test_retro_search_integration_point_raises_historical_hits(env):
     gov, op, _ = env
-    calls = []
+    from alpr.connectors.stores.base import ReadQuery
+    from governance_helpers import alert
 
-    def fake_retro(entry, reads):
-        calls.append(entry.plate)
-        return []
+    def retro(entry, reads):  # stands in for alpr.hotlist.matcher.retro_search
+        hits = reads.search_reads(ReadQuery(plate_pattern=entry.plate, agencies=[entry.agency]))
+        return [alert(f"retro-{r.read_id}", plate=r.plate) for r in hits]
 
-    gov.hotlists.retro_search = fake_retro
-    gov.hotlists.add_entry(op, plate="7AB*", list_code="MAJOR", case_number="C-1X", expires_at=time.time() + DAY)
-    assert calls == ["7AB*"]
+    gov.hotlists.retro_search = retro
+    _, n = gov.hotlists.add_entry(op, plate="7AB*", list_code="MAJOR", case_number="C-1X",
+                                  expires_at=time.time() + DAY)
+    assert n == 2
+    assert sorted(a.alert_id for a in gov.reads.get_alerts("DHSPD")) == ["retro-r1", "retro-r2"]
+    assert gov.store.access_records()[-1].data_elements["historical_hits"] == 2

@@ -112,3 +112,18 @@ def test_approval_length_capped(env):
     req = _request(gov, cust)
     with pytest.raises(ValidationError):
         gov.sharing.review(des, req.request_id, approve=True, days=365)
+
+
+def test_maintenance_expires_approvals_and_runs_jobs(env):
+    gov, clock, admin, des, cust, _ = env
+    req = _request(gov, cust)
+    gov.sharing.review(des, req.request_id, approve=True, days=5)
+    clock.advance(6 * 86_400)
+    result = gov.run_maintenance()
+    assert result["shares_expired"] == [req.request_id]
+    assert gov.store.get_sharing(req.request_id).status == "expired"
+    assert result["audit_sample"] is not None
+    assert gov.sharing.active_grants_for(OTHER_AGENCY) == []
+
+
+OTHER_AGENCY = "RSO"

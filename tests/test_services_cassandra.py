@@ -101,20 +101,3 @@ def test_insert_using_ttl_expires_and_default_ttl_applies(session):
     time.sleep(3)
     rows = {r.read_id for r in session.execute(sel, (month,))}
     assert rows == {"r-default"}
-
-
-def test_render_schema_rejects_bad_values():
-    svcctl = _svcctl()
-    text = SCHEMA.read_text()
-    out = svcctl.render_schema(text, keyspace="alpr_t", retention_s=100,
-                               replication="{'class': 'NetworkTopologyStrategy', 'dc1': 3}")
-    assert "{keyspace}" not in out and "{retention_s}" not in out and "{replication}" not in out
-    assert "CREATE KEYSPACE IF NOT EXISTS alpr_t" in out
-    assert "'dc1': 3" in out and "default_time_to_live = 100" in out
-    assert len(svcctl.schema_statements(out)) == 9
-    with pytest.raises(ValueError):
-        svcctl.render_schema(text, keyspace="bad-name")
-    with pytest.raises(ValueError):
-        svcctl.render_schema(text, retention_s=-1)
-    with pytest.raises(ValueError):
-        svcctl.render_schema(text, replication="SimpleStrategy")

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence, Union
 
@@ -29,7 +30,7 @@ import numpy as np
 from alpr.records import Candidate, HotlistEntry
 from alpr.connectors.stores.base import plate_pattern_regex
 
-from .entries import entry_problems, is_ncic_sourced
+from .entries import MATCH_STRATEGIES, MAX_EDITS, MAX_OCR_SUBS, entry_problems, is_ncic_sourced
 from .normalize import DEFAULT_OCR_TABLE, OcrTable, is_normalized, normalize_plate
 
 MATCH_TYPES = ("exact", "ocr-equivalent", "edit", "wildcard")
@@ -82,6 +83,16 @@ def _build_translation(table: OcrTable) -> dict:
     return tr
 
 
+def _quick_problems(e: HotlistEntry) -> list[str]:
+    """Fast path of :func:`entry_problems` for the common well-formed entry."""
+    if (0 <= e.max_ocr_subs <= MAX_OCR_SUBS and 0 <= e.max_edits <= MAX_EDITS
+            and e.match_strategy in MATCH_STRATEGIES and e.list_code and e.plate
+            and "*" not in e.plate and (e.source != "agency" or e.expires_at is not None)
+            and 0 <= e.priority <= 100):
+        return []
+    return entry_problems(e)
+
+
 class HotlistMatcher:
     """Read-only index over hotlist entries. Build with :meth:`build`."""
 
@@ -113,12 +124,12 @@ class HotlistMatcher:
         tr = self._tr
         for e in entries:
             plate = e.plate
-            if not is_normalized(plate.replace("*", "")) or e.is_wildcard:
+            if "*" in plate or not is_normalized(plate):
                 norm = normalize_plate(plate, allow_wildcard=True)
                 if norm != plate:
                     e = replace(e, plate=norm)
                     plate = norm
-            problems = entry_problems(e)
+            problems = _quick_problems(e)
             if problems:
                 self.rejected.append((e, "; ".join(problems)))
                 continue
@@ -155,16 +166,24 @@ class HotlistMatcher:
     def _build_edit_index(self, canon_forms: list[str], bits_per_key: int) -> None:
         hashes = array("q")
         owners = array("i")
+        by_len: dict[int, tuple[list[str], array]] = {}
         for idx, c in enumerate(canon_forms):
-            n = len(c)
-            hashes.extend([hash(c[:i] + c[i + 1:]) for i in range(n)])
-            owners.extend([idx] * n)
+            grp = by_len.get(len(c))
+            if grp is None:
+                grp = by_len[len(c)] = ([], array("i"))
+            grp[0].append(c)
+            grp[1].append(idx)
+        for n, (forms, idxs) in by_len.items():
+            for i in range(n):
+                j = i + 1
+                hashes.extend([hash(c[:i] + c[j:]) for c in forms])
+                owners.extend(idxs)
         nkeys = len(hashes)
         self._has_edit = nkeys > 0
         if not nkeys:
             self._bloom, self._bmask = b"", 0
-            self._fps = np.zeros(0, np.uint32)
-            self._ids = np.zeros(0, np.int32)
+            self._fps = array("I")
+            self._ids = array("i")
             return
         h = np.frombuffer(hashes, dtype=np.int64)
         nbits = 1 << max(13, int(nkeys * bits_per_key - 1).bit_length())
@@ -174,8 +193,9 @@ class HotlistMatcher:
             np.bitwise_or.at(bloom, pos >> 3, np.left_shift(1, pos & 7).astype(np.uint8))
         fps = (h & _FP_MASK).astype(np.uint32)
         order = np.argsort(fps, kind="stable")
-        self._fps = fps[order]
-        self._ids = np.frombuffer(owners, dtype=np.int32)[order].copy()
+        # array.array, not numpy: bisect and item access on it stay in cheap Python ints
+        self._fps = array("I", fps[order].tobytes())
+        self._ids = array("i", np.frombuffer(owners, dtype=np.int32)[order].tobytes())
         self._bloom = bloom.tobytes()
         self._bmask = mask
 
@@ -184,7 +204,7 @@ class HotlistMatcher:
         """Approximate bytes held by the index structures (not the entry objects)."""
         import sys
 
-        total = sys.getsizeof(self._canon) + self._fps.nbytes + self._ids.nbytes + len(self._bloom)
+        total = sys.getsizeof(self._canon) + sys.getsizeof(self._fps) + sys.getsizeof(self._ids) + len(self._bloom)
         total += sys.getsizeof(self._edit_entries)
         for k, v in self._canon.items():
             if type(v) is tuple:
@@ -271,17 +291,22 @@ class HotlistMatcher:
         if v is not None:
             found = self._eval_group(plate, v, found, now)
         if self._has_edit:
-            dels = [c[:i] + c[i + 1:] for i in range(len(c))]
-            for d in dels:
-                v = canon.get(d)
-                if v is not None:
-                    found = self._eval_group(plate, v, found, now)
             bloom = self._bloom
             m = self._bmask
-            for k in (c, *dels):
-                h = hash(k)
-                p = h & m
+            h = hash(c)
+            p = h & m
+            if bloom[p >> 3] >> (p & 7) & 1:
+                p = (h >> 32) & m
                 if bloom[p >> 3] >> (p & 7) & 1:
+                    found = self._probe(plate, h & _FP_MASK, found, now)
+            for i in range(len(c)):
+                d = c[:i] + c[i + 1:]
+                v = canon.get(d)  # read has an extra character
+                if v is not None:
+                    found = self._eval_group(plate, v, found, now)
+                h = hash(d)  # cached by the lookup above
+                p = h & m
+                if bloom[p >> 3] >> (p & 7) & 1:  # 2-probe Bloom filter over entry deletions
                     p = (h >> 32) & m
                     if bloom[p >> 3] >> (p & 7) & 1:
                         found = self._probe(plate, h & _FP_MASK, found, now)
@@ -335,7 +360,7 @@ class HotlistMatcher:
 
     def _probe(self, plate: str, fp: int, found: Optional[dict], now: Optional[float]) -> Optional[dict]:
         fps = self._fps
-        i = int(fps.searchsorted(fp))
+        i = bisect_left(fps, fp)
         j = i
         n = len(fps)
         while j < n and fps[j] == fp:
@@ -343,7 +368,7 @@ class HotlistMatcher:
         if j == i:
             return found
         ents = self._edit_entries
-        return self._eval_group(plate, tuple(ents[k] for k in self._ids[i:j].tolist()), found, now)
+        return self._eval_group(plate, tuple(ents[k] for k in self._ids[i:j]), found, now)
 
     def _eval_wild(self, plate: str, c: str, bucket, found: Optional[dict], now: Optional[float]):
         read = self._norm(plate)

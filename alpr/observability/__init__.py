@@ -12,7 +12,8 @@ from .metrics import (
     record_evidence_hold, record_inference_retry, record_purge, record_sharing, record_store_retry,
     set_expected_cameras,
 )
-from .server import MetricsServer, MetricsServerError, ensure_worker_server, start_metrics_server
+from .server import (MetricsServer, MetricsServerError, ensure_worker_server, start_metrics_server,
+                     stop_metrics_server)
 
 __all__ = [
     "MetricsServer", "MetricsServerError", "ensure_worker_server", "expected_cameras_from_env",
@@ -21,4 +22,5 @@ __all__ = [
     "observe_hit", "observe_hotlist", "observe_reads", "reason_class", "record_access_event",
     "record_chain_verification", "record_evidence_hold", "record_inference_retry", "record_pipeline_run",
     "record_purge", "record_sharing", "record_store_retry", "set_expected_cameras", "start_metrics_server",
+    "stop_metrics_server",
 ]

@@ -3,6 +3,7 @@
 ``alpr metrics serve --port 18121``   standalone ``/metrics`` (e.g. beside a camera gateway,
                                       with ``--expected-cameras`` for ``alpr_camera_offline``)
 ``alpr metrics list``                 every ``alpr_*`` metric with its type and help
+``alpr metrics check [ROOT]``         every ``alpr_*`` metric in the dashboards/rules is exported
 """
 
 from __future__ import annotations
@@ -43,6 +44,24 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_check(args) -> int:
+    from . import catalog, metrics  # noqa: F401
+
+    dashboards, rules = catalog.repo_files(args.root)
+    if not dashboards or not rules:
+        print(f"alpr metrics check: no dashboards/rules under {args.root}/infra", flush=True)
+        return 1
+    refs = catalog.references(dashboards, rules)
+    exposed = catalog.exposed_names()
+    problems = catalog.unknown_references(refs, exposed) + catalog.unknown_grouping(refs, exposed)
+    for p in problems:
+        print(p)
+    used = sorted({r.metric for r in refs if r.metric.startswith("alpr_")})
+    print(f"{len(used)} alpr_* series in {len(dashboards)} dashboards and {len(rules)} rule files; "
+          f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -69,3 +88,7 @@ def register(subparsers) -> None:
 
     ls = sub.add_parser("list", help="list every alpr_* metric with its type and help")
     ls.set_defaults(func=cmd_list)
+
+    c = sub.add_parser("check", help="check the dashboards' and rules' PromQL against the exported metrics")
+    c.add_argument("root", nargs="?", default=".", help="repository root (default: .)")
+    c.set_defaults(func=cmd_check)

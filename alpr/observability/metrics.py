@@ -457,6 +457,7 @@ class _CameraOfflineCollector(Collector):
                 GaugeMetricFamily("alpr_camera_offline", "", labels=["camera", "agency"])]
 
 
+COLLECTED_LABELS = {"alpr_camera_expected": ("camera", "agency"), "alpr_camera_offline": ("camera", "agency")}
 CAMERA_OFFLINE_COLLECTOR = _CameraOfflineCollector()
 REGISTRY.register(CAMERA_OFFLINE_COLLECTOR)
 
@@ -465,4 +466,4 @@ def metric_names() -> list[str]:
     """Every family name this module defines (as exposed, e.g. ``alpr_frames`` for the
     ``alpr_frames_total`` counter, as prometheus_client reports it)."""
     out = [m._name for m in globals().values() if isinstance(m, (Counter, Gauge, Histogram))]
-    return sorted(set(out) | {"alpr_camera_expected", "alpr_camera_offline"})
+    return sorted(set(out) | set(COLLECTED_LABELS))

@@ -71,6 +71,16 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0", registry=REGISTRY) ->
     return ms
 
 
+def stop_metrics_server(port: int) -> bool:
+    """Stop the server this process runs on ``port``; False if there is none."""
+    with _LOCK:
+        server = _SERVED.get(port)
+    if server is None:
+        return False
+    server.stop()
+    return True
+
+
 def served_ports() -> list[int]:
     with _LOCK:
         return sorted(_SERVED)
@@ -83,11 +93,11 @@ def ensure_worker_server(env: Optional[dict] = None) -> Optional[MetricsServer]:
     if _WORKER_CHECKED and env is None:
         return None
     _WORKER_CHECKED = True
-    env = os.environ if env is None else env
+    explicit, env = env, (os.environ if env is None else env)
     raw = env.get("ALPR_METRICS_PORT", "").strip()
     if not raw:
         return None
-    if _SERVED:
+    if explicit is None and _SERVED:
         return None  # the driver (or someone) already serves this process's registry
     try:
         base = int(raw)

@@ -15,6 +15,7 @@ import time
 from typing import Iterable, Optional
 from urllib.parse import urlparse
 
+from alpr.observability.metrics import record_store_retry
 from alpr.records import Alert, Candidate, DeadLetter, HotlistEntry, PlateGroup, PlateRead, stable_id
 
 from .base import ReadQuery, pattern_is_exact, plate_pattern_regex
@@ -115,6 +116,8 @@ class CassandraStore:
             if attempt == self.retries:
                 raise RuntimeError(f"cassandra: {len(failed)} write(s) failed after {self.retries} retries: {errors[0]}")
             log.warning("cassandra: %d write(s) failed (%s), retrying", len(failed), errors[0])
+            table = re.search(r"(?:INTO|FROM)\s+(\w+)", cql)
+            record_store_retry("cassandra", table.group(1) if table else "unknown", len(failed))
             time.sleep(min(0.2 * 2 ** attempt, 5.0))
             pending = failed
         return len(rows)

@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import asynccontextmanager
 from importlib import resources
 from typing import Any, Optional
 
@@ -36,7 +38,27 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
     """Build the app. Pass ``governance`` to inject pre-built services (tests, custom stores)."""
     settings = settings or (governance.settings if governance else GovernanceSettings.from_env())
     gov = governance or Governance.build(settings)
-    app = FastAPI(title="alpr-stream governance API",
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        stop = threading.Event()
+        interval = gov.settings.maintenance_interval_s
+        thread = None
+        if interval > 0:
+            def loop() -> None:
+                while not stop.wait(interval):
+                    try:
+                        gov.run_maintenance()
+                    except Exception as exc:  # noqa: BLE001 - keep serving; the failure is logged
+                        import logging
+                        logging.getLogger(__name__).exception("maintenance failed: %s", exc)
+            thread = threading.Thread(target=loop, name="alpr-governance-maintenance", daemon=True)
+            thread.start()
+        yield
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    app = FastAPI(lifespan=lifespan, title="alpr-stream governance API",
                   description="Policy 461 / Civ. Code 1798.90.5x controls: MFA login, purpose-bound search, "
                               "hash-chained access log, alert verification, sharing, retention, audits.",
                   version="1.0")

@@ -1,0 +1,125 @@
+"""``alpr hotlist match|import``: register with :func:`register` on an argparse subparsers object.
+
+Each sub-command sets ``func``; call ``args.func(args)`` and use its return value as the
+exit status (0 ok, 1 rows/file refused, 2 file unreadable or bad arguments).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Optional, TextIO
+
+from .matcher import HotlistMatcher
+
+FORMAT_CHOICES = ("auto", "csv", "openalpr", "ncic", "clew")
+
+
+def register(subparsers) -> argparse.ArgumentParser:
+    hp = subparsers.add_parser("hotlist", help="hotlist import and matching")
+    hsub = hp.add_subparsers(dest="hotlist_cmd", required=True)
+
+    m = hsub.add_parser("match", help="match plates against a hotlist file")
+    m.add_argument("--hotlist", required=True, help="hotlist file")
+    m.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
+    m.add_argument("--list", dest="list_code", default="HOT", help="list code for CSV/CLEW files (default HOT)")
+    m.add_argument("--json", action="store_true", help="one JSON object per plate per line")
+    m.add_argument("plates", nargs="+", metavar="PLATE")
+    m.set_defaults(func=cmd_match)
+
+    i = hsub.add_parser("import", help="import a hotlist file into the hotlist store")
+    i.add_argument("file", metavar="FILE")
+    i.add_argument("--format", default="auto", choices=FORMAT_CHOICES)
+    i.add_argument("--list", dest="list_code", required=True,
+                   help="list code (NCIC: the parse code to keep, e.g. V)")
+    mode = i.add_mutually_exclusive_group()
+    mode.add_argument("--replace", dest="mode", action="store_const", const="replace",
+                      help="full replacement of the list (default)")
+    mode.add_argument("--incremental", dest="mode", action="store_const", const="incremental",
+                      help="add/remove entries, keep the rest")
+    i.add_argument("--store", default="sqlite:alpr.db", help="hotlist store, sqlite:PATH (default sqlite:alpr.db)")
+    i.add_argument("--states", default="", help="comma-separated state whitelist")
+    i.add_argument("--agency", default="")
+    i.set_defaults(func=cmd_import, mode=None)
+    return hp
+
+
+def _options(args, for_match: bool = False):
+    from alpr.connectors.hotlists import ImportOptions
+
+    states = frozenset(s.strip().upper() for s in getattr(args, "states", "").split(",") if s.strip()) or None
+    fmt = args.format
+    ncic_codes = None
+    if fmt == "ncic" and not for_match:
+        ncic_codes = frozenset({args.list_code})
+    return ImportOptions(list_code=args.list_code, state_whitelist=states, list_codes=ncic_codes,
+                         agency=getattr(args, "agency", ""))
+
+
+def _load(args, for_match: bool, err: TextIO):
+    from alpr.connectors.hotlists import HotlistFormatError, detect_format, parse_text, read_text
+
+    try:
+        text = read_text(args.hotlist if for_match else args.file)
+        fmt = args.format if args.format != "auto" else detect_format(text, args.hotlist if for_match else args.file)
+        args.format = fmt
+        report = parse_text(text, fmt, _options(args, for_match))
+    except HotlistFormatError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+    for r in report.rejected:
+        print(f"line {r.line_no}: rejected: {r.reason}: {r.raw}", file=err)
+    for e in report.errors:
+        print(f"error: {e}", file=err)
+    return report
+
+
+def cmd_match(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    report = _load(args, True, err)
+    if report is None:
+        return 2
+    matcher = HotlistMatcher.build(report.entries)
+    for plate in args.plates:
+        hits = matcher.match(plate)
+        if args.json:
+            out.write(json.dumps({"plate": plate, "hits": [
+                {"entry": h.entry.plate, "list": h.entry.list_code, "match_type": h.match_type,
+                 "distance": h.distance, "aligned": h.aligned, "entry_id": h.entry.entry_id}
+                for h in hits]}) + "\n")
+        elif not hits:
+            out.write(f"{plate}: no hits\n")
+        else:
+            for h in hits:
+                out.write(f"{plate}: {h.entry.plate} [{h.entry.list_code}] {h.match_type} "
+                          f"distance={h.distance} {h.aligned} {h.entry.description}\n")
+    return 0
+
+
+def cmd_import(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    from alpr.connectors.hotlists import HotlistFormatError, apply_import
+    from alpr.connectors.stores.sqlite import SqliteStore
+
+    out = out or sys.stdout
+    err = err or sys.stderr
+    kind, _, path = args.store.partition(":")
+    if kind != "sqlite" or not path:
+        print(f"error: unsupported store {args.store!r} (sqlite:PATH)", file=err)
+        return 2
+    report = _load(args, False, err)
+    if report is None:
+        return 2
+    mode = args.mode or "replace"
+    store = SqliteStore(path)
+    try:
+        written = apply_import(store, report, args.list_code, mode)
+    except HotlistFormatError as exc:
+        print(f"error: {exc}", file=err)
+        print(report.summary(), file=out)
+        return 1
+    finally:
+        store.close()
+    print(f"{report.summary()} mode={mode} list={args.list_code} written={written}", file=out)
+    return 0

@@ -1,0 +1,87 @@
+"""Format detection, file loading and applying an import to a :class:`HotlistStore`."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+from typing import Callable, Optional
+
+from alpr.connectors.stores.base import HotlistStore
+
+from .clew import parse_clew
+from .common import HotlistFormatError, ImportOptions, ImportReport
+from .csvfmt import parse_native, parse_openalpr
+from .ncic import parse_ncic
+
+FORMATS = ("csv", "openalpr", "ncic", "clew")
+PARSERS: dict[str, Callable[[str, ImportOptions], ImportReport]] = {
+    "csv": parse_native, "openalpr": parse_openalpr, "ncic": parse_ncic, "clew": parse_clew,
+}
+
+
+def detect_format(text: str, name: str = "") -> str:
+    """Guess the format from the first non-empty line (and the file name)."""
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    if name.lower().endswith(".tbl") or first.startswith("DATE"):
+        return "clew"
+    low = first.lower().replace(" ", "")
+    if low.startswith("platenumber,"):
+        return "openalpr"
+    if "," in first and "plate" in [c.strip().lower().strip('"') for c in first.split(",")]:
+        return "csv"
+    lines = [ln for ln in text.splitlines() if ln.strip()][:3]
+    if any(len(ln) >= 39 and ln[19:27].isdigit() and ln[0].isalpha() for ln in lines):
+        return "ncic"
+    raise HotlistFormatError(f"cannot detect hotlist format of {name or 'input'} "
+                             f"(first line {first[:40]!r}); pass --format")
+
+
+def read_text(path: str | Path) -> str:
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise HotlistFormatError(f"cannot read hotlist file {p}: {exc.strerror or exc}") from exc
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def parse_text(text: str, fmt: str = "auto", opts: Optional[ImportOptions] = None, name: str = "") -> ImportReport:
+    opts = opts or ImportOptions()
+    if fmt == "auto":
+        fmt = detect_format(text, name)
+    if fmt not in PARSERS:
+        raise HotlistFormatError(f"unknown hotlist format {fmt!r}; one of {', '.join(FORMATS)}")
+    return PARSERS[fmt](text, opts)
+
+
+def load_file(path: str | Path, fmt: str = "auto", opts: Optional[ImportOptions] = None) -> ImportReport:
+    """Parse one hotlist file; :class:`HotlistFormatError` if it cannot be read at all."""
+    return parse_text(read_text(path), fmt, opts, name=str(path))
+
+
+def apply_import(store: HotlistStore, report: ImportReport, list_code: str, mode: str = "replace") -> int:
+    """Write an import into the store.
+
+    ``replace``: the daily full load: the list is replaced by the accepted entries (refused
+    when the report has file-level errors such as a footer count mismatch, so a truncated
+    file never wipes a list). ``incremental``: upsert the accepted entries and remove the
+    ``removals``. Returns the number of rows written or removed.
+    """
+    if mode not in ("replace", "incremental"):
+        raise ValueError(f"mode must be replace or incremental, got {mode!r}")
+    if report.errors:
+        raise HotlistFormatError("import not applied: " + "; ".join(report.errors))
+    wrong = {e.list_code for e in report.entries if e.list_code != list_code}
+    if wrong:
+        raise HotlistFormatError(f"entries of list(s) {', '.join(sorted(wrong))} in an import into list {list_code}")
+    if mode == "replace":
+        return store.replace_list(list_code, report.entries)
+    n = store.upsert_entries(report.entries) if report.entries else 0
+    if report.removals:
+        n += store.remove_entries(report.removals)
+    return n

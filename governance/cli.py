@@ -1,0 +1,187 @@
+"""``alpr`` subcommands of the policy layer. The lead's ``alpr/cli.py`` calls :func:`register`
+on its subparsers and then ``args.func(args)`` (each handler returns an exit code).
+
+    alpr serve [--host H] [--port P]
+    alpr audit verify
+    alpr evidence export --case C --out F.zip --user U [--totp CODE]   (password: $ALPR_PASSWORD or prompt)
+    alpr users bootstrap --username U --agency A [--display-name N]   (password: $ALPR_ADMIN_PASSWORD or prompt)
+    alpr users list | alpr users suspend-inactive
+
+Common options: ``--gov-db PATH`` (governance SQLite), ``--read-store sqlite:PATH``; otherwise the
+``ALPR_GOV_*`` environment variables and defaults of :class:`GovernanceSettings` apply.
+Secrets are never written to the repository: the TOTP secret is printed once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+from dataclasses import asdict
+from typing import Optional
+
+from .errors import GovernanceError
+from .settings import GovernanceSettings
+
+
+def _settings(args: argparse.Namespace) -> GovernanceSettings:
+    overrides = {}
+    if getattr(args, "gov_db", None):
+        overrides["db_path"] = args.gov_db
+    if getattr(args, "read_store", None):
+        overrides["read_store"] = args.read_store
+    return GovernanceSettings.from_env(**overrides)
+
+
+def _gov(args: argparse.Namespace):
+    from .service import Governance
+    return Governance.build(_settings(args))
+
+
+def _secret(env_name: str, prompt: str) -> str:
+    value = os.environ.get(env_name)
+    if value:
+        return value
+    if not sys.stdin.isatty():
+        raise SystemExit(f"set ${env_name} or run interactively to enter the password")
+    return getpass.getpass(prompt)
+
+
+def _os_user() -> str:
+    try:
+        return "cli:" + getpass.getuser()
+    except Exception:  # pragma: no cover
+        return "cli:unknown"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .api import serve
+    serve(args.host, args.port, _settings(args))
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    gov = _gov(args)
+    try:
+        report = gov.verify_chain()
+        gov.log.record(username=_os_user(), agency=gov.settings.home_agency, action="verify_chain",
+                       data_elements={"ok": report.ok, "checked": report.checked,
+                                      "first_bad_seq": report.first_bad_seq}, channel="cli", purpose_code="AUDIT")
+        print(json.dumps(asdict(report)))
+        return 0 if report.ok else 1
+    finally:
+        gov.close()
+
+
+def cmd_evidence_export(args: argparse.Namespace) -> int:
+    gov = _gov(args)
+    try:
+        password = _secret("ALPR_PASSWORD", f"password for {args.user}: ")
+        code = args.totp or input("MFA code: ")
+        token, _ = gov.auth.login(args.user, password, code, channel="cli")
+        user = gov.auth.authenticate(token)
+        manifest = gov.evidence.export_evidence(user, args.case, args.out, channel="cli")
+        gov.auth.logout(token)
+        print(json.dumps({"out": args.out, "files": len(manifest["files"])}))
+        return 0
+    except GovernanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        gov.close()
+
+
+def cmd_users_bootstrap(args: argparse.Namespace) -> int:
+    import pyotp
+    gov = _gov(args)
+    try:
+        password = _secret("ALPR_ADMIN_PASSWORD", f"new password for {args.username}: ")
+        user, secret = gov.auth.bootstrap_admin(args.username, args.agency or gov.settings.home_agency, password,
+                                                display_name=args.display_name or args.username)
+        print(f"administrator {user.username} ({user.agency}) created.")
+        print(f"TOTP secret (shown once, add it to an authenticator app now): {secret}")
+        print(f"otpauth URI: {pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name='alpr-stream')}")
+        return 0
+    except GovernanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        gov.close()
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    gov = _gov(args)
+    try:
+        users = gov.store.list_users()
+        gov.log.record(username=_os_user(), agency=gov.settings.home_agency, action="user_list",
+                       data_elements={"count": len(users)}, channel="cli", purpose_code="ADMIN")
+        for u in users:
+            print(f"{u.username}\t{u.agency}\t{u.role}\t{u.status}\ttraining="
+                  f"{'current' if gov.auth.training_current(u.username) else 'NONE'}")
+        return 0
+    finally:
+        gov.close()
+
+
+def cmd_users_suspend_inactive(args: argparse.Namespace) -> int:
+    gov = _gov(args)
+    try:
+        for name in gov.auth.suspend_inactive():
+            print(f"suspended {name}")
+        return 0
+    finally:
+        gov.close()
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--gov-db", help="governance SQLite file (default $ALPR_GOV_DB_PATH or .run/governance.db)")
+    p.add_argument("--read-store", help="read store, sqlite:PATH (default $ALPR_GOV_READ_STORE or sqlite:.run/alpr.db)")
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    p = subparsers.add_parser("serve", help="run the governance API, web console and public page")
+    _common(p)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=cmd_serve)
+
+    audit = subparsers.add_parser("audit", help="access-log audits")
+    asub = audit.add_subparsers(dest="audit_cmd", required=True)
+    p = asub.add_parser("verify", help="verify the hash chain of the access log (exit 1 if broken)")
+    _common(p)
+    p.set_defaults(func=cmd_audit_verify)
+
+    ev = subparsers.add_parser("evidence", help="evidence holds")
+    esub = ev.add_subparsers(dest="evidence_cmd", required=True)
+    p = esub.add_parser("export", help="export a case's evidence zip with SHA-256 manifest and custody record")
+    _common(p)
+    p.add_argument("--case", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--user", required=True, help="custodian or administrator username (password: $ALPR_PASSWORD)")
+    p.add_argument("--totp", help="current MFA code (prompted if omitted)")
+    p.set_defaults(func=cmd_evidence_export)
+
+    users = subparsers.add_parser("users", help="user accounts")
+    usub = users.add_subparsers(dest="users_cmd", required=True)
+    p = usub.add_parser("bootstrap", help="create the first administrator (password: $ALPR_ADMIN_PASSWORD)")
+    _common(p)
+    p.add_argument("--username", required=True)
+    p.add_argument("--agency")
+    p.add_argument("--display-name")
+    p.set_defaults(func=cmd_users_bootstrap)
+    p = usub.add_parser("list", help="list accounts and training status")
+    _common(p)
+    p.set_defaults(func=cmd_users_list)
+    p = usub.add_parser("suspend-inactive", help="suspend accounts idle for the configured number of days")
+    _common(p)
+    p.set_defaults(func=cmd_users_suspend_inactive)
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    """Standalone entry (for tests and until the lead wires ``alpr``)."""
+    parser = argparse.ArgumentParser(prog="alpr")
+    register(parser.add_subparsers(dest="cmd", required=True))
+    args = parser.parse_args(argv)
+    return args.func(args)
