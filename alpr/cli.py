@@ -86,9 +86,11 @@ def cmd_run(args) -> int:
 
 
 def _load_hotlist_file(path: str):
-    from alpr.connectors.hotlists import load_hotlist
+    from alpr.connectors.hotlists import load_file
 
-    report = load_hotlist(path)
+    report = load_file(path)
+    if report.errors:
+        raise ValueError(f"hotlist {path}: {'; '.join(report.errors)}")
     for rej in report.rejected:
         print(f"hotlist {path}:{rej.line_no}: rejected: {rej.reason}", file=sys.stderr)
     return report.entries

@@ -118,6 +118,23 @@ class _Reading:
     parts: int
 
 
+def _decoration_of(main: np.ndarray, other: np.ndarray) -> bool:
+    """Whether ``other`` is small text printed on the plate ``main`` (state name above,
+    slogan or dealer frame below): clearly shorter, horizontally within it, and stacked
+    right above or below it."""
+    mx0, my0 = main.min(axis=0)
+    mx1, my1 = main.max(axis=0)
+    ox0, oy0 = other.min(axis=0)
+    ox1, oy1 = other.max(axis=0)
+    mh, oh, ow = my1 - my0, oy1 - oy0, max(ox1 - ox0, 1e-6)
+    if mh <= 0 or oh >= 0.7 * mh:
+        return False
+    if (min(mx1, ox1) - max(mx0, ox0)) / ow < 0.6:
+        return False
+    gap = max(my0 - oy1, oy0 - my1)  # negative when they overlap vertically
+    return gap < 0.8 * mh and not (oy0 > my0 and oy1 < my1)
+
+
 class PlateRecognizer:
     """Finds and reads licence plates. Not thread-safe: use one per worker thread."""
 
@@ -305,7 +322,7 @@ class PlateRecognizer:
         )
         chosen: list[_Reading] = []
         for r in ranked:
-            if any(rules.overlap(r.quad, c.quad) > 0.3 for c in chosen):
+            if any(rules.overlap(r.quad, c.quad) > 0.3 or _decoration_of(c.quad, r.quad) for c in chosen):
                 continue
             chosen.append(r)
             if len(chosen) >= self.max_plates:

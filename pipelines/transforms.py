@@ -245,40 +245,45 @@ class _MatchFn(beam.DoFn):
     def __init__(self, settings: Settings):
         self.settings = settings
         self._reloader = None
-        self._static_key = None
-        self._static = None
+        self._side = None
+        self._side_key = None
 
     def setup(self):
-        from alpr.hotlist.matcher import ReloadingMatcher
+        from alpr.hotlist.reload import ReloadingMatcher
 
         self._store = open_store(self.settings.store)
         self._reloader = ReloadingMatcher(self._store, refresh_s=self.settings.hotlist_refresh_s)
 
-    def _matcher(self, side_entries):
+    def _matchers(self, side_entries) -> list:
         from alpr.hotlist.matcher import HotlistMatcher
 
         stored = self._reloader.matcher()
-        if side_entries:
-            key = (id(stored), len(side_entries))
-            if key != self._static_key:
-                merged = {e.entry_id: e for e in side_entries}
-                merged.update({e.entry_id: e for e in stored.entries})
-                self._static = HotlistMatcher.build(list(merged.values()))
-                self._static_key = key
-            stored = self._static
         if stored is not getattr(self, "_observed", None):  # (re)loaded: size/age per list
             self._observed = stored
             obs.observe_hotlist(getattr(stored, "entries", ()), version=getattr(self._reloader, "version", None))
-        return stored
+        if not side_entries:
+            return [stored]
+        if self._side_key != len(side_entries):  # side input: built once per worker
+            self._side = HotlistMatcher.build(side_entries)
+            self._side_key = len(side_entries)
+        return [stored, self._side]
+
+    def _hits(self, group: PlateGroup, side_entries) -> list:
+        cands = [(c.plate, c.confidence) for c in group.candidates]
+        best: dict = {}
+        for m in self._matchers(side_entries):
+            for h in m.match_candidates(cands, best_plate=group.best_plate):
+                prev = best.get(h.entry.entry_id)
+                if prev is None or h.distance < prev.distance:
+                    best[h.entry.entry_id] = h
+        return list(best.values())
 
     def process(self, group: PlateGroup, side_entries=()):
         if not is_confirmed(group, self.settings.grouping):
             Metrics.counter(NS, "groups_unconfirmed").inc()
             obs.observe_group(group.camera_id, group.agency, confirmed=False)
             return
-        hits = self._matcher(side_entries).match_candidates(
-            [(c.plate, c.confidence) for c in group.candidates], best_plate=group.best_plate)
-        for hit in hits:
+        for hit in self._hits(group, side_entries):
             e: HotlistEntry = hit.entry
             Metrics.counter(NS, f"hits_{hit.match_type}").inc()
             obs.observe_hit(e.list_code, hit.match_type)

@@ -153,3 +153,10 @@ def test_index_agrees_with_brute_force_on_random_data():
         assert got == want, r
         total += len(got)
     assert total >= len(reads)  # every noisy read still hits its source entry at least
+
+
+def test_lookup_is_exact_and_ocr_only():
+    m = HotlistMatcher.build([E("ABC123"), E("FHG521"), E("S*K3*7")])
+    assert [(h.entry.plate, h.match_type) for h in m.lookup("A8C123")] == [("ABC123", "ocr-equivalent")]
+    assert m.lookup("FHG52") == [] and m.lookup("NSK357") == []
+    assert m.match("FHG52") and m.match("NSK357")

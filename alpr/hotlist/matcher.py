@@ -121,6 +121,7 @@ class HotlistMatcher:
         wild: dict[int, list[tuple[HotlistEntry, str, int]]] = {}
         n_wild = 0
         count = 0
+        kept: list[HotlistEntry] = []
         tr = self._tr
         for e in entries:
             plate = e.plate
@@ -134,6 +135,7 @@ class HotlistMatcher:
                 self.rejected.append((e, "; ".join(problems)))
                 continue
             count += 1
+            kept.append(e)
             if "*" in plate:
                 known = plate.replace("*", "")
                 k = len(plate) - len(known)
@@ -156,9 +158,20 @@ class HotlistMatcher:
                 edit_entries.append(e)
                 edit_canon.append(c)
         self._canon = canon
+        # the read-has-an-extra-character route only needs edit-enabled entries: a small dict
+        # when the big feeds are exact-only (keeps that route in cache), the same dict otherwise
+        if len(edit_entries) == count - n_wild:
+            self._edit_canon = canon
+        else:
+            ec: dict[str, object] = {}
+            for c, e in zip(edit_canon, edit_entries):
+                prev = ec.get(c)
+                ec[c] = e if prev is None else (prev + (e,) if type(prev) is tuple else (prev, e))
+            self._edit_canon = ec
         self._wild = wild
         self._edit_entries = edit_entries
         self.size = count
+        self.entries: tuple[HotlistEntry, ...] = tuple(kept)  # what was indexed (metrics, merges)
         self.wildcard_count = n_wild
         self._build_edit_index(edit_canon, bloom_bits_per_key)
         return self
@@ -299,9 +312,10 @@ class HotlistMatcher:
                 p = (h >> 32) & m
                 if bloom[p >> 3] >> (p & 7) & 1:
                     found = self._probe(plate, h & _FP_MASK, found, now)
+            ecanon = self._edit_canon
             for i in range(len(c)):
                 d = c[:i] + c[i + 1:]
-                v = canon.get(d)  # read has an extra character
+                v = ecanon.get(d)  # read has an extra character
                 if v is not None:
                     found = self._eval_group(plate, v, found, now)
                 h = hash(d)  # cached by the lookup above
