@@ -50,7 +50,7 @@ def main() -> None:
         "state_exact_only_agency_ocr_only": [replace(e, fuzzy=False) for e in state]
         + [replace(e, max_edits=0) for e in agency],
     }
-    out = {"bench": "hotlist_precision", "state_entries": len(state), "agency_entries": len(agency),
+    out = {"benchmark": "bench_hotlist_precision", "bench": "hotlist_precision", "state_entries": len(state), "agency_entries": len(agency),
            "reads": len(reads), "settings": {}}
     for name, ents in settings.items():
         r = rates(HotlistMatcher.build(ents), reads)

@@ -109,7 +109,7 @@ def main() -> None:
           f"matcher agrees on {agree}/{len(queries)} queries")
 
     print(json.dumps({
-        "bench": "hotlist_matcher", "entries": len(m), "reads": len(reads),
+        "benchmark": "bench_matcher", "bench": "hotlist_matcher", "entries": len(m), "reads": len(reads),
         "build_s_wall": round(build_wall, 2), "build_s_cpu": round(build_cpu, 2),
         "index_mb_est": round(est / 1e6, 1), "index_mb_rss_delta": round(rss_delta / 1e6, 1),
         "lookup_per_s_core": round(len(reads) / lc), "lookup_per_s_wall": round(len(reads) / lw),

@@ -240,7 +240,10 @@ class _ReadRange(beam.DoFn):
                     frame = message_to_frame(msg)
                 except ValueError as exc:
                     key = f"{r.topic}[{r.partition}]@{msg.offset()}"
-                    yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key, (msg.value() or b"")[:4096]))
+                    h = _header_map(msg)
+                    detail = f"camera={h.get(H_CAMERA, '?')} agency={h.get(H_AGENCY, '?')} seq={h.get(H_SEQ, '?')}"
+                    yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key,
+                                                                     (msg.value() or b"")[:4096], detail=detail))
                     continue
                 yield TimestampedValue(frame, frame.capture_ts)
             self._report_lag(consumer, r, offset, self.group_id)

@@ -17,6 +17,8 @@ Small plate-shaped images (plate crops) are also read whole.
 
 from __future__ import annotations
 
+import io
+import warnings
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -46,6 +48,12 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
         raise FrameDecodeError(f"frame data must be bytes, got {type(data).__name__}")
     if len(data) == 0:
         raise FrameDecodeError("frame data is empty")
+    declared = _declared_size(bytes(data))
+    if declared is not None and (declared[0] > max_side or declared[1] > max_side):
+        # refuse before decoding: a few hundred bytes claiming 30000x30000 px would otherwise
+        # make the decoder allocate gigabytes (decompression bomb)
+        raise FrameDecodeError(f"frame header declares {declared[0]}x{declared[1]} px, larger than the "
+                               f"{max_side} px limit per side")
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -62,6 +70,22 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
     if h < MIN_SIDE or w < MIN_SIDE:
         raise FrameDecodeError(f"frame is {w}x{h} px, smaller than {MIN_SIDE} px per side")
     return img
+
+
+def _declared_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height the image header declares (read without decoding pixels), or None when
+    the header is not one Pillow can parse (OpenCV then decides)."""
+    from PIL import Image
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as im:
+                return int(im.size[0]), int(im.size[1])
+    except Image.DecompressionBombError as exc:  # over Pillow's pixel ceiling: far above any side limit
+        raise FrameDecodeError(f"frame header declares an oversized image: {exc}") from None
+    except Exception:  # noqa: BLE001 - unparseable header: leave the verdict to cv2.imdecode
+        return None
 
 
 def validate_image(image: np.ndarray) -> np.ndarray:

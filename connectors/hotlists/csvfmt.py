@@ -21,9 +21,16 @@ _BOOL = {"1": True, "true": True, "yes": True, "y": True, "0": False, "false": F
 
 
 def _rows(text: str):
-    reader = csv.reader(io.StringIO(text))
-    for row in reader:
-        yield reader.line_num, row
+    """(line number, fields, problem) per physical line. Hotlist fields never span lines, so
+    each line is parsed on its own: an unbalanced quote is that line's problem instead of
+    swallowing the rest of the file into one field."""
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        try:
+            row = next(csv.reader([line], strict=True), [])
+        except csv.Error as exc:
+            yield line_no, [line], f"malformed CSV row ({exc}; check the quotes)"
+            continue
+        yield line_no, row, None
 
 
 def _raw(row: list[str]) -> str:
@@ -39,8 +46,13 @@ def parse_openalpr(text: str, opts: ImportOptions) -> ImportReport:
     flt = RowFilter(rep, opts)
     fields = base_fields(opts, "csv", clets_default=False)
     header_done = False
-    for line_no, row in _rows(text):
+    for line_no, row, problem in _rows(text):
         if not any(c.strip() for c in row):
+            continue
+        if problem:
+            header_done = True
+            rep.rows_read += 1
+            rep.reject(line_no, row[0], problem)
             continue
         if not header_done:
             header_done = True
@@ -112,8 +124,14 @@ def parse_native(text: str, opts: ImportOptions) -> ImportReport:
     header: Optional[list[str]] = None
     cols: dict[str, int] = {}
     pii: dict[str, str] = {}
-    for line_no, row in _rows(text):
+    for line_no, row, problem in _rows(text):
         if not any(c.strip() for c in row):
+            continue
+        if problem and header is None:
+            raise HotlistFormatError(f"line {line_no}: cannot read the CSV header: {problem}")
+        if problem:
+            rep.rows_read += 1
+            rep.reject(line_no, row[0], problem)
             continue
         if header is None:
             header = [c.strip() for c in row]
