@@ -79,16 +79,23 @@ def cmd_run(args) -> int:
     settings = _settings(args, **overrides)
     entries = None
     if args.hotlist:
-        entries = _load_hotlist_file(args.hotlist)
-    summary = run(settings, hotlist_entries=entries)
-    print(summary.line())
-    return 0
+        entries = _load_hotlist_file(args.hotlist, args.hotlist_list)
+    if not args.follow:
+        print(run(settings, hotlist_entries=entries).line())
+        return 0
+    if settings.source != "kafka":
+        raise ValueError("--follow needs the Kafka source (a bounded source has nothing to follow)")
+    while True:  # back-to-back snapshots of the frames topic; offsets commit after each
+        summary = run(settings, hotlist_entries=entries)
+        print(summary.line(), flush=True)
+        if not summary.counters.get("frames_in"):
+            time.sleep(args.interval)
 
 
-def _load_hotlist_file(path: str):
-    from alpr.connectors.hotlists import load_file
+def _load_hotlist_file(path: str, list_code: str):
+    from alpr.connectors.hotlists import ImportOptions, load_file
 
-    report = load_file(path)
+    report = load_file(path, opts=ImportOptions(list_code=list_code, list_name=list_code))
     if report.errors:
         raise ValueError(f"hotlist {path}: {'; '.join(report.errors)}")
     for rej in report.rejected:
@@ -149,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inference", help="onnx | triton://host:port")
     p.add_argument("--runner", choices=["direct", "flink"])
     p.add_argument("--hotlist", help="hotlist file to match against (side input)")
+    p.add_argument("--hotlist-list", default="HOT", help="list code for --hotlist rows that carry none")
+    p.add_argument("--follow", action="store_true", help="Kafka source: keep processing new frames")
+    p.add_argument("--interval", type=float, default=1.0, help="--follow: idle wait between snapshots (s)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("synth", help="write a synthetic camera clip with ground truth")

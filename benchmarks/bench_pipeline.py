@@ -11,7 +11,8 @@ all in a SQLite store).
 * ``pipeline``: ``alpr.pipelines.graph.build`` on Beam's DirectRunner (FnApiRunner, in this
   process): decode -> RunInference(recognize, batches of ``--batch``) -> group (event-time
   state/timers) -> match -> dedupe, with the sinks (SQLite reads/groups/alerts, JSONL alerts).
-  Timed from pipeline construction to ``wait_until_finish``.
+  Timed from pipeline construction to ``wait_until_finish``; frames come from an in-memory
+  source (``beam_source.RegisteredFrames``: indices in, frames looked up in this process).
 * ``bare``: the same code objects in a plain loop: ``decode_image``, ``PlateRecognizer.
   recognize_batch`` (same batch size), ``PlateGrouper``, ``is_confirmed``, ``HotlistMatcher.
   match_candidates``; model load and hotlist index build included, no sinks.
@@ -73,17 +74,20 @@ def settings_for(workdir: Path, tag: str, batch: int):
 
 def run_pipeline(frames, settings) -> tuple[Timing, dict]:
     import apache_beam as beam
-    from apache_beam.transforms.window import TimestampedValue
 
     from alpr.pipelines.graph import build, pipeline_options
+    from beam_source import FRAME_REGISTRY, RegisteredFrames
 
+    key = f"frames-{len(FRAME_REGISTRY)}"
+    FRAME_REGISTRY[key] = list(frames)
     c0, w0 = time.process_time(), time.perf_counter()
     p = beam.Pipeline(options=pipeline_options(settings))
-    pc = p | "Frames" >> beam.Create(frames) | "Stamp" >> beam.Map(lambda f: TimestampedValue(f, f.capture_ts))
+    pc = p | "Frames" >> RegisteredFrames(key)
     build(p, settings, frames=pc)
     result = p.run()
     result.wait_until_finish()
     t = Timing(time.perf_counter() - w0, time.process_time() - c0, len(frames))
+    del FRAME_REGISTRY[key]
     counters: dict = {}
     for c in result.metrics().query()["counters"]:
         counters[c.key.metric.name] = counters.get(c.key.metric.name, 0) + (c.committed or c.attempted or 0)
