@@ -59,10 +59,18 @@ class AuthService:
         self.log.record(username=actor, agency=agency, action=action, data_elements={"user": target},
                         channel=channel, detail=detail, purpose_code="ADMIN")
 
-    def _same_agency_manager(self, actor: User, target_agency: str, action: Action) -> None:
-        self.authorize(actor, action)
-        if actor.agency != target_agency:
-            raise PermissionDenied(f"{actor.username} may not manage accounts of agency {target_agency}")
+    def _same_agency_manager(self, actor: User, target_agency: str, action: Action, channel: str = "api",
+                             target: str = "") -> None:
+        """Refusals are logged too (1798.90.52: every access attempt, allowed or not)."""
+        try:
+            self.authorize(actor, action)
+            if actor.agency != target_agency:
+                raise PermissionDenied(f"{actor.username} may not manage accounts of agency {target_agency}")
+        except PermissionDenied as exc:
+            self.log.record(username=actor.username, agency=actor.agency, action=action.value,
+                            data_elements={"user": target, "user_agency": target_agency}, channel=channel,
+                            outcome="denied", detail=str(exc), purpose_code="ADMIN")
+            raise
 
     # -- account lifecycle -------------------------------------------------------
     def bootstrap_admin(self, username: str, agency: str, password: str, display_name: str = "",
@@ -90,7 +98,7 @@ class AuthService:
     def create_user(self, actor: User, username: str, agency: str, role: str, password: str,
                     display_name: str = "", title: str = "", channel: str = "api") -> tuple[User, str]:
         """Create a *pending* account; returns (user, TOTP secret to hand to the user once)."""
-        self._same_agency_manager(actor, agency, Action.MANAGE_USERS)
+        self._same_agency_manager(actor, agency, Action.MANAGE_USERS, channel, username)
         try:
             role = Role(role).value
         except ValueError as exc:
@@ -113,7 +121,7 @@ class AuthService:
     def approve_user(self, actor: User, username: str, channel: str = "api") -> User:
         """Supervisor approval (audit rec. 21): activates a pending or suspended account."""
         user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.APPROVE_USERS)
+        self._same_agency_manager(actor, user.agency, Action.APPROVE_USERS, channel, username)
         if actor.username == username:
             raise PermissionDenied("an account cannot be approved by its own holder")
         if user.status == "separated":
@@ -133,7 +141,7 @@ class AuthService:
     def record_training(self, actor: User, username: str, course: str, completed_ts: Optional[float] = None,
                         valid_days: Optional[int] = None, channel: str = "api") -> TrainingRecord:
         user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.RECORD_TRAINING)
+        self._same_agency_manager(actor, user.agency, Action.RECORD_TRAINING, channel, username)
         if not course.strip():
             raise ValidationError("training course name is required")
         done = self.clock() if completed_ts is None else completed_ts
@@ -151,7 +159,7 @@ class AuthService:
 
     def separate_user(self, actor: User, username: str, reason: str = "separation", channel: str = "api") -> User:
         user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS)
+        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
         user = _replace(user, status="separated", status_reason=reason, status_ts=self.clock())
         self.store.put_user(user)
         self.store.delete_sessions_for(username)

@@ -3,19 +3,18 @@
 Partial plates from major crimes may be entered with ``*``/``?`` wildcards. Every entry
 needs a case number and an expiry (at most ``hotlist_entry_max_days`` ahead); entries derived
 from CLETS are flagged ``clets_derived``. Personal data (DOB, SSN, names/addresses) is refused.
-When an entry is added, stored reads are matched retroactively if the matcher provides
-``alpr.hotlist.matcher.retro_search``.
+When an entry is added, stored reads of the look-back period are matched retroactively
+(:func:`retro_alerts_search`) and historical hits are stored as alerts.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 import time
 from typing import Any, Callable, Optional
 
 from alpr.connectors.stores.base import HotlistStore, ReadStore
-from alpr.records import HotlistEntry, stable_id
+from alpr.records import Alert, HotlistEntry, stable_id
 
 from .errors import NotFound, ValidationError
 from .guard import Guard
@@ -31,13 +30,33 @@ _PERSONAL = [
 ]
 
 
+def retro_alerts_search(lookback_s: float, clock: Callable[[], float] = time.time) -> Callable[..., list[Alert]]:
+    """``retro_search(entry, read_store)`` over the last ``lookback_s`` seconds of stored reads
+    (Vigilant's "generate historical hits", Genetec's past-read matching), as Alerts."""
+    from alpr.hotlist.retro import retro_search
+
+    def search(entry: HotlistEntry, reads: ReadStore) -> list[Alert]:
+        now = clock()
+        alerts = []
+        scope = [entry.agency, *entry.shared_with] if entry.agency else None
+        for read, hit in retro_search(reads, entry, lookback_s, now, agencies=scope):
+            alerts.append(Alert(
+                alert_id=stable_id("retro-alert", read.read_id, entry.entry_id), group_id=f"retro:{read.read_id}",
+                camera_id=read.camera_id, agency=read.agency, capture_ts=read.capture_ts,
+                read_plate=hit.read_plate, entry_plate=entry.plate, entry_id=entry.entry_id,
+                list_code=entry.list_code, list_name=entry.list_name, match_type=hit.match_type,
+                distance=hit.distance, priority=entry.priority, covert=entry.covert,
+                description=f"historical hit: {entry.description}".strip(), case_number=entry.case_number,
+                entry_source=entry.source, entry_agency=entry.agency, aligned=hit.aligned,
+                confidence=read.confidence, emitted_ts=now))
+        return alerts
+
+    return search
+
+
 def find_retro_search() -> Optional[Callable[..., Any]]:
-    """The integration point with the matcher helper's retroactive search, if installed."""
-    try:
-        mod = importlib.import_module("alpr.hotlist.matcher")
-    except ImportError:
-        return None
-    return getattr(mod, "retro_search", None)
+    """The default retroactive search (30-day look-back) when none is injected."""
+    return retro_alerts_search(30 * DAY_S)
 
 
 class HotlistService:

@@ -14,7 +14,7 @@ from .audits import AuditService
 from .auth import AuthService
 from .evidence import EvidenceService, ImageLoader
 from .guard import Guard
-from .hotlists import HotlistService
+from .hotlists import HotlistService, retro_alerts_search
 from .models import Agency
 from .policy_record import PolicyRegistry
 from .purposes import PurposeCatalog
@@ -86,7 +86,8 @@ class Governance:
             search=SearchService(guard, reads, sharing.active_grants_for, clock),
             alerts=AlertWorkflowService(guard, reads, clock),
             hotlists=HotlistService(guard, hotlist_store, reads, settings.hotlist_entry_max_days, clock,
-                                    retro_search=retro_search),
+                                    retro_search=retro_search or retro_alerts_search(
+                                        settings.retro_lookback_days * 86_400, clock)),
             retention=retention,
             evidence=EvidenceService(guard, reads, image_loader, clock),
             sharing=sharing,

@@ -32,6 +32,7 @@ class GovernanceSettings:
     sharing_california_only: bool = True          # AG Bulletin 2023-DLE-06
     share_max_days: int = 90                      # approved shares expire
     hotlist_entry_max_days: int = 30              # agency entries (audit rec. 48)
+    retro_lookback_days: int = 30                 # new entries are matched against reads this old
     audit_interval_days: int = 30
     audit_sample_size: int = 10
     working_hours: tuple = (6, 22)                # searches outside [start, end) local time are flagged

@@ -62,18 +62,24 @@ def test_auditor_cannot_manage_hotlist_and_removal_is_agency_scoped(env):
     assert gov.hotlists.list_entries(op) == []
 
 
-def test_retro_search_integration_point_raises_historical_hits(env):
+def test_new_partial_plate_raises_historical_hits_from_own_agency_reads(env):
     gov, op, _ = env
-    from alpr.connectors.stores.base import ReadQuery
-    from governance_helpers import alert
-
-    def retro(entry, reads):  # stands in for alpr.hotlist.matcher.retro_search
-        hits = reads.search_reads(ReadQuery(plate_pattern=entry.plate, agencies=[entry.agency]))
-        return [alert(f"retro-{r.read_id}", plate=r.plate) for r in hits]
-
-    gov.hotlists.retro_search = retro
-    _, n = gov.hotlists.add_entry(op, plate="7AB*", list_code="MAJOR", case_number="C-1X",
-                                  expires_at=time.time() + DAY)
+    # 7ABC12* (one unknown character) matches r1 7ABC123 and r2 7ABC124 of DHSPD; r4 7ABC123 belongs
+    # to another agency and is not searched without a sharing grant
+    _, n = gov.hotlists.add_entry(op, plate="7ABC12*", list_code="MAJOR", case_number="C-1X",
+                                  expires_at=time.time() + DAY, description="partial plate, robbery")
     assert n == 2
-    assert sorted(a.alert_id for a in gov.reads.get_alerts("DHSPD")) == ["retro-r1", "retro-r2"]
+    alerts = gov.reads.get_alerts()
+    assert sorted(a.read_plate for a in alerts) == ["7ABC123", "7ABC124"]
+    assert all(a.agency == "DHSPD" and a.match_type == "wildcard" and a.case_number == "C-1X" for a in alerts)
     assert gov.store.access_records()[-1].data_elements["historical_hits"] == 2
+
+
+def test_retro_look_back_is_configurable(env):
+    gov, op, _ = env
+    from alpr.governance.hotlists import retro_alerts_search
+
+    gov.hotlists.retro_search = retro_alerts_search(lookback_s=5000)  # r1 is 7200 s old: outside
+    _, n = gov.hotlists.add_entry(op, plate="7ABC12*", list_code="MAJOR", case_number="C-1X",
+                                  expires_at=time.time() + DAY)
+    assert n == 1 and [a.read_plate for a in gov.reads.get_alerts()] == ["7ABC124"]

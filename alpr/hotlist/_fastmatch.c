@@ -900,13 +900,13 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
     /* canonical form of the raw plate (str.translate semantics) */
     Py_ssize_t n = PyUnicode_GET_LENGTH(plate);
     uint32_t cstack[SMALL];
-    uint64_t hstack[SMALL + 1];
+    uint64_t hstack[3 * (SMALL + 1)];
     uint32_t *c = cstack;
-    uint64_t *hd = hstack;
+    uint64_t *hd = hstack; /* deletion hashes [n], prefix hashes [n + 1], powers [n + 1] */
     PyObject *result = NULL;
     if (n > SMALL) {
         c = malloc(sizeof(uint32_t) * (size_t)n);
-        hd = malloc(sizeof(uint64_t) * ((size_t)n + 1));
+        hd = malloc(sizeof(uint64_t) * 3 * ((size_t)n + 1));
         if (!c || !hd) {
             PyErr_NoMemory();
             goto done;
@@ -933,7 +933,15 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
                 c[L++] = ch;
         }
     }
-    uint64_t hc = hash_codes(c, L, -1, ix->seed);
+    uint64_t *P = hd + (L + 1), *pw = P + (L + 1);
+    uint64_t B = ix->base;
+    P[0] = 0;
+    pw[0] = 1;
+    for (Py_ssize_t i = 0; i < L; i++) {
+        P[i + 1] = P[i] * B + c[i];
+        pw[i + 1] = pw[i] * B;
+    }
+    uint64_t hc = hash_final(P[L], L, ix->seed);
     if (!full) {
         if (q_chain(&q, &ix->exact, ctab_find(ix, &ix->exact, hc, c, L, -1)) < 0) goto done;
     } else {
@@ -941,12 +949,15 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
         if (ix->has_edit) {
             __builtin_prefetch(&ix->doff[hc & ix->dmask]);
             for (Py_ssize_t i = 0; i < L; i++) {
-                uint64_t h = hash_codes(c, L, i, ix->seed);
+                /* c minus position i: c[0..i) * B^(L-1-i) + (c[i+1..L)) */
+                uint64_t w = pw[L - 1 - i];
+                uint64_t h = hash_final(P[i] * w + (P[L] - P[i + 1] * w), L - 1, ix->seed);
                 hd[i] = h;
                 __builtin_prefetch(&et->slots[h & et->mask]);
                 __builtin_prefetch(&ix->doff[h & ix->dmask]);
             }
         }
+        __builtin_prefetch(&ix->exact.slots[hc & ix->exact.mask]);
         if (q_chain(&q, &ix->exact, ctab_find(ix, &ix->exact, hc, c, L, -1)) < 0) goto done;
         if (ix->has_edit) {
             if (q_dels(&q, hc) < 0) goto done;

@@ -15,14 +15,22 @@ Index layout (built once, read-only, nothing cached per query):
 * wildcard entries (few) in a small list bucketed by the read lengths they can match.
 
 Every candidate is verified by an O(n) alignment that counts OCR substitutions and edits.
+
+When the optional C extension ``alpr.hotlist._fastmatch`` is built (``pip install -e .``
+builds it), the same routes and the same verification run in C over flat arrays (see
+``_fastmatch.c``); the index above is the pure-Python fallback and reference. Both return
+identical hits in identical order (``tests/test_hotlist_fastmatch.py``). ``Hit.aligned`` is
+built on first access, so reads whose hits are only counted or filtered never pay for it.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 import time
 from array import array
 from bisect import bisect_left
-from dataclasses import dataclass, replace
+from dataclasses import FrozenInstanceError, replace
 from typing import Iterable, Optional, Sequence, Union
 
 import numpy as np
@@ -31,7 +39,14 @@ from alpr.records import Candidate, HotlistEntry
 from alpr.connectors.stores.base import plate_pattern_regex
 
 from .entries import MATCH_STRATEGIES, MAX_EDITS, MAX_OCR_SUBS, entry_problems, is_ncic_sourced
-from .normalize import DEFAULT_OCR_TABLE, OcrTable, is_normalized, normalize_plate
+from .normalize import DEFAULT_OCR_TABLE, NCIC_SOURCES, OcrTable, is_normalized, normalize_plate
+
+try:  # optional C accelerator, built by setup.py (ext_modules)
+    from . import _fastmatch
+except ImportError:  # pragma: no cover - depends on the build
+    _fastmatch = None
+
+log = logging.getLogger(__name__)
 
 MATCH_TYPES = ("exact", "ocr-equivalent", "edit", "wildcard")
 _RANK = {t: i for i, t in enumerate(MATCH_TYPES)}
@@ -42,19 +57,93 @@ OcrTableLike = Union[OcrTable, Sequence[str]]
 CandidateLike = Union[Candidate, tuple]
 
 
-@dataclass(frozen=True)
 class Hit:
-    """One read plate hitting one entry."""
+    """One read plate hitting one entry (immutable).
+
+    ``aligned`` ("<read aligned>~<entry aligned>", ``-`` marks an inserted/dropped char) is
+    built on first access from the read, the entry plate and the gap position.
+    """
+
+    __slots__ = ("entry", "read_plate", "match_type", "distance", "_gap", "_aligned")
+    __match_args__ = ("entry", "read_plate", "match_type", "distance", "aligned")
 
     entry: HotlistEntry
     read_plate: str
     match_type: str  # exact | ocr-equivalent | edit | wildcard
     distance: int
-    aligned: str  # "<read aligned>~<entry aligned>", '-' marks an inserted/dropped char
+
+    def __init__(self, entry: HotlistEntry, read_plate: str, match_type: str, distance: int, aligned: str):
+        _init_hit(self, entry, read_plate, match_type, distance, -1, aligned)
+
+    @property
+    def aligned(self) -> str:
+        a = self._aligned
+        if a is None:
+            read, ep, g = self.read_plate, self.entry.plate, self._gap
+            if g < 0:
+                a = f"{read}~{ep}"
+            elif len(read) > len(ep):
+                a = f"{read}~{ep[:g]}-{ep[g:]}"
+            else:
+                a = f"{read[:g]}-{read[g:]}~{ep}"
+            _set_aligned(self, a)
+        return a
 
     @property
     def sort_key(self) -> tuple:
         return (self.distance, _RANK[self.match_type])
+
+    def _fields(self) -> tuple:
+        return (self.entry, self.read_plate, self.match_type, self.distance, self.aligned)
+
+    def __eq__(self, other):
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return (f"Hit(entry={self.entry!r}, read_plate={self.read_plate!r}, match_type={self.match_type!r}, "
+                f"distance={self.distance!r}, aligned={self.aligned!r})")
+
+    def __setattr__(self, name, value):
+        raise FrozenInstanceError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenInstanceError(f"cannot delete field {name!r}")
+
+    def __reduce__(self):
+        return (Hit, self._fields())
+
+
+_SLOT_SET = {name: getattr(Hit, name).__set__ for name in Hit.__slots__}
+_set_aligned = _SLOT_SET["_aligned"]
+
+
+def _init_hit(h: Hit, entry, read_plate, match_type, distance, gap, aligned) -> None:
+    s = _SLOT_SET
+    s["entry"](h, entry)
+    s["read_plate"](h, read_plate)
+    s["match_type"](h, match_type)
+    s["distance"](h, distance)
+    s["_gap"](h, gap)
+    s["_aligned"](h, aligned)
+
+
+def _new_hit(entry, read_plate, match_type, distance, gap, aligned=None) -> Hit:
+    h = object.__new__(Hit)
+    _init_hit(h, entry, read_plate, match_type, distance, gap, aligned)
+    return h
+
+
+def _hit_order(h: Hit) -> tuple:
+    return (h.entry.priority, h.sort_key, h.entry.entry_id)
+
+
+def _sort_hits(hits: list) -> None:
+    hits.sort(key=_hit_order)
 
 
 def search_pattern_regex(pattern: str):

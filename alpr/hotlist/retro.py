@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 from alpr.connectors.stores.base import ReadQuery, ReadStore
 from alpr.records import HotlistEntry, PlateRead
@@ -31,9 +31,11 @@ def narrowing_pattern(entry: HotlistEntry) -> Optional[str]:
 
 
 def retro_search(store: ReadStore, entry: HotlistEntry, lookback_s: float, now: float,
-                 ocr_table=DEFAULT_OCR_TABLE, page_size: int = 5000) -> list[tuple[PlateRead, Hit]]:
+                 ocr_table=DEFAULT_OCR_TABLE, page_size: int = 5000,
+                 agencies: Optional[Sequence[str]] = None) -> list[tuple[PlateRead, Hit]]:
     """Reads captured in ``[now - lookback_s, now]`` that hit ``entry`` (best plate and, for
-    lenient entries, the read's candidates), oldest first."""
+    lenient entries, the read's candidates), oldest first. ``agencies`` limits the search to
+    the reads of those agencies (an agency's entry sees its own and shared reads only)."""
     matcher = HotlistMatcher.build([entry], ocr_table)
     if matcher.rejected:
         raise ValueError(f"entry cannot be matched: {matcher.rejected[0][1]}")
@@ -43,7 +45,7 @@ def retro_search(store: ReadStore, entry: HotlistEntry, lookback_s: float, now: 
     seen: set[str] = set()
     while True:
         page = store.search_reads(ReadQuery(plate_pattern=pattern, start_ts=start, end_ts=now,
-                                            agencies=None, limit=page_size))
+                                            agencies=agencies, limit=page_size))
         for read in page:
             if read.read_id in seen:
                 continue
