@@ -6,7 +6,7 @@ The design card's top-level folders are mapped into one import namespace, ``alpr
 Nothing generic (``inference``, ``connectors``) lands in site-packages.
 """
 
-from setuptools import setup
+from setuptools import Extension, setup
 
 MAPPED = {
     "alpr": "alpr",
@@ -76,4 +76,6 @@ setup(
         ],
     },
     entry_points={"console_scripts": ["alpr=alpr.cli:main"]},
+    # optional C accelerator for the hotlist matcher; alpr.hotlist.matcher falls back to pure Python
+    ext_modules=[Extension("alpr.hotlist._fastmatch", ["alpr/hotlist/_fastmatch.c"], optional=True)],
 )

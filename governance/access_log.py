@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from alpr.observability.metrics import observe_chain_report, record_access_event
+
 from .models import AccessRecord
 from .purposes import Purpose
 from .store import GENESIS_HASH, AccessLogStore
@@ -62,13 +64,16 @@ class AccessLog:
         rec = self.store.append_access(make)
         for mirror in self.mirrors:
             mirror.append_access(make)
+        record_access_event(action, rec.purpose_code, outcome)
         return rec
 
     def records(self, **kw: Any) -> list[AccessRecord]:
         return self.store.access_records(**kw)
 
     def verify(self) -> ChainReport:
-        return verify_chain(self.store)
+        report = verify_chain(self.store)
+        observe_chain_report(report)
+        return report
 
 
 def verify_chain(store: AccessLogStore) -> ChainReport:

@@ -7,6 +7,7 @@ import time
 from typing import Callable, Optional
 
 from alpr.connectors.stores.base import DAY_S, MIN_RETENTION_DAYS, ReadStore
+from alpr.observability.metrics import record_purge
 
 from .errors import PolicyViolation, ValidationError
 from .guard import Guard
@@ -60,7 +61,12 @@ class RetentionService:
         if actor is not None:
             self.guard.check(actor, Action.RUN_PURGE, channel=channel, data_elements={"purge": True})
         now = self.clock() if now is None else now
-        n = self.reads.purge_expired(now)
+        try:
+            n = self.reads.purge_expired(now)
+        except Exception:
+            record_purge(0, ok=False)
+            raise
+        record_purge(n, ok=True)
         self.guard.log.record(username=actor.username if actor else "system",
                               agency=actor.agency if actor else "*", action="purge_expired",
                               data_elements={"rows_purged": n, "as_of": now}, purpose_code="RETENTION",

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from alpr.connectors.stores.base import HotlistStore, ReadStore
+from alpr.observability.metrics import observe_chain_report
 
 from .access_log import AccessLog, ChainReport, verify_chain
 from .alerts import AlertWorkflowService
@@ -117,7 +118,9 @@ class Governance:
         return self.retention.ttl_seconds_for(agency)
 
     def verify_chain(self) -> ChainReport:
-        return verify_chain(self.store)
+        report = verify_chain(self.store)
+        observe_chain_report(report)
+        return report
 
     def close(self) -> None:
         self.store.close()

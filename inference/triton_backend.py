@@ -32,6 +32,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from alpr.observability.metrics import record_inference_retry
 from alpr.inference.backends import (
     DEFAULT_MODEL_DIR,
     DET_INPUT,
@@ -166,6 +167,7 @@ class TritonBackend:
                         f"triton {self.url} {what}: {status} after {attempt + 1} attempt(s): {exc.message()}"
                     ) from exc
             self._reset_client()
+            record_inference_retry("triton")
             time.sleep(min(self.max_backoff_s, self.backoff_s * (2 ** attempt)))
             attempt += 1
 

@@ -191,7 +191,15 @@ class HotlistMatcher:
     # ------------------------------------------------------------------ build
     @classmethod
     def build(cls, entries: Iterable[HotlistEntry], ocr_table: OcrTableLike = DEFAULT_OCR_TABLE,
-              bloom_bits_per_key: int = 16) -> "HotlistMatcher":
+              bloom_bits_per_key: int = 16, accel: Optional[bool] = None) -> "HotlistMatcher":
+        """Index ``entries`` (invalid ones land in :attr:`rejected`).
+
+        ``accel``: ``None`` uses the C index when ``alpr.hotlist._fastmatch`` is built and the
+        pure-Python index otherwise; ``True`` requires the C index; ``False`` forces Python.
+        """
+        if accel and _fastmatch is None:
+            raise RuntimeError("alpr.hotlist._fastmatch is not built (reinstall with a C compiler: "
+                               "pip install -e .); use accel=None or False for the pure-Python index")
         self = object.__new__(cls)
         table = _as_table(ocr_table)
         self.ocr_table = table
@@ -204,14 +212,9 @@ class HotlistMatcher:
                         pairs.add((a, b))
         self._ocr_pairs = frozenset(pairs)
         self.rejected: list[tuple[HotlistEntry, str]] = []
-        canon: dict[str, object] = {}
-        edit_entries: list[HotlistEntry] = []
-        edit_canon: list[str] = []
         wild: dict[int, list[tuple[HotlistEntry, str, int]]] = {}
-        n_wild = 0
-        count = 0
         kept: list[HotlistEntry] = []
-        tr = self._tr
+        plain: list[HotlistEntry] = []
         for e in entries:
             plate = e.plate
             if "*" in plate or not is_normalized(plate):
@@ -223,7 +226,6 @@ class HotlistMatcher:
             if problems:
                 self.rejected.append((e, "; ".join(problems)))
                 continue
-            count += 1
             kept.append(e)
             if "*" in plate:
                 known = plate.replace("*", "")
@@ -231,8 +233,55 @@ class HotlistMatcher:
                 item = (e, known, k)
                 for n in range(len(known), len(known) + k + 1):
                     wild.setdefault(n, []).append(item)
-                n_wild += 1
                 continue
+            plain.append(e)
+        self._wild = wild
+        self.size = len(kept)
+        self.entries: tuple[HotlistEntry, ...] = tuple(kept)  # what was indexed (metrics, merges)
+        self.wildcard_count = len(kept) - len(plain)
+        plain_t = self.entries if len(plain) == len(kept) else tuple(plain)
+        del kept, plain
+        self._fast = None
+        if accel is not False and _fastmatch is not None:
+            try:
+                self._fast = _fastmatch.Index(
+                    plain_t, self._tr_bytes(), self._pair_bytes(), NCIC_SOURCES, Hit, MATCH_TYPES[:3],
+                    normalize_plate, _sort_hits, random.getrandbits(64))
+            except (TypeError, ValueError, OverflowError) as exc:
+                if accel:
+                    raise
+                log.warning("hotlist C index unavailable for these entries (%s); using the Python index", exc)
+        self._plain = plain_t
+        if self._fast is None:
+            self._build_py_index(plain_t, bloom_bits_per_key)
+        return self
+
+    @property
+    def accelerated(self) -> bool:
+        """True when queries run in the C index (``alpr.hotlist._fastmatch``)."""
+        return self._fast is not None
+
+    def _tr_bytes(self) -> bytes:
+        out = bytearray(128)
+        for i, v in self._tr.items():
+            if v is not None:
+                out[i] = ord(v)
+        return bytes(out)
+
+    def _pair_bytes(self) -> bytes:
+        out = bytearray(128 * 128)
+        for a, b in self._ocr_pairs:
+            if ord(a) < 128 and ord(b) < 128:
+                out[ord(a) * 128 + ord(b)] = 1
+        return bytes(out)
+
+    def _build_py_index(self, plain: Sequence[HotlistEntry], bloom_bits_per_key: int) -> None:
+        canon: dict[str, object] = {}
+        edit_entries: list[HotlistEntry] = []
+        edit_canon: list[str] = []
+        tr = self._tr
+        for e in plain:
+            plate = e.plate
             c = plate.translate(tr)
             if c == plate:
                 c = plate  # share the entry's string object
@@ -249,7 +298,7 @@ class HotlistMatcher:
         self._canon = canon
         # the read-has-an-extra-character route only needs edit-enabled entries: a small dict
         # when the big feeds are exact-only (keeps that route in cache), the same dict otherwise
-        if len(edit_entries) == count - n_wild:
+        if len(edit_entries) == len(plain):
             self._edit_canon = canon
         else:
             ec: dict[str, object] = {}
@@ -257,13 +306,8 @@ class HotlistMatcher:
                 prev = ec.get(c)
                 ec[c] = e if prev is None else (prev + (e,) if type(prev) is tuple else (prev, e))
             self._edit_canon = ec
-        self._wild = wild
         self._edit_entries = edit_entries
-        self.size = count
-        self.entries: tuple[HotlistEntry, ...] = tuple(kept)  # what was indexed (metrics, merges)
-        self.wildcard_count = n_wild
         self._build_edit_index(edit_canon, bloom_bits_per_key)
-        return self
 
     def _build_edit_index(self, canon_forms: list[str], bits_per_key: int) -> None:
         hashes = array("q")
@@ -306,6 +350,8 @@ class HotlistMatcher:
         """Approximate bytes held by the index structures (not the entry objects)."""
         import sys
 
+        if self._fast is not None:
+            return self._fast.nbytes() + sys.getsizeof(self._plain)
         total = sys.getsizeof(self._canon) + sys.getsizeof(self._fps) + sys.getsizeof(self._ids) + len(self._bloom)
         total += sys.getsizeof(self._edit_entries)
         for k, v in self._canon.items():
@@ -336,7 +382,7 @@ class HotlistMatcher:
             for a, b in zip(read, ep):
                 if a != b:
                     total += cost(a, b, ncic)
-            ra, ea = read, ep
+            gap = -1
         elif abs(lr - le) == 1:
             longer, shorter = (read, ep) if lr > le else (ep, read)
             ls = len(shorter)
@@ -348,8 +394,6 @@ class HotlistMatcher:
                 suf[j] = suf[j + 1] + cost(longer[j + 1], shorter[j], ncic)
             gap = min(range(ls + 1), key=lambda g: pre[g] + suf[g])
             total = pre[gap] + suf[gap] + _OTHER
-            gapped = shorter[:gap] + "-" + shorter[gap:]
-            ra, ea = (read, gapped) if lr > le else (gapped, ep)
         else:
             return None
         edits, ocr = divmod(total, _OTHER)
@@ -362,7 +406,7 @@ class HotlistMatcher:
             return None
         else:
             mtype = "ocr-equivalent" if edits == 0 else "edit"
-        return Hit(e, read, mtype, edits + ocr, f"{ra}~{ea}")
+        return _new_hit(e, read, mtype, edits + ocr, gap)
 
     @staticmethod
     def _wild_hit(read: str, e: HotlistEntry, known: str) -> Optional[Hit]:
@@ -374,11 +418,14 @@ class HotlistMatcher:
                 return None
             marks[j] = ch
             pos = j + 1
-        return Hit(e, read, "wildcard", len(read) - len(known), f"{read}~{''.join(marks).replace('?', '*')}")
+        return _new_hit(e, read, "wildcard", len(read) - len(known), -1,
+                        f"{read}~{''.join(marks).replace('?', '*')}")
 
     # ---------------------------------------------------------------- match
     def lookup(self, plate: str, now: Optional[float] = None) -> list[Hit]:
         """Exact and OCR-equivalent hits only (one dict lookup); no edits, no wildcards."""
+        if self._fast is not None:
+            return self._fast.lookup(plate, now)
         v = self._canon.get(plate.translate(self._tr))
         if v is None:
             return []
@@ -386,6 +433,15 @@ class HotlistMatcher:
 
     def match(self, plate: str, now: Optional[float] = None) -> list[Hit]:
         """All hits of one read plate, best first (priority, then distance, then rule)."""
+        if self._fast is not None:
+            hits = self._fast.match(plate, now)
+            if self._wild:
+                c = plate.translate(self._tr)
+                bucket = self._wild.get(len(c))
+                if bucket:
+                    found = {id(h.entry): h for h in hits} or None
+                    return self._finish(self._eval_wild(plate, c, bucket, found, now))
+            return hits
         c = plate.translate(self._tr)
         canon = self._canon
         v = canon.get(c)
@@ -493,7 +549,7 @@ class HotlistMatcher:
             return []
         hits = list(found.values())
         if len(hits) > 1:
-            hits.sort(key=lambda h: (h.entry.priority, h.sort_key, h.entry.entry_id))
+            hits.sort(key=_hit_order)
         return hits
 
     def __len__(self) -> int:
