@@ -123,8 +123,12 @@ class SqliteGovernanceStore:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                head = self._conn.execute("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
-                seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+                last = self._conn.execute("SELECT seq, hash FROM access_log ORDER BY seq DESC LIMIT 1").fetchone()
+                head = self._conn.execute("SELECT seq, hash FROM access_log_head WHERE k = 'head'").fetchone()
+                # chain from the recorded head, not from whatever row is last now: otherwise the next
+                # append would re-link (launder) a deleted, edited or forged tail record
+                seq = max(last[0] if last else 0, head[0] if head else 0) + 1
+                prev = head[1] if head else (last[1] if last else GENESIS_HASH)
                 rec = make(seq, prev)
                 values = [getattr(rec, c) for c in ACCESS_COLUMNS]
                 values[ACCESS_COLUMNS.index("data_elements")] = json.dumps(rec.data_elements, sort_keys=True)

@@ -129,6 +129,22 @@ def blocks(text: str) -> list[str]:
     return re.findall(r"[A-Z]+|[0-9]+", text)
 
 
+# Jurisdiction names printed on plates (state/province bands): a reading that is one of them,
+# or a fragment of one, is the band, not the registration.
+JURISDICTIONS = (
+    "ALABAMA ALASKA ARIZONA ARKANSAS CALIFORNIA COLORADO CONNECTICUT DELAWARE FLORIDA GEORGIA HAWAII IDAHO "
+    "ILLINOIS INDIANA IOWA KANSAS KENTUCKY LOUISIANA MAINE MARYLAND MASSACHUSETTS MICHIGAN MINNESOTA "
+    "MISSISSIPPI MISSOURI MONTANA NEBRASKA NEVADA NEWHAMPSHIRE NEWJERSEY NEWMEXICO NEWYORK NORTHCAROLINA "
+    "NORTHDAKOTA OHIO OKLAHOMA OREGON PENNSYLVANIA RHODEISLAND SOUTHCAROLINA SOUTHDAKOTA TENNESSEE TEXAS UTAH "
+    "VERMONT VIRGINIA WASHINGTON WESTVIRGINIA WISCONSIN WYOMING ONTARIO QUEBEC ALBERTA MANITOBA"
+).split()
+
+
+def is_jurisdiction_word(text: str) -> bool:
+    """``TEXAS``, ``LLINOIS``: a (fragment of a) state or province name, all letters, 4+ long."""
+    return len(text) >= 4 and text.isalpha() and any(text in name for name in JURISDICTIONS)
+
+
 def plate_prior(text: str) -> float:
     """How plate-like a string is (0..1), independent of any one country's format.
 
@@ -144,7 +160,8 @@ def plate_prior(text: str) -> float:
     tail = 0.75 if len(parts) >= 2 and len(parts[-1]) == 1 else 1.0
     longest_digits = max((len(b) for b in parts if b[0].isdigit()), default=0)
     run = 1.0 if longest_digits <= 4 else (0.92 if longest_digits == 5 else 0.88)
-    return length * mix * tail * run
+    band = 0.3 if is_jurisdiction_word(text) else 1.0
+    return length * mix * tail * run * band
 
 
 def candidates(

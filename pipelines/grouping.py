@@ -3,8 +3,9 @@
 Pure Python, so the Beam DoFn (:mod:`alpr.pipelines.transforms`) only adds state and
 timers around it. Semantics follow OpenALPR Watchman / Rekor Scout ``plate_groups_*``:
 
-* a read joins the open group whose plate is within ``max_plate_distance`` edits and
-  whose last read is at most ``time_delta_s`` older (the timer resets on each match);
+* a read joins the open group whose plate is within ``max_plate_distance`` edits (a partial
+  read of the plate entering or leaving the view counts as one) and whose last read is at
+  most ``time_delta_s`` older (the timer resets on each match);
 * a group is flushed when no similar read came for ``time_delta_s``, when it is
   ``max_delay_s`` old, or when it holds ``max_reads`` reads;
 * the best plate is voted across frames: each read's top plate adds its confidence,
@@ -39,6 +40,14 @@ def edit_distance(a: str, b: str, limit: int = 99) -> int:
             return limit + 1
         prev = cur
     return prev[-1]
+
+
+def plate_distance(a: str, b: str, limit: int) -> int:
+    """Edit distance, except that a partial read of the same plate (one string inside the
+    other, at least 3 characters: the plate entering or leaving the frame) counts as 1."""
+    if a != b and min(len(a), len(b)) >= 3 and (a in b or b in a):
+        return 1
+    return edit_distance(a, b, limit)
 
 
 @dataclass
@@ -116,7 +125,7 @@ class PlateGrouper:
         for g in self.groups:
             if read.capture_ts - g.last_ts > self.cfg.time_delta_s:
                 continue
-            d = min(edit_distance(read.plate, p, self.cfg.max_plate_distance) for p in g.plates())
+            d = min(plate_distance(read.plate, p, self.cfg.max_plate_distance) for p in g.plates())
             if d < best_d:
                 best, best_d = g, d
         return best

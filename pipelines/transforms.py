@@ -13,7 +13,7 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -233,7 +233,7 @@ class GroupPlates(beam.PTransform):
 
     def expand(self, reads):
         return (reads
-                | "KeyByCamera" >> beam.Map(lambda r: (r.camera_id, r))
+                | "KeyByCamera" >> beam.Map(lambda r: (r.camera_id, r)).with_output_types(Tuple[str, PlateRead])
                 | "Group" >> beam.ParDo(_GroupFn(self.cfg)))
 
 
@@ -348,7 +348,8 @@ class DedupeAlerts(beam.PTransform):
 
     def expand(self, alerts):
         return (alerts
-                | "KeyByEntryPlate" >> beam.Map(lambda a: (f"{a.agency}|{a.entry_id}|{a.read_plate}", a))
+                | "KeyByEntryPlate" >> beam.Map(
+                    lambda a: (f"{a.agency}|{a.entry_id}|{a.read_plate}", a)).with_output_types(Tuple[str, Alert])
                 | "Dedupe" >> beam.ParDo(_DedupeFn(self.window_s)))
 
 

@@ -58,3 +58,13 @@ def test_confirmation_thresholds():
     assert not is_confirmed(build_group([r(0, "ABC123", 0, 99)]), cfg)
     assert not is_confirmed(build_group([r(0, "ABC123", 0, 60), r(1, "ABC123", 1, 70)]), cfg)
     assert is_confirmed(build_group([r(0, "ABC123", 0, 90), r(1, "ABC123", 1, 85)]), cfg)
+
+
+def test_partial_reads_at_the_frame_edge_join_the_vehicle():
+    cfg = GroupingConfig()
+    reads = [r(0, "A13", 0.0, 55), r(1, "A13YCZ", 0.2), r(2, "A13YCZ", 0.4), r(3, "3YCZ", 0.6, 60)]
+    groups = PlateGrouper(cfg).group_all(reads)
+    assert [(g.best_plate, g.num_reads) for g in groups] == [("A13YCZ", 4)]
+    # but two different plates sharing a short fragment stay apart
+    other = [r(0, "ABC123", 0.0), r(1, "XYZ12", 0.2), r(2, "ABC123", 0.4)]
+    assert sorted(g.best_plate for g in PlateGrouper(cfg).group_all(other)) == ["ABC123", "XYZ12"]

@@ -139,9 +139,10 @@ static uint32_t ctab_find(const Index *ix, const CTable *t, uint64_t h, const ui
     }
 }
 
-static int ctab_init(CTable *t, Py_ssize_t n, size_t *acc) {
+/* room for nkeys entries; chains indexed by entry number (< n) */
+static int ctab_init(CTable *t, Py_ssize_t nkeys, Py_ssize_t n, size_t *acc) {
     uint64_t cap = 8;
-    while (cap < (uint64_t)n * 2) cap <<= 1;
+    while (cap < (uint64_t)nkeys * 2) cap <<= 1;
     t->mask = cap - 1;
     t->slots = xcalloc(cap, sizeof(uint64_t), acc);
     t->next = xcalloc((size_t)n, sizeof(uint32_t), acc);
@@ -413,11 +414,11 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         goto fail;
     }
     /* canonical tables */
-    if (!ctab_init(&ix->exact, n, &acc)) {
+    if (!ctab_init(&ix->exact, n, n, &acc)) {
         PyErr_NoMemory();
         goto fail;
     }
-    if (n_edit != n && n_edit > 0 && !ctab_init(&ix->editc, n_edit, &acc)) {
+    if (n_edit != n && n_edit > 0 && !ctab_init(&ix->editc, n_edit, n, &acc)) {
         PyErr_NoMemory();
         goto fail;
     }
