@@ -135,6 +135,17 @@ def cmd_users_suspend_inactive(args: argparse.Namespace) -> int:
         gov.close()
 
 
+def cmd_maintenance_run(args: argparse.Namespace) -> int:
+    """The periodic jobs once (for cron/systemd timers when ``alpr serve`` is not running):
+    retention purge, inactivity suspension, share expiry, scheduled audit sample. Audited."""
+    gov = _gov(args)
+    try:
+        print(json.dumps(gov.run_maintenance()))
+        return 0
+    finally:
+        gov.close()
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gov-db", help="governance SQLite file (default $ALPR_GOV_DB_PATH or .run/governance.db)")
     p.add_argument("--read-store", help="read store, sqlite:PATH (default $ALPR_GOV_READ_STORE or sqlite:.run/alpr.db)")
@@ -177,6 +188,12 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = usub.add_parser("suspend-inactive", help="suspend accounts idle for the configured number of days")
     _common(p)
     p.set_defaults(func=cmd_users_suspend_inactive)
+
+    maint = subparsers.add_parser("maintenance", help="retention purge and other periodic jobs")
+    msub = maint.add_subparsers(dest="maintenance_cmd", required=True)
+    p = msub.add_parser("run", help="purge expired reads, suspend idle accounts, expire shares, sample audits")
+    _common(p)
+    p.set_defaults(func=cmd_maintenance_run)
 
 
 def main(argv: Optional[list[str]] = None) -> int:

@@ -85,3 +85,26 @@ def test_serve_subcommand_starts_the_app(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_maintenance_run_purges_expired_reads_and_is_audited(tmp_path, capsys):
+    import json
+    import time
+
+    from alpr.connectors.stores.sqlite import SqliteStore
+    from governance_helpers import read
+
+    gov_db, reads_db = str(tmp_path / "gov.db"), str(tmp_path / "reads.db")
+    store = SqliteStore(reads_db)
+    store.put_reads([read("old1", "1OLD111")], ttl_s=1)
+    store.put_reads([read("new1", "2NEW222")], ttl_s=365 * 86_400)
+    store.close()
+    time.sleep(1.2)
+    assert main(["maintenance", "run", "--gov-db", gov_db, "--read-store", f"sqlite:{reads_db}"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["rows_purged"] == 1
+    store = SqliteStore(reads_db)
+    assert store.read_expiry("old1") is None and store.read_expiry("new1") is not None
+    conn = sqlite3.connect(gov_db)
+    purges = conn.execute("SELECT data_elements FROM access_log WHERE action = 'purge_expired'").fetchall()
+    assert purges and json.loads(purges[-1][0])["rows_purged"] == 1
