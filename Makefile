@@ -7,6 +7,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Downloaded service artifacts (jars, Flink home, Triton) are shared by every checkout of the
+# project on this machine, so a fresh clone downloads nothing twice.
+export ALPR_CACHE ?= $(HOME)/.cache/alpr-stream
 
 .PHONY: install demo test test-unit test-integration services-fetch services-up services-down \
         system-deps bench eval clean

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -47,16 +48,16 @@ class Sampler(threading.Thread):
         super().__init__(name="soak-rss", daemon=True)
         self.every_s = every_s
         self.samples: list[tuple[float, float]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         t0 = time.time()
-        while not self._stop.is_set():
+        while not self._halt.is_set():
             self.samples.append((time.time() - t0, rss_mb()))
-            self._stop.wait(self.every_s)
+            self._halt.wait(self.every_s)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=5)
 
 
@@ -180,15 +181,19 @@ def main(argv: Optional[list[str]] = None) -> int:
     frames = sum(r.frames for r in rounds)
     lost = sum(r.frames - r.decoded - r.dead_letters for r in rounds)
     rss = [mb for _, mb in sampler.samples] or [rss_mb()]
+    # RSS swings by hundreds of MB inside a round (frames, model buffers, GC): compare the median
+    # of the samples after the warm-up round's first half of the run with its second half
     warm = rounds[0].rss_mb
-    growth = rounds[-1].rss_mb - warm if len(rounds) > 1 else 0.0
+    after = [mb for t, mb in sampler.samples if t >= rounds[0].seconds] or rss
+    half = len(after) // 2
+    growth = (statistics.median(after[half:]) - statistics.median(after[:half])) if half else 0.0
     result = {
         "mode": "services" if args.services else "embedded", "minutes": round(elapsed / 60, 2),
         "rounds": len(rounds), "frames": frames, "reads": sum(r.reads for r in rounds),
         "alerts": sum(r.alerts for r in rounds), "dead_letters": sum(r.dead_letters for r in rounds),
         "lost_frames": lost, "throughput_fps": round(frames / elapsed, 2) if elapsed else 0.0,
         "rss_mb": {"min": round(min(rss), 1), "max": round(max(rss), 1), "after_warmup": warm,
-                   "last": rounds[-1].rss_mb, "growth_after_warmup": round(growth, 1)},
+                   "last": rounds[-1].rss_mb, "median_growth_after_warmup": round(growth, 1)},
         "final_lag": rounds[-1].lag_after if args.services else None,
         "ok": lost == 0 and growth <= args.max_rss_growth_mb,
         "rounds_detail": [asdict(r) for r in rounds],

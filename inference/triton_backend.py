@@ -196,18 +196,24 @@ class TritonBackend:
     # -- InferenceBackend ------------------------------------------------------------------------
     @property
     def charset(self) -> list[str]:
+        """The local rec model's class list. It is checked against the served model on the
+        first :meth:`recognize` call, not here: a pipeline worker must be able to start (and
+        dead-letter batches with backoff) while the server is down."""
         if self._charset is None:
             self._charset = load_charset(self.model_dir)
-        if not self._charset_checked:
-            out = self._model_config(self.rec_model).get("output", [])
-            dims = [int(d) for d in (out[0].get("dims", []) if out else [])]
-            if dims and dims[-1] > 0 and dims[-1] != len(self._charset):
-                raise BackendError(
-                    f"charset has {len(self._charset)} classes but triton model {self.rec_model!r} "
-                    f"outputs {dims[-1]}: the served rec model differs from the local rec.onnx"
-                )
-            self._charset_checked = True
         return self._charset
+
+    def _verify_charset(self) -> None:
+        if self._charset_checked:
+            return
+        out = self._model_config(self.rec_model).get("output", [])
+        dims = [int(d) for d in (out[0].get("dims", []) if out else [])]
+        if dims and dims[-1] > 0 and dims[-1] != len(self.charset):
+            raise BackendError(
+                f"charset has {len(self.charset)} classes but triton model {self.rec_model!r} "
+                f"outputs {dims[-1]}: the served rec model differs from the local rec.onnx"
+            )
+        self._charset_checked = True
 
     def detect(self, batch: np.ndarray) -> np.ndarray:
         x = _check_batch(batch, "detect")
@@ -215,6 +221,7 @@ class TritonBackend:
 
     def recognize(self, batch: np.ndarray) -> np.ndarray:
         x = _check_batch(batch, "recognize", REC_HEIGHT)
+        self._verify_charset()
         return self._infer(self.rec_model, REC_INPUT, REC_OUTPUT, x)
 
     def _infer(self, model: str, input_name: str, output_name: str, x: np.ndarray) -> np.ndarray:

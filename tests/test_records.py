@@ -49,3 +49,23 @@ def test_newer_version_and_wrong_type_refused():
         PlateRead.from_json(b"\xff{")
     with pytest.raises(SchemaError, match="unknown record"):
         record_from_json('{"schema": "Nope/1"}')
+
+
+def test_alert_json_matches_the_published_json_schema():
+    import jsonschema
+
+    from alpr.connectors.kafka import alert_json_schema
+
+    schema = alert_json_schema()
+    alert = Alert("a", "g", "cam", "A", 1.0, "7ABC123", "7AB*123", "e1", "V", "Stolen", "wildcard", 1,
+                  priority=10, covert=True, aligned="7ABC123~7AB*123", confidence=93.5, emitted_ts=2.0)
+    jsonschema.validate(alert.to_dict(), schema)
+    # the schema and the record stay in step: every field is described, nothing extra
+    assert set(schema["properties"]) == set(alert.to_dict())
+    bad = {**alert.to_dict(), "match_type": "guess"}
+    try:
+        jsonschema.validate(bad, schema)
+    except jsonschema.ValidationError:
+        pass
+    else:
+        raise AssertionError("schema accepted an unknown match_type")

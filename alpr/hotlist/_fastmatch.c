@@ -18,7 +18,7 @@
  * canonical-form -> chain of entries (ascending entry index); the one-deletion neighbourhood
  * of edit-enabled entries as a CSR array of (32-bit tag, entry index) bucketed by a seeded
  * 64-bit hash. Hits are instances of matcher.Hit built directly (slot offsets read from its
- * member descriptors), with the alignment string left for Hit.aligned to build on demand.
+ * member descriptors), alignment string included (cheap here; the Python index builds it lazily).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -687,8 +687,37 @@ static int q_read(Query *q) {
     return 0;
 }
 
-static PyObject *make_hit(Index *ix, PyObject *entry, PyObject *read, int mtype, long dist, Py_ssize_t gap) {
+/* "<read aligned>~<entry aligned>" ('-' at the gap in the shorter string) */
+static PyObject *aligned_str(const uint8_t *r, Py_ssize_t lr, const uint8_t *ep, Py_ssize_t le, Py_ssize_t gap) {
+    PyObject *s = PyUnicode_New(lr + le + 1 + (gap >= 0), 127);
+    if (!s) return NULL;
+    uint8_t *d = PyUnicode_1BYTE_DATA(s);
+    if (gap >= 0 && lr < le) {
+        memcpy(d, r, (size_t)gap);
+        d += gap;
+        *d++ = '-';
+        memcpy(d, r + gap, (size_t)(lr - gap));
+        d += lr - gap;
+    } else {
+        memcpy(d, r, (size_t)lr);
+        d += lr;
+    }
+    *d++ = '~';
+    if (gap >= 0 && le < lr) {
+        memcpy(d, ep, (size_t)gap);
+        d += gap;
+        *d++ = '-';
+        memcpy(d, ep + gap, (size_t)(le - gap));
+    } else {
+        memcpy(d, ep, (size_t)le);
+    }
+    return s;
+}
+
+static PyObject *make_hit(Index *ix, uint32_t e, PyObject *read, const uint8_t *r, Py_ssize_t lr, int mtype,
+                          long dist, Py_ssize_t gap) {
     PyTypeObject *tp = (PyTypeObject *)ix->hit_type;
+    PyObject *entry = PyTuple_GET_ITEM(ix->entries, e);
     PyObject *d = PyLong_FromLong(dist);
     if (!d) return NULL;
     PyObject *g = PyLong_FromSsize_t(gap);
@@ -696,10 +725,17 @@ static PyObject *make_hit(Index *ix, PyObject *entry, PyObject *read, int mtype,
         Py_DECREF(d);
         return NULL;
     }
+    PyObject *a = aligned_str(r, lr, (const uint8_t *)ix->blob + ix->off[e], (Py_ssize_t)(ix->off[e + 1] - ix->off[e]), gap);
+    if (!a) {
+        Py_DECREF(d);
+        Py_DECREF(g);
+        return NULL;
+    }
     PyObject *h = tp->tp_alloc(tp, 0);
     if (!h) {
         Py_DECREF(d);
         Py_DECREF(g);
+        Py_DECREF(a);
         return NULL;
     }
     char *base = (char *)h;
@@ -711,8 +747,7 @@ static PyObject *make_hit(Index *ix, PyObject *entry, PyObject *read, int mtype,
     *(PyObject **)(base + ix->o_type) = ix->types[mtype];
     *(PyObject **)(base + ix->o_dist) = d;
     *(PyObject **)(base + ix->o_gap) = g;
-    Py_INCREF(Py_None);
-    *(PyObject **)(base + ix->o_aligned) = Py_None;
+    *(PyObject **)(base + ix->o_aligned) = a;
     return h;
 }
 
@@ -748,7 +783,7 @@ static int q_eval(Query *q, uint32_t e) {
     Py_ssize_t gap;
     int ok = score(ix, q->r, q->lr, e, &mtype, &dist, &gap);
     if (ok <= 0) return ok;
-    PyObject *h = make_hit(ix, PyTuple_GET_ITEM(ix->entries, e), q->read, mtype, dist, gap);
+    PyObject *h = make_hit(ix, e, q->read, q->r, q->lr, mtype, dist, gap);
     if (!h) return -1;
     if (!q->hits) {
         q->hits = PyList_New(0);
