@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
+from alpr.connectors.stores import open_store
 from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.observability.metrics import observe_chain_report
 
@@ -26,17 +27,6 @@ from .sharing import SharingService
 from .store import AccessLogStore, GovernanceStore
 from .store_sqlite import SqliteGovernanceStore
 from .transparency import TransparencyService
-
-
-def open_read_store(spec: str) -> Any:
-    """Open the engine's ReadStore/HotlistStore from ``sqlite:PATH`` or ``cassandra://host:port/keyspace``."""
-    if spec.startswith("sqlite:"):
-        from alpr.connectors.stores.sqlite import SqliteStore
-        return SqliteStore(spec[len("sqlite:"):] or ":memory:")
-    if spec.startswith("cassandra://"):
-        from alpr.connectors.stores.cassandra import CassandraStore
-        return CassandraStore.from_url(spec)
-    raise ValueError(f"read store must be sqlite:PATH or cassandra://..., got {spec!r}")
 
 
 @dataclass
@@ -67,7 +57,7 @@ class Governance:
               clock: Callable[[], float] = time.time, retro_search: Optional[Callable[..., Any]] = None
               ) -> "Governance":
         store = store if store is not None else SqliteGovernanceStore(settings.db_path)
-        reads = reads if reads is not None else open_read_store(settings.read_store)
+        reads = reads if reads is not None else open_store(settings.read_store)
         hotlist_store = hotlist_store if hotlist_store is not None else reads
         if not log_mirrors and settings.access_log_cassandra:
             from .store_cassandra import CassandraAccessLogStore
