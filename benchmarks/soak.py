@@ -192,7 +192,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "rounds": len(rounds), "frames": frames, "reads": sum(r.reads for r in rounds),
         "alerts": sum(r.alerts for r in rounds), "dead_letters": sum(r.dead_letters for r in rounds),
         "lost_frames": lost, "throughput_fps": round(frames / elapsed, 2) if elapsed else 0.0,
-        "rss_mb": {"min": round(min(rss), 1), "max": round(max(rss), 1), "after_warmup": warm,
+        "rss_mb": {"min": round(min(after), 1), "max": round(max(after), 1), "after_warmup": warm,
                    "last": rounds[-1].rss_mb, "median_growth_after_warmup": round(growth, 1)},
         "final_lag": rounds[-1].lag_after if args.services else None,
         "ok": lost == 0 and growth <= args.max_rss_growth_mb,

@@ -49,7 +49,9 @@ class _ExpandSource(beam.DoFn):
         from alpr.connectors.camera.sources import open_source
 
         s = self.settings
-        for frame in open_source(spec, camera_id=s.camera_id, agency=s.agency, seed=s.seed):
+        # a synthetic camera is live: its clip starts now (so retention and latency are real)
+        kw = dict(seed=s.seed, start_ts=time.time()) if spec.startswith("synthetic") else {}
+        for frame in open_source(spec, camera_id=s.camera_id, agency=s.agency, **kw):
             Metrics.counter(NS, "frames_in").inc()
             yield TimestampedValue(frame, frame.capture_ts)
 

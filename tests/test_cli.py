@@ -72,3 +72,15 @@ def test_run_refuses_retention_below_policy_floor(monkeypatch, capsys):
     monkeypatch.setenv("ALPR_RETENTION_DAYS", "30")
     assert main(["run", "--source", "synthetic:1"]) == 2
     assert "policy floor" in capsys.readouterr().err
+
+
+def test_synth_clip_then_run_on_the_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["synth", str(tmp_path / "clip"), "--vehicles", "1", "--seed", "4", "--camera", "cam-9"]) == 0
+    truth = json.loads((tmp_path / "clip" / "ground_truth.json").read_text())
+    plate = truth["vehicles"][0]["plate"]
+    capsys.readouterr()
+    assert main(["run", "--source", str(tmp_path / "clip"), "--store", f"sqlite:{tmp_path}/s.db"]) == 0
+    out = capsys.readouterr().out
+    groups = [l for l in out.splitlines() if l.startswith("GROUP")]
+    assert any(plate in g and "reads=1 " not in g for g in groups), groups

@@ -42,6 +42,22 @@
 
 enum { T_EXACT = 0, T_OCR = 1, T_EDIT = 2 };
 
+/* one entry, 16 bytes: plate inline when it fits (one cache miss per candidate) */
+#define INLINE_MAX 12
+#define LONG_PLATE 255
+typedef struct {
+    uint8_t len; /* plate length, or LONG_PLATE: plate in the overflow blob */
+    uint8_t flags;
+    uint8_t prio;
+    uint8_t pad;
+    union {
+        uint8_t c[INLINE_MAX];
+        struct {
+            uint32_t off, len;
+        } big;
+    } p;
+} Rec;
+
 typedef struct {
     uint64_t *slots; /* (tag << 32) | (head + 1); 0 = empty */
     uint32_t *next;  /* next entry with the same canonical form; NONE32 ends */
@@ -52,10 +68,8 @@ typedef struct {
     PyObject_HEAD
     Py_ssize_t n;
     PyObject *entries; /* tuple */
-    char *blob;
-    uint32_t *off;
-    uint8_t *flags;
-    uint8_t *prio;
+    Rec *rec;
+    char *blob; /* plates longer than INLINE_MAX */
     double *expires;
     CTable exact;
     CTable editc; /* slots == NULL: shares exact (every entry edit-enabled) */
@@ -64,9 +78,6 @@ typedef struct {
     uint32_t *doff;
     uint64_t *dent; /* (tag << 32) | entry */
     size_t ndel;
-    uint32_t *stamp;
-    uint32_t epoch;
-    int busy;
     uint64_t seed;
     uint64_t base;
     uint8_t tr[128];
@@ -112,13 +123,21 @@ static void *xcalloc(size_t n, size_t sz, size_t *acc) {
     return p;
 }
 
+static inline const uint8_t *rec_plate(const Index *ix, const Rec *rc, Py_ssize_t *len) {
+    if (rc->len != LONG_PLATE) {
+        *len = rc->len;
+        return rc->p.c;
+    }
+    *len = rc->p.big.len;
+    return (const uint8_t *)ix->blob + rc->p.big.off;
+}
+
 /* ------------------------------------------------------------------ canonical table */
 /* canonical form of entry e equals key minus position skip? */
 static inline int entry_key_eq(const Index *ix, uint32_t e, const uint32_t *key, Py_ssize_t klen, Py_ssize_t skip) {
-    uint32_t a = ix->off[e], b = ix->off[e + 1];
-    Py_ssize_t len = (Py_ssize_t)(b - a);
+    Py_ssize_t len;
+    const uint8_t *p = rec_plate(ix, &ix->rec[e], &len);
     if (len != klen - (skip >= 0)) return 0;
-    const uint8_t *p = (const uint8_t *)ix->blob + a;
     Py_ssize_t k = 0;
     for (Py_ssize_t j = 0; j < len; j++, k++) {
         if (k == skip) k++;
@@ -173,9 +192,7 @@ static void ctab_push(const Index *ix, CTable *t, uint32_t e, const uint32_t *ca
 /* ------------------------------------------------------------------ object lifecycle */
 static void Index_dealloc(Index *ix) {
     free(ix->blob);
-    free(ix->off);
-    free(ix->flags);
-    free(ix->prio);
+    free(ix->rec);
     free(ix->expires);
     free(ix->exact.slots);
     free(ix->exact.next);
@@ -183,7 +200,6 @@ static void Index_dealloc(Index *ix) {
     free(ix->editc.next);
     free(ix->doff);
     free(ix->dent);
-    free(ix->stamp);
     Py_XDECREF(ix->entries);
     Py_XDECREF(ix->hit_type);
     for (int i = 0; i < 3; i++) Py_XDECREF(ix->types[i]);
@@ -274,10 +290,7 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     }
     ix->n = n;
     size_t acc = 0;
-    ix->off = xcalloc((size_t)n + 1, sizeof(uint32_t), &acc);
-    ix->flags = xcalloc((size_t)n, 1, &acc);
-    ix->prio = xcalloc((size_t)n, 1, &acc);
-    ix->stamp = xcalloc((size_t)n, sizeof(uint32_t), &acc);
+    ix->rec = xcalloc((size_t)n, sizeof(Rec), &acc);
     src_cache = PyDict_New();
     n_plate = PyUnicode_InternFromString("plate");
     n_source = PyUnicode_InternFromString("source");
@@ -286,18 +299,13 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
     n_edits = PyUnicode_InternFromString("max_edits");
     n_exp = PyUnicode_InternFromString("expires_at");
     n_prio = PyUnicode_InternFromString("priority");
-    if (!ix->off || !ix->flags || !ix->prio || !ix->stamp || !src_cache || !n_plate || !n_source || !n_fuzzy ||
+    if (!ix->rec || !src_cache || !n_plate || !n_source || !n_fuzzy ||
         !n_ocr || !n_edits || !n_exp || !n_prio) {
         PyErr_NoMemory();
         goto fail;
     }
     /* pass 1: plates, flags, priorities, expiries */
-    size_t blob_len = 0, blob_cap = (size_t)n * 8 + 16;
-    ix->blob = malloc(blob_cap);
-    if (!ix->blob) {
-        PyErr_NoMemory();
-        goto fail;
-    }
+    size_t blob_len = 0, blob_cap = 0;
     Py_ssize_t maxlen = 0, n_edit = 0;
     size_t ndel = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
@@ -318,24 +326,33 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
                 goto fail;
             }
         }
-        if (blob_len + (size_t)len > blob_cap) {
-            while (blob_len + (size_t)len > blob_cap) blob_cap *= 2;
-            char *nb = realloc(ix->blob, blob_cap);
-            if (!nb) {
+        Rec *rc = &ix->rec[i];
+        if (len <= INLINE_MAX) {
+            rc->len = (uint8_t)len;
+            memcpy(rc->p.c, p, (size_t)len);
+        } else {
+            if (blob_len + (size_t)len >= NONE32) {
                 Py_DECREF(plate);
-                PyErr_NoMemory();
+                PyErr_SetString(PyExc_OverflowError, "Index: plates too long in total");
                 goto fail;
             }
-            ix->blob = nb;
+            if (blob_len + (size_t)len > blob_cap) {
+                blob_cap = blob_cap ? blob_cap : 4096;
+                while (blob_len + (size_t)len > blob_cap) blob_cap *= 2;
+                char *nb = realloc(ix->blob, blob_cap);
+                if (!nb) {
+                    Py_DECREF(plate);
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+                ix->blob = nb;
+            }
+            rc->len = LONG_PLATE;
+            rc->p.big.off = (uint32_t)blob_len;
+            rc->p.big.len = (uint32_t)len;
+            memcpy(ix->blob + blob_len, p, (size_t)len);
+            blob_len += (size_t)len;
         }
-        if (blob_len + (size_t)len >= NONE32) {
-            Py_DECREF(plate);
-            PyErr_SetString(PyExc_OverflowError, "Index: plates too long in total");
-            goto fail;
-        }
-        memcpy(ix->blob + blob_len, p, (size_t)len);
-        blob_len += (size_t)len;
-        ix->off[i + 1] = (uint32_t)blob_len;
         if (len > maxlen) maxlen = len;
         Py_DECREF(plate);
 
@@ -348,7 +365,7 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         if (v) f |= F_EDITS;
         v = int_attr(e, n_prio, 0, 255, i);
         if (v < 0) goto fail;
-        ix->prio[i] = (uint8_t)v;
+        rc->prio = (uint8_t)v;
         PyObject *fz = PyObject_GetAttr(e, n_fuzzy);
         if (!fz) goto fail;
         int t = PyObject_IsTrue(fz);
@@ -401,13 +418,9 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         } else {
             Py_DECREF(ex);
         }
-        ix->flags[i] = f;
+        rc->flags = f;
     }
-    {
-        char *nb = realloc(ix->blob, blob_len ? blob_len : 1);
-        if (nb) ix->blob = nb;
-        acc += blob_len;
-    }
+    acc += blob_len;
     cbuf = malloc(((size_t)maxlen + 1) * sizeof(uint32_t));
     if (!cbuf) {
         PyErr_NoMemory();
@@ -423,11 +436,11 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         goto fail;
     }
     for (Py_ssize_t i = n - 1; i >= 0; i--) {
-        const uint8_t *p = (const uint8_t *)ix->blob + ix->off[i];
-        Py_ssize_t len = (Py_ssize_t)(ix->off[i + 1] - ix->off[i]);
+        Py_ssize_t len;
+        const uint8_t *p = rec_plate(ix, &ix->rec[i], &len);
         for (Py_ssize_t j = 0; j < len; j++) cbuf[j] = ix->tr[p[j]];
         ctab_push(ix, &ix->exact, (uint32_t)i, cbuf, len);
-        if (ix->editc.slots && (ix->flags[i] & F_EDITABLE)) ctab_push(ix, &ix->editc, (uint32_t)i, cbuf, len);
+        if (ix->editc.slots && (ix->rec[i].flags & F_EDITABLE)) ctab_push(ix, &ix->editc, (uint32_t)i, cbuf, len);
     }
     /* deletion neighbourhood (CSR), in (position, entry) order within a bucket */
     ix->has_edit = n_edit > 0;
@@ -456,11 +469,18 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
             PyErr_NoMemory();
             goto fail;
         }
+        Py_ssize_t len;
         for (Py_ssize_t i = 0; i < n; i++)
-            if (ix->flags[i] & F_EDITABLE) lcount[ix->off[i + 1] - ix->off[i] + 1]++;
+            if (ix->rec[i].flags & F_EDITABLE) {
+                rec_plate(ix, &ix->rec[i], &len);
+                lcount[len + 1]++;
+            }
         for (Py_ssize_t l = 0; l <= maxlen; l++) lcount[l + 1] += lcount[l];
         for (Py_ssize_t i = 0; i < n; i++)
-            if (ix->flags[i] & F_EDITABLE) byl[lcount[ix->off[i + 1] - ix->off[i]]++] = (uint32_t)i;
+            if (ix->rec[i].flags & F_EDITABLE) {
+                rec_plate(ix, &ix->rec[i], &len);
+                byl[lcount[len]++] = (uint32_t)i;
+            }
         /* lcount[l] is now the end of length group l (and the start of group l + 1) */
         for (int pass = 0; pass < 2; pass++) {
             uint32_t start = 0;
@@ -469,7 +489,7 @@ static PyObject *Index_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
                 for (Py_ssize_t pos = 0; pos < l && end > start; pos++) {
                     for (uint32_t k = start; k < end; k++) {
                         uint32_t i = byl[k];
-                        const uint8_t *p = (const uint8_t *)ix->blob + ix->off[i];
+                        const uint8_t *p = rec_plate(ix, &ix->rec[i], &len);
                         for (Py_ssize_t j = 0; j < l; j++) cbuf[j] = ix->tr[p[j]];
                         uint64_t h = hash_codes(cbuf, l, pos, ix->base, ix->seed);
                         uint64_t b = h & ix->dmask;
@@ -535,9 +555,9 @@ static inline int cost(const Index *ix, uint8_t a, uint8_t b, int ncic) {
  * equal lengths, else the position of '-' in the shorter string. -1 on memory error. */
 static int score(const Index *ix, const uint8_t *r, Py_ssize_t lr, uint32_t e, int *mtype, long *dist,
                  Py_ssize_t *gap) {
-    const uint8_t *ep = (const uint8_t *)ix->blob + ix->off[e];
-    Py_ssize_t le = (Py_ssize_t)(ix->off[e + 1] - ix->off[e]);
-    uint8_t f = ix->flags[e];
+    Py_ssize_t le;
+    const uint8_t *ep = rec_plate(ix, &ix->rec[e], &le);
+    uint8_t f = ix->rec[e].flags;
     int ncic = (f & F_NCIC) != 0;
     long long total = 0;
     if (lr == le) {
@@ -608,6 +628,8 @@ typedef struct {
     long dist;
 } HitKey;
 
+#define SEEN_LINEAR 32
+
 typedef struct {
     Index *ix;
     PyObject *plate;
@@ -621,9 +643,11 @@ typedef struct {
     HitKey *keys;
     Py_ssize_t nkeys, capkeys;
     HitKey kbuf[8];
-    int nested;            /* re-entered: no stamps, linear dedupe */
-    uint32_t *seen;        /* nested mode: evaluated entries */
-    Py_ssize_t nseen, capseen;
+    uint32_t seen[SEEN_LINEAR]; /* entries evaluated so far (linear scan while few) */
+    Py_ssize_t nseen;
+    uint32_t *hset;        /* then an open-addressing set */
+    uint32_t hmask;
+    Py_ssize_t hcount;
 } Query;
 
 static int q_now(Query *q) {
@@ -725,7 +749,9 @@ static PyObject *make_hit(Index *ix, uint32_t e, PyObject *read, const uint8_t *
         Py_DECREF(d);
         return NULL;
     }
-    PyObject *a = aligned_str(r, lr, (const uint8_t *)ix->blob + ix->off[e], (Py_ssize_t)(ix->off[e + 1] - ix->off[e]), gap);
+    Py_ssize_t le;
+    const uint8_t *ep = rec_plate(ix, &ix->rec[e], &le);
+    PyObject *a = aligned_str(r, lr, ep, le, gap);
     if (!a) {
         Py_DECREF(d);
         Py_DECREF(g);
@@ -751,28 +777,54 @@ static PyObject *make_hit(Index *ix, uint32_t e, PyObject *read, const uint8_t *
     return h;
 }
 
+static int hset_add(Query *q, uint32_t e) { /* 1 present, 0 added, -1 error */
+    if ((uint64_t)(q->hcount + 1) * 2 > (uint64_t)q->hmask + 1 || !q->hset) {
+        uint32_t cap = q->hset ? (q->hmask + 1) * 2 : 256;
+        uint32_t *old = q->hset, oldcap = q->hset ? q->hmask + 1 : 0;
+        q->hset = malloc(sizeof(uint32_t) * cap);
+        if (!q->hset) {
+            q->hset = old;
+            PyErr_NoMemory();
+            return -1;
+        }
+        memset(q->hset, 0xFF, sizeof(uint32_t) * cap);
+        q->hmask = cap - 1;
+        q->hcount = 0;
+        for (uint32_t k = 0; k < oldcap; k++)
+            if (old[k] != NONE32) hset_add(q, old[k]);
+        free(old);
+    }
+    uint32_t pos = (e * 2654435761u) & q->hmask;
+    while (q->hset[pos] != NONE32) {
+        if (q->hset[pos] == e) return 1;
+        pos = (pos + 1) & q->hmask;
+    }
+    q->hset[pos] = e;
+    q->hcount++;
+    return 0;
+}
+
+/* 1 if e was evaluated before in this query, else records it (0); -1 error */
+static inline int q_seen(Query *q, uint32_t e) {
+    if (!q->hset) {
+        for (Py_ssize_t k = 0; k < q->nseen; k++)
+            if (q->seen[k] == e) return 1;
+        if (q->nseen < SEEN_LINEAR) {
+            q->seen[q->nseen++] = e;
+            return 0;
+        }
+        for (Py_ssize_t k = 0; k < q->nseen; k++)
+            if (hset_add(q, q->seen[k]) < 0) return -1;
+    }
+    return hset_add(q, e);
+}
+
 /* evaluate entry e once; 0 ok, -1 error */
 static int q_eval(Query *q, uint32_t e) {
     Index *ix = q->ix;
-    if (!q->nested) {
-        if (ix->stamp[e] == ix->epoch) return 0;
-        ix->stamp[e] = ix->epoch;
-    } else {
-        for (Py_ssize_t k = 0; k < q->nseen; k++)
-            if (q->seen[k] == e) return 0;
-        if (q->nseen == q->capseen) {
-            Py_ssize_t cap = q->capseen ? q->capseen * 2 : 16;
-            uint32_t *ns = realloc(q->seen, (size_t)cap * sizeof(uint32_t));
-            if (!ns) {
-                PyErr_NoMemory();
-                return -1;
-            }
-            q->seen = ns;
-            q->capseen = cap;
-        }
-        q->seen[q->nseen++] = e;
-    }
-    uint8_t f = ix->flags[e];
+    int seen = q_seen(q, e);
+    if (seen) return seen < 0 ? -1 : 0;
+    uint8_t f = ix->rec[e].flags;
     if (f & F_EXPIRES) {
         if (q_now(q) < 0) return -1;
         if (ix->expires[e] <= q->now) return 0;
@@ -833,7 +885,8 @@ static int q_dels(Query *q, uint64_t h) {
 
 /* -1 error, 1 if a sorts strictly before b */
 static int key_less(Index *ix, const HitKey *a, const HitKey *b) {
-    if (ix->prio[a->idx] != ix->prio[b->idx]) return ix->prio[a->idx] < ix->prio[b->idx];
+    uint8_t pa = ix->rec[a->idx].prio, pb = ix->rec[b->idx].prio;
+    if (pa != pb) return pa < pb;
     if (a->dist != b->dist) return a->dist < b->dist;
     if (a->rank != b->rank) return a->rank < b->rank;
     PyObject *ea = PyTuple_GET_ITEM(ix->entries, a->idx), *eb = PyTuple_GET_ITEM(ix->entries, b->idx);
@@ -924,14 +977,6 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
     q.now_obj = now;
     q.keys = q.kbuf;
     q.capkeys = 8;
-    q.nested = ix->busy > 0;
-    if (!q.nested) {
-        if (++ix->epoch == 0) {
-            memset(ix->stamp, 0, sizeof(uint32_t) * (size_t)ix->n);
-            ix->epoch = 1;
-        }
-    }
-    ix->busy++;
 
     /* canonical form of the raw plate (str.translate semantics) */
     Py_ssize_t n = PyUnicode_GET_LENGTH(plate);
@@ -996,6 +1041,8 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
         __builtin_prefetch(&ix->exact.slots[hc & ix->exact.mask]);
         if (q_chain(&q, &ix->exact, ctab_find(ix, &ix->exact, hc, c, L, -1)) < 0) goto done;
         if (ix->has_edit) {
+            __builtin_prefetch(&ix->dent[ix->doff[hc & ix->dmask]]);
+            for (Py_ssize_t i = 0; i < L; i++) __builtin_prefetch(&ix->dent[ix->doff[hd[i] & ix->dmask]]);
             if (q_dels(&q, hc) < 0) goto done;
             for (Py_ssize_t i = 0; i < L; i++) {
                 if (q_chain(&q, et, ctab_find(ix, et, hd[i], c, L, i)) < 0) goto done;
@@ -1010,11 +1057,10 @@ static PyObject *run_query(Index *ix, PyObject *const *args, Py_ssize_t nargs, P
         q.hits = NULL;
     }
 done:
-    ix->busy--;
     if (c != cstack) free(c);
     if (hd != hstack) free(hd);
     if (q.keys != q.kbuf) free(q.keys);
-    free(q.seen);
+    free(q.hset);
     Py_XDECREF(q.hits);
     Py_XDECREF(q.read);
     return result;
