@@ -13,6 +13,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import json
+import math
 import os
 import socket
 import statistics
@@ -75,7 +76,7 @@ def percentile(values: Sequence[float], q: float) -> float:
     if not values:
         raise ValueError("percentile of an empty sequence")
     xs = sorted(values)
-    k = max(0, min(len(xs) - 1, int(round(q / 100 * len(xs) + 0.5)) - 1))
+    k = max(0, min(len(xs) - 1, math.ceil(q / 100 * len(xs)) - 1))
     return xs[k]
 
 
@@ -234,10 +235,30 @@ class Endpoints:
         return out
 
 
+def lock_held_by_ancestor(path: Path = SERVICES_LOCK) -> bool:
+    """Whether a parent process is ``flock <path> ...`` (i.e. we already run under the lock)."""
+    pid = os.getppid()
+    while pid > 1:
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        if argv and os.path.basename(argv[0].decode(errors="replace")) == "flock" \
+                and str(path).encode() in argv[1:]:
+            return True
+        pid = int(stat[stat.rfind(")") + 2:].split()[1])
+    return False
+
+
 @contextlib.contextmanager
 def services_lock(timeout_s: float = 1800) -> Iterator[None]:
     """The machine-wide lock (same file and flock(2) semantics as ``flock /tmp/alpr-services.lock``):
-    only one process at a time may start the Java services / Triton."""
+    only one process at a time may start the Java services / Triton. Re-entrant for a process
+    started under ``flock /tmp/alpr-services.lock ...`` (the lock is then already ours)."""
+    if lock_held_by_ancestor():
+        yield
+        return
     fh = open(SERVICES_LOCK, "a+")
     deadline = time.monotonic() + timeout_s
     try:

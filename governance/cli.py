@@ -2,7 +2,7 @@
 on its subparsers and then ``args.func(args)`` (each handler returns an exit code).
 
     alpr serve [--host H] [--port P]
-    alpr audit verify
+    alpr audit verify [--mirror [--access-log-cassandra HOST:PORT/KEYSPACE]]
     alpr evidence export --case C --out F.zip --user U [--totp CODE]   (password: $ALPR_PASSWORD or prompt)
     alpr users bootstrap --username U --agency A [--display-name N]   (password: $ALPR_ADMIN_PASSWORD or prompt)
     alpr users list | alpr users suspend-inactive
@@ -32,6 +32,8 @@ def _settings(args: argparse.Namespace) -> GovernanceSettings:
         overrides["db_path"] = args.gov_db
     if getattr(args, "read_store", None):
         overrides["read_store"] = args.read_store
+    if getattr(args, "access_log_cassandra", None):
+        overrides["access_log_cassandra"] = args.access_log_cassandra
     return GovernanceSettings.from_env(**overrides)
 
 
@@ -63,14 +65,27 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from .access_log import verify_chain
+
     gov = _gov(args)
     try:
+        if getattr(args, "mirror", False) and not gov.log.mirrors:
+            print("error: --mirror: no access-log mirror configured (set --access-log-cassandra or "
+                  "$ALPR_GOV_ACCESS_LOG_CASSANDRA)", file=sys.stderr)
+            return 2
         report = gov.verify_chain()
+        mirrors = [verify_chain(m) for m in gov.log.mirrors] if getattr(args, "mirror", False) else []
+        ok = report.ok and all(m.ok for m in mirrors)
+        data = {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq}
+        if mirrors:
+            data["mirrors_ok"] = all(m.ok for m in mirrors)
         gov.log.record(username=_os_user(), agency=gov.settings.home_agency, action="verify_chain",
-                       data_elements={"ok": report.ok, "checked": report.checked,
-                                      "first_bad_seq": report.first_bad_seq}, channel="cli", purpose_code="AUDIT")
-        print(json.dumps(asdict(report)))
-        return 0 if report.ok else 1
+                       data_elements=data, channel="cli", purpose_code="AUDIT")
+        out = asdict(report)
+        if getattr(args, "mirror", False):
+            out["mirrors"] = [asdict(m) for m in mirrors]
+        print(json.dumps(out))
+        return 0 if ok else 1
     finally:
         gov.close()
 
@@ -162,6 +177,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     asub = audit.add_subparsers(dest="audit_cmd", required=True)
     p = asub.add_parser("verify", help="verify the hash chain of the access log (exit 1 if broken)")
     _common(p)
+    p.add_argument("--mirror", action="store_true",
+                   help="also verify the Cassandra mirror of the access log (exit 1 if either is broken)")
+    p.add_argument("--access-log-cassandra", metavar="HOST:PORT/KEYSPACE",
+                   help="the access-log mirror (default $ALPR_GOV_ACCESS_LOG_CASSANDRA)")
     p.set_defaults(func=cmd_audit_verify)
 
     ev = subparsers.add_parser("evidence", help="evidence holds")

@@ -114,6 +114,10 @@ class Governance:
 
     def close(self) -> None:
         self.store.close()
+        for mirror in self.log.mirrors:  # e.g. the Cassandra access-log mirror's cluster connection
+            close_mirror = getattr(mirror, "close", None)
+            if callable(close_mirror):
+                close_mirror()
         close = getattr(self.reads, "close", None)
         if callable(close):
             close()

@@ -4,13 +4,16 @@ prepared statements, keyspace from config).
 One partition per chain (``chain`` = deployment/agency name), clustered by ``seq``. An append
 claims the next sequence number with a lightweight transaction (``INSERT ... IF NOT EXISTS``)
 so concurrent writers can never fork the chain; the loser re-reads the head and retries.
-The head row is advanced with ``UPDATE ... IF seq = prev`` (or created with IF NOT EXISTS).
+Each record chains from the recorded head (``access_log_head``), which is advanced with
+``UPDATE ... IF seq = prev`` (or created with IF NOT EXISTS), so a deleted, edited or forged
+tail row stays detectable after later appends.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any, Optional
 from urllib.parse import urlparse
 
@@ -22,7 +25,7 @@ COLUMNS = ("seq", "ts", "username", "agency", "action", "data_elements", "purpos
 
 
 def _ident(name: str) -> str:
-    if not re.match(r"^[A-Za-z][A-Za-z0-9_]{0,47}$", name):
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,47}", name):
         raise ValueError(f"bad Cassandra identifier {name!r}")
     return name
 
@@ -40,9 +43,9 @@ def schema_cql(keyspace: str) -> list[str]:
 
 class CassandraAccessLogStore:
     def __init__(self, session: Any, keyspace: str, chain: str = "default", create_schema: bool = True,
-                 max_retries: int = 50, cluster: Any = None):
+                 max_retries: int = 50, cluster: Any = None, lag_wait_s: float = 2.0):
         self.session, self.keyspace, self.chain = session, _ident(keyspace), chain
-        self.max_retries, self._cluster = max_retries, cluster
+        self.max_retries, self._cluster, self.lag_wait_s = max_retries, cluster, lag_wait_s
         if create_schema:
             for cql in schema_cql(self.keyspace):
                 session.execute(cql)
@@ -70,18 +73,33 @@ class CassandraAccessLogStore:
         return cls(cluster.connect(), keyspace, chain, cluster=cluster)
 
     def append_access(self, make: RecordMaker) -> AccessRecord:
-        for _ in range(self.max_retries):
-            row = self.session.execute(self._last, (self.chain,)).one()
-            seq, prev = (row.seq + 1, row.hash) if row else (1, GENESIS_HASH)
+        """Append the next record, chained from the recorded head (as the SQLite store does),
+        not from whatever row is last now: otherwise the next append would re-link (launder)
+        a deleted, edited or forged tail record. A last row beyond the head is normally a
+        concurrent writer between its insert and its head move: wait up to ``lag_wait_s`` for
+        the head to catch up; if it does not (a crashed writer or a forged row), chain from
+        the head anyway, so the stray row shows up as a break in :func:`verify_chain`."""
+        lag_since: Optional[float] = None
+        for attempt in range(self.max_retries):
+            last = self.session.execute(self._last, (self.chain,)).one()
+            head = self.session.execute(self._head, (self.chain,)).one()
+            last_seq, head_seq = (last.seq if last else 0), (head.seq if head else 0)
+            if head is not None and last_seq > head_seq:
+                lag_since = time.monotonic() if lag_since is None else lag_since
+                if time.monotonic() - lag_since < self.lag_wait_s:
+                    time.sleep(min(0.02 * 2 ** attempt, 0.5))
+                    continue
+            seq = max(last_seq, head_seq) + 1
+            prev = head.hash if head is not None else (last.hash if last else GENESIS_HASH)
             rec = make(seq, prev)
             values = [getattr(rec, c) for c in COLUMNS]
             values[COLUMNS.index("data_elements")] = json.dumps(rec.data_elements, sort_keys=True)
             if self.session.execute(self._insert, (self.chain, *values)).was_applied:
-                if seq == 1:
+                if head is None:
                     self.session.execute(self._head_new, (self.chain, rec.seq, rec.hash))
                 else:
-                    res = self.session.execute(self._head_move, (rec.seq, rec.hash, self.chain, seq - 1))
-                    if not res.was_applied:  # head row missing (first append by an older version)
+                    res = self.session.execute(self._head_move, (rec.seq, rec.hash, self.chain, head_seq))
+                    if not res.was_applied:  # head row deleted meanwhile: re-create it
                         self.session.execute(self._head_new, (self.chain, rec.seq, rec.hash))
                 return rec
         raise RuntimeError(f"access log chain {self.chain!r}: could not claim a sequence number "

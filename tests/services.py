@@ -26,19 +26,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Optional
 
 import pytest
 
 __all__ = [
     "kafka_service", "cassandra_service", "flink_service", "triton_service",
     "KafkaService", "CassandraService", "FlinkService", "TritonService",
-    "register_markers", "versions_env", "free_ports",
+    "register_markers", "versions_env", "free_ports", "service_runner", "ServiceRunner",
 ]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -186,6 +188,40 @@ class ServiceRunner:
             self.stop()
             raise
 
+    # -- fault injection (tests/test_hardening_faults.py) ------------------------------------
+    @property
+    def pid_file(self) -> Path:
+        """Where ``services.sh`` keeps the service's pid (its process-group leader, via setsid)."""
+        return self.run_dir / self.name / f"{self.name}.pid"
+
+    def pid(self) -> Optional[int]:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self, timeout: float = 30.0) -> None:
+        """SIGKILL the service's whole process group (a crash, not a shutdown) and wait for it."""
+        pid = self.pid()
+        if pid is None:
+            raise RuntimeError(f"{self.name}: no pid file at {self.pid_file}")
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name}: pid {pid} still alive {timeout:.0f}s after SIGKILL")
+
+    def up(self, timeout: float = 600) -> None:
+        """(Re)start on the same ports and run dir (data kept); returns once it is healthy."""
+        self._sh("up", timeout)
+
     def stop(self) -> None:
         try:
             self._sh("down", 180)
@@ -204,10 +240,25 @@ def _service(name: str, tmp_path_factory: pytest.TempPathFactory, ports: dict[st
         pytest.skip(f"{name}: java is not on PATH")
     runner = ServiceRunner(name, tmp_path_factory.mktemp(f"svc-{name}"), ports)
     runner.start()
+    _RUNNERS[name] = runner
     try:
         yield None
     finally:
+        _RUNNERS.pop(name, None)
         runner.stop()
+
+
+_RUNNERS: dict[str, ServiceRunner] = {}
+
+
+def service_runner(name: str) -> ServiceRunner:
+    """The runner of a service this session started (request its fixture first), for tests
+    that stop, kill and restart it mid-test. Skips under ALPR_SERVICES=external: a test must
+    not kill services it does not own."""
+    runner = _RUNNERS.get(name)
+    if runner is None:
+        pytest.skip(f"{name}: fault injection needs a service started by this session (ALPR_SERVICES=local)")
+    return runner
 
 
 def _ports(env_names: list[str]) -> dict[str, int]:

@@ -209,3 +209,13 @@ def test_hit_value_semantics(accel):
     match h:
         case Hit(entry, read, mtype, dist, aligned):
             assert (read, mtype, dist, aligned) == ("FHG52", "edit", 1, "FHG52-~FHG521")
+
+
+@pytest.mark.parametrize("accel", PATHS)
+def test_matcher_pickles_by_rebuilding(accel):
+    m = HotlistMatcher.build([E("FHG521"), E("S*K3*7"), E("A***12")], ocr_table=("8B", "HM"), accel=accel)
+    back = pickle.loads(pickle.dumps(m))
+    assert back.accelerated == m.accelerated and len(back) == 2 and len(back.rejected) == 1
+    for read in ("FHG52", "FH6521", "NSK357", "HAM"):
+        assert [(h.entry, h.match_type, h.aligned) for h in back.match(read)] == \
+            [(h.entry, h.match_type, h.aligned) for h in m.match(read)]

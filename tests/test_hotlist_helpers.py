@@ -97,3 +97,11 @@ def test_retro_search_with_sqlite(tmp_path):
     assert narrowing_pattern(ncic) == "AB?123"
     assert [r.read_id for r, h in retro_search(store, ncic, DAY, now)] == ["r7"]
     store.close()
+
+
+def test_overlong_plates_are_refused():
+    from alpr.hotlist.entries import entry_problems
+    from alpr.records import HotlistEntry
+
+    assert entry_problems(HotlistEntry("e", "ABCDEFGHIJ", "V")) == []
+    assert any("at most 10" in p for p in entry_problems(HotlistEntry("e", "ABCDEFGHIJK", "V")))

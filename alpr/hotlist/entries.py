@@ -17,12 +17,17 @@ class EntryError(ValueError):
     """A hotlist entry that cannot be indexed."""
 
 
+MAX_PLATE_LEN = 10  # NCIC's LIC field; no jurisdiction issues longer plates
+
+
 def entry_problems(e: HotlistEntry, now: Optional[float] = None) -> list[str]:
     """Everything wrong with ``e``; an empty list means it can be indexed."""
     out: list[str] = []
     plate = normalize_plate(e.plate, allow_wildcard=True)
     if not plate.replace("*", ""):
         out.append("empty plate")
+    if len(plate) > MAX_PLATE_LEN:
+        out.append(f"plate {plate[:16]!r}... is {len(plate)} characters (at most {MAX_PLATE_LEN}, the NCIC LIC field)")
     stars = plate.count("*")
     if stars > MAX_WILDCARDS:
         out.append(f"wildcard entry has {stars} '*' (at most {MAX_WILDCARDS} allowed)")

@@ -242,6 +242,7 @@ class HotlistMatcher:
         plain_t = self.entries if len(plain) == len(kept) else tuple(plain)
         del kept, plain
         self._fast = None
+        self._accel = accel
         if accel is not False and _fastmatch is not None:
             try:
                 self._fast = _fastmatch.Index(
@@ -554,6 +555,17 @@ class HotlistMatcher:
 
     def __len__(self) -> int:
         return self.size
+
+    def __reduce__(self):
+        # rebuilt on unpickling: the C index is not picklable and the Python index's
+        # fingerprints use this process's (randomised) str hash
+        return (_rebuild, (self.entries, self.ocr_table.classes, self._accel, self.rejected))
+
+
+def _rebuild(entries, classes, accel, rejected) -> HotlistMatcher:
+    m = HotlistMatcher.build(entries, ocr_table=classes, accel=accel)
+    m.rejected = list(rejected) + m.rejected
+    return m
 
 
 def match_one(entry: HotlistEntry, plate: str, ocr_table: OcrTableLike = DEFAULT_OCR_TABLE,

@@ -2,7 +2,12 @@
 
 Writes use prepared statements with ``USING TTL ?`` and run concurrently
 (``execute_concurrent_with_args``); a failed write is retried with backoff and then raised,
-so the Beam bundle fails and is retried instead of losing rows. Expiry is Cassandra's TTL:
+so the Beam bundle fails and is retried instead of losing rows. By default that is
+``retries`` attempts (about 6 s of backoff); ``retry_budget_s`` (URL query
+``cassandra://h:p/ks?retry_budget_s=120``) instead keeps retrying writes, the initial
+connect and queries for that many seconds, so a pipeline rides out a Cassandra restart
+instead of failing the bundle. The driver reconnects to a node that was down every
+``reconnect_max_s`` at most (its default backs off to 10 minutes). Expiry is Cassandra's TTL:
 ``purge_expired`` has nothing to delete (it returns 0), expired cells are never served.
 """
 
@@ -13,7 +18,7 @@ import logging
 import re
 import time
 from typing import Iterable, Optional
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from alpr.observability.metrics import record_store_retry
 from alpr.records import Alert, Candidate, DeadLetter, HotlistEntry, PlateGroup, PlateRead, stable_id
@@ -73,24 +78,54 @@ class CassandraStore:
     """ReadStore + HotlistStore on Cassandra 5.0."""
 
     def __init__(self, hosts: list[str], port: int = 9042, keyspace: str = "alpr",
-                 concurrency: int = 64, retries: int = 5, connect_timeout_s: float = 10.0):
+                 concurrency: int = 64, retries: int = 5, connect_timeout_s: float = 10.0,
+                 retry_budget_s: float = 0.0, reconnect_max_s: float = 5.0):
         from cassandra.cluster import Cluster
-        from cassandra.policies import RoundRobinPolicy
+        from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 
+        if retry_budget_s < 0 or reconnect_max_s <= 0:
+            raise ValueError("retry_budget_s must be >= 0 and reconnect_max_s > 0")
         self.keyspace = _ident(keyspace)
-        self.concurrency, self.retries = concurrency, retries
+        self.concurrency, self.retries, self.retry_budget_s = concurrency, retries, float(retry_budget_s)
         self._cluster = Cluster(hosts, port=port, load_balancing_policy=RoundRobinPolicy(),
-                                connect_timeout=connect_timeout_s, protocol_version=5)
-        self._session = self._cluster.connect(self.keyspace)
+                                connect_timeout=connect_timeout_s, protocol_version=5,
+                                reconnection_policy=ExponentialReconnectionPolicy(0.5, reconnect_max_s))
+        self._session = self._retrying(lambda: self._cluster.connect(self.keyspace), "connect")
         self._ps: dict[str, object] = {}
 
     @classmethod
     def from_url(cls, url: str) -> "CassandraStore":
+        """``cassandra://host:port/keyspace[?retry_budget_s=S&retries=N&reconnect_max_s=S]``."""
         u = urlparse(url)
         if u.scheme != "cassandra" or not u.hostname:
             raise ValueError(f"bad Cassandra URL {url!r}: use cassandra://host:port/keyspace")
         keyspace = (u.path or "/alpr").strip("/") or "alpr"
-        return cls([u.hostname], port=u.port or 9042, keyspace=keyspace)
+        kw: dict = {}
+        for key, values in parse_qs(u.query, keep_blank_values=True).items():
+            if key not in ("retry_budget_s", "retries", "reconnect_max_s"):
+                raise ValueError(f"bad Cassandra URL {url!r}: unknown option {key!r} "
+                                 "(retry_budget_s, retries, reconnect_max_s)")
+            try:
+                kw[key] = int(values[-1]) if key == "retries" else float(values[-1])
+            except ValueError as exc:
+                raise ValueError(f"bad Cassandra URL {url!r}: {key} must be a number") from exc
+        return cls([u.hostname], port=u.port or 9042, keyspace=keyspace, **kw)
+
+    def _retrying(self, fn, what: str):
+        """``fn()``, retried on connection-level failures while ``retry_budget_s`` lasts."""
+        from cassandra import OperationTimedOut, Unavailable
+        from cassandra.cluster import NoHostAvailable
+
+        t0, attempt = time.monotonic(), 0
+        while True:
+            try:
+                return fn()
+            except (NoHostAvailable, OperationTimedOut, Unavailable) as exc:
+                if time.monotonic() - t0 >= self.retry_budget_s:
+                    raise
+                log.warning("cassandra: %s failed (%s), retrying", what, exc)
+                time.sleep(min(0.2 * 2 ** attempt, 5.0))
+                attempt += 1
 
     # -- plumbing ----------------------------------------------------------------
     def _prep(self, cql: str):
@@ -104,26 +139,28 @@ class CassandraStore:
 
         if not rows:
             return 0
-        ps = self._prep(cql)
+        ps = self._retrying(lambda: self._prep(cql), "prepare")
         pending = rows
-        for attempt in range(self.retries + 1):
+        t0, attempt = time.monotonic(), 0
+        while True:
             results = execute_concurrent_with_args(self._session, ps, pending, concurrency=self.concurrency,
                                                    raise_on_first_error=False)
             failed = [args for args, (ok, _res) in zip(pending, results) if not ok]
             if not failed:
                 return len(rows)
             errors = [res for ok, res in results if not ok]
-            if attempt == self.retries:
-                raise RuntimeError(f"cassandra: {len(failed)} write(s) failed after {self.retries} retries: {errors[0]}")
+            if attempt >= self.retries and time.monotonic() - t0 >= self.retry_budget_s:
+                raise RuntimeError(f"cassandra: {len(failed)} write(s) failed after {attempt} retries "
+                                   f"({time.monotonic() - t0:.0f}s): {errors[0]}")
             log.warning("cassandra: %d write(s) failed (%s), retrying", len(failed), errors[0])
             table = re.search(r"(?:INTO|FROM)\s+(\w+)", cql)
             record_store_retry("cassandra", table.group(1) if table else "unknown", len(failed))
             time.sleep(min(0.2 * 2 ** attempt, 5.0))
+            attempt += 1
             pending = failed
-        return len(rows)
 
     def _rows(self, cql: str, args: tuple = ()):
-        return self._session.execute(self._prep(cql), args)
+        return self._retrying(lambda: self._session.execute(self._prep(cql), args), "query")
 
     # -- ReadStore ---------------------------------------------------------------
     def put_reads(self, reads: Iterable[PlateRead], ttl_s: int) -> int:
