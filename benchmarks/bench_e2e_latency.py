@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 import threading
 import time
@@ -133,6 +134,17 @@ def evidence_time(reads, entry_id: str, matcher, cfg) -> Optional[float]:
     return None
 
 
+def vehicle_of(plate: str, vehicles: dict[int, str], max_distance: int = 2) -> Optional[int]:
+    """The vehicle whose plate is within ``max_distance`` edits of a read (the grouping rule),
+    so reads of partly visible plates count too."""
+    from alpr.pipelines.grouping import edit_distance
+
+    best = min(vehicles, key=lambda v: edit_distance(plate, vehicles[v], max_distance + 1), default=None)
+    if best is None or edit_distance(plate, vehicles[best], max_distance + 1) > max_distance:
+        return None
+    return best
+
+
 def summarize_latencies(ms: list[float]) -> dict:
     if not ms:
         return {"n": 0}
@@ -210,8 +222,9 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
         t3 = time.perf_counter()
         new_alerts = []
         for r in reads:
-            if frame.seq in truth_vid:
-                reads_by_vehicle.setdefault(truth_vid[frame.seq], []).append(r)
+            vid = vehicle_of(r.plate, vehicles)
+            if vid is not None:
+                reads_by_vehicle.setdefault(vid, []).append(r)
             closed = grouper.flush_ready(r.capture_ts)
             if closed:
                 store.put_groups(closed, 31_536_000)
@@ -250,6 +263,9 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
         if new_alerts:
             stages["produce_ack"].append(1000 * (t5 - t4))
         per_frame_ms.append(1000 * (time.time() - frame.capture_ts))
+        if consumed % 20 == 0:
+            print(f"loop: {consumed}/{len(clip)} frames, last publish->processed {per_frame_ms[-1]:.0f} ms",
+                  file=sys.stderr, flush=True)
     pub.join(10)
     consumer.close()
     time.sleep(1.0)
@@ -295,17 +311,30 @@ def mode_snapshot(a, run: str, clip, truth_vid, store, matcher, entries_by_plate
     pub = Publisher(a.kafka, frames_t, clip, cam_id, a.fps)
     t_start = time.time()
     pub.start()
-    processed, snapshots, run_s = 0, 0, []
-    deadline = time.time() + len(clip) / a.fps + 300
+    processed, snapshots, run_s, stuck = 0, 0, [], None
+    deadline = time.time() + len(clip) / a.fps + a.snapshot_timeout
     while processed < len(clip) and time.time() < deadline:
         if not plan_snapshot(settings.kafka):
             time.sleep(0.05)
             continue
         t0 = time.time()
-        summary = run_pipeline(settings)
+        box: dict = {}
+        worker = threading.Thread(target=lambda: box.update(summary=run_pipeline(settings)), daemon=True)
+        worker.start()  # a daemon thread, so that a run that never ends cannot hold the benchmark
+        worker.join(max(1.0, deadline - time.time()))
+        if worker.is_alive():
+            stuck = round(time.time() - t0, 1)
+            print(f"snapshot {snapshots + 1}: still running after {stuck}s, abandoned", file=sys.stderr, flush=True)
+            break
+        if "summary" not in box:
+            raise RuntimeError("snapshot pipeline run failed (see the traceback above)")
+        summary = box["summary"]
         run_s.append(time.time() - t0)
         snapshots += 1
         processed += int(summary.counters.get("frames_in", 0))
+        print(f"snapshot {snapshots}: {summary.counters.get('frames_in', 0)} frames in {run_s[-1]:.1f}s "
+              f"({processed}/{len(clip)} processed, {len(listener.got)} alerts so far)", file=sys.stderr, flush=True)
+    timed_out = processed < len(clip)
     pub.join(10)
     time.sleep(1.0)
     listener.stop.set()
@@ -314,8 +343,9 @@ def mode_snapshot(a, run: str, clip, truth_vid, store, matcher, entries_by_plate
                                          limit=100_000))
     reads_by_vehicle: dict[int, list] = {}
     for r in reads:
-        if r.seq in truth_vid:
-            reads_by_vehicle.setdefault(truth_vid[r.seq], []).append(r)
+        vid = vehicle_of(r.plate, vehicles)
+        if vid is not None:
+            reads_by_vehicle.setdefault(vid, []).append(r)
     rows, _ = first_hits(listener.got, vehicles, entries_by_plate, reads_by_vehicle, matcher, GroupingConfig())
     delete_topics(a.kafka, [frames_t, alerts_t])
     lat = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
@@ -326,6 +356,8 @@ def mode_snapshot(a, run: str, clip, truth_vid, store, matcher, entries_by_plate
         "frames_per_snapshot": round(processed / snapshots, 1) if snapshots else None,
         "first_hit": summarize_latencies(lat), "vehicles_alerted": sum(1 for r in rows if r["alerts"]),
         "alerts_total": len(listener.got), "per_vehicle": rows,
+        "stopped_at_timeout": timed_out, "snapshot_timeout_s": a.snapshot_timeout,
+        "abandoned_run_after_s": stuck,
     }
 
 
@@ -346,6 +378,8 @@ def main(argv=None) -> int:
     ap.add_argument("--fps", type=float, default=4.0)
     ap.add_argument("--modes", default="loop,snapshot")
     ap.add_argument("--inference", choices=["onnx", "triton"], default="onnx")
+    ap.add_argument("--snapshot-timeout", type=float, default=60.0,
+                    help="snapshot mode: stop starting snapshots this long after the last frame is due")
     a = ap.parse_args(argv)
     resolve_service_args(a)
     if a.inference == "triton" and not a.triton:
@@ -390,7 +424,9 @@ def main(argv=None) -> int:
                   f"{res['frames_per_snapshot']} frames/snapshot")
     store.close()
     emit("bench_e2e_latency", **out)
-    return 0
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # an abandoned snapshot run (daemon thread, open clients) must not keep the process alive
 
 
 if __name__ == "__main__":

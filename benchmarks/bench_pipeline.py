@@ -15,7 +15,8 @@ all in a SQLite store).
   source (``beam_source.RegisteredFrames``: indices in, frames looked up in this process).
 * ``bare``: the same code objects in a plain loop: ``decode_image``, ``PlateRecognizer.
   recognize_batch`` (same batch size), ``PlateGrouper``, ``is_confirmed``, ``HotlistMatcher.
-  match_candidates``; model load and hotlist index build included, no sinks.
+  match_candidates``; model load and hotlist index build (on first confirmed group, as in the
+  pipeline) included, no sinks.
 * ``bare_sinks``: ``bare`` plus the same SQLite/JSONL writes, to separate Beam's cost from
   the sinks' cost.
 
@@ -105,7 +106,7 @@ def run_bare(frames, settings, sinks: bool) -> tuple[Timing, dict]:
     c0, w0 = time.process_time(), time.perf_counter()
     store = open_store(settings.store)
     rec = PlateRecognizer(OnnxBackend(intra_op_threads=1), topn=settings.topn)
-    matcher = HotlistMatcher.build(store.load_entries())
+    matcher = None  # built on first use, as the pipeline's MatchHotlist does
     reads: list[PlateRead] = []
     b = settings.batch_size
     for i in range(0, len(frames), b):
@@ -124,6 +125,8 @@ def run_bare(frames, settings, sinks: bool) -> tuple[Timing, dict]:
     for g in groups:
         if not is_confirmed(g, settings.grouping):
             continue
+        if matcher is None:
+            matcher = HotlistMatcher.build(store.load_entries())
         for hit in matcher.match_candidates([(c.plate, c.confidence) for c in g.candidates], best_plate=g.best_plate):
             e = hit.entry
             alerts.append(Alert(

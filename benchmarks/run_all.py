@@ -163,20 +163,24 @@ def markdown(rows: list[dict], meta: dict) -> str:
 
 
 # --------------------------------------------------------------------------- running
-def run_one(b: Bench, tiny: bool, endpoint_args: list[str], timeout_s: float, log: Callable) -> dict:
+def run_one(b: Bench, tiny: bool, endpoint_args: list[str], timeout_s: float, log: Callable,
+            quiet: bool = False) -> dict:
     cmd = b.command(tiny, endpoint_args)
     shown = " ".join(["python", f"benchmarks/{b.script}", *cmd[2:]])
     log(f"== {b.name}: {shown}")
     t0 = time.time()
     env = dict(os.environ, PYTHONPATH=str(HERE) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env, cwd=str(HERE.parent))
+        # stdout is collected (last line = the JSON result); stderr (progress, warnings) passes through
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE if quiet else None, text=True,
+                              timeout=timeout_s, env=env, cwd=str(HERE.parent))
     except subprocess.TimeoutExpired:
         return {"status": "timeout", "command": shown, "seconds": round(time.time() - t0, 1)}
     entry: dict = {"command": shown, "seconds": round(time.time() - t0, 1), "returncode": proc.returncode}
     if proc.returncode != 0:
-        entry.update(status="failed", stderr_tail=proc.stderr[-2000:])
-        log(f"   FAILED (rc={proc.returncode}): {proc.stderr.strip().splitlines()[-1:] if proc.stderr.strip() else ''}")
+        err = proc.stderr or ""
+        entry.update(status="failed", stderr_tail=err[-2000:], stdout_tail=proc.stdout[-2000:])
+        log(f"   FAILED (rc={proc.returncode}){': ' + err.strip().splitlines()[-1] if err.strip() else ''}")
         return entry
     try:
         entry["result"] = last_json_line(proc.stdout)

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import logging
 import sys
 import time
@@ -171,6 +172,15 @@ class RecognizePlates(beam.PTransform):
 
 
 # --------------------------------------------------------------------------- grouping
+TIMER_RESOLUTION_S = 1e-3  # event-time timers fire with millisecond timestamps
+
+
+def _timer_ts(t: float) -> float:
+    """``t`` rounded *up* to the timer resolution, so a timer never fires before its deadline
+    (a truncated fire time would re-arm the same timer forever)."""
+    return math.ceil(round(t * 1000, 3)) / 1000
+
+
 class _GroupFn(beam.DoFn):
     """Per-camera grouping with event-time state and timers (no processing-time triggers:
     they crash the Python DirectRunner). Reads are buffered until the watermark passes
@@ -188,7 +198,7 @@ class _GroupFn(beam.DoFn):
                 timer=beam.DoFn.TimerParam(FLUSH)):
         _, read = kv
         pending.add(read)
-        due = read.capture_ts + min(self.cfg.time_delta_s, self.cfg.max_delay_s)
+        due = _timer_ts(read.capture_ts + min(self.cfg.time_delta_s, self.cfg.max_delay_s))
         current = target.read()
         if current is None or due < current:
             timer.set(due)
@@ -210,12 +220,12 @@ class _GroupFn(beam.DoFn):
         for r in ready:
             out += grouper.flush_ready(r.capture_ts)
             out += grouper.add(r)
-        out += grouper.flush_ready(now)
+        out += grouper.flush_ready(now + TIMER_RESOLUTION_S)  # the timer fired in this millisecond
         open_state.write(grouper.groups)
         deadlines = [d for d in (grouper.next_deadline(),
                                  (later[0].capture_ts + self.cfg.time_delta_s) if later else None) if d]
         if deadlines:
-            nxt = max(min(deadlines), now + 1e-3)
+            nxt = max(_timer_ts(min(deadlines)), _timer_ts(now) + TIMER_RESOLUTION_S)
             timer.set(nxt)
             target.write(nxt)
         else:

@@ -77,7 +77,7 @@ def seeded(cluster_session):
                        (Candidate(plates[0], 91.0),), (reads[0].read_id, reads[2].read_id), 2)
     store.put_groups([group], 3600)
     store.put_alerts([Alert(f"a-{tag}", group.group_id, cam, agency, t0, plates[0], plates[0], f"e-{tag}", "V",
-                            emitted_ts=t0)], 3600)
+                            list_name="Stolen", match_type="exact", distance=0, emitted_ts=t0)], 3600)
     entry = HotlistEntry(f"e-{tag}", plates[0], "V", list_name="Stolen", created_ts=t0)
     store.upsert_entries([entry])
     yield dict(store=store, sess=sess, keyspace=svc.keyspace, cam=cam, agency=agency, t0=t0, reads=reads,

@@ -1,3 +1,5 @@
+import pytest
+
 from alpr.config import GroupingConfig
 from alpr.pipelines.grouping import PlateGrouper, build_group, edit_distance, is_confirmed, vote
 from alpr.records import Candidate, PlateRead
@@ -68,3 +70,22 @@ def test_partial_reads_at_the_frame_edge_join_the_vehicle():
     # but two different plates sharing a short fragment stay apart
     other = [r(0, "ABC123", 0.0), r(1, "XYZ12", 0.2), r(2, "ABC123", 0.4)]
     assert sorted(g.best_plate for g in PlateGrouper(cfg).group_all(other)) == ["ABC123", "XYZ12"]
+
+
+@pytest.mark.parametrize("start", [1795882993.1738625, 1767225600.0, 1764343252.7777777, 1700000000.0004999])
+def test_beam_grouping_terminates_for_any_sub_millisecond_timestamps(start):
+    """Event-time timers fire at millisecond timestamps: a deadline between two milliseconds
+    used to re-arm the same timer forever (found with capture times taken from time.time())."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from alpr.config import load_settings
+    from alpr.pipelines.graph import pipeline_options
+    from alpr.pipelines.transforms import GroupPlates
+
+    reads = [r(i, "ABC123", start + i * 0.2) for i in range(12)]
+    reads += [r(100 + i, "XYZ789", start + 30 + i * 0.2) for i in range(12)]
+    with beam.Pipeline(options=pipeline_options(load_settings())) as p:
+        groups = (p | beam.Create(reads) | beam.Map(lambda x: beam.window.TimestampedValue(x, x.capture_ts))
+                  | GroupPlates(GroupingConfig()) | beam.Map(lambda g: (g.best_plate, g.num_reads)))
+        assert_that(groups, equal_to([("ABC123", 12), ("XYZ789", 12)]))
