@@ -10,8 +10,8 @@ published in real time at ``--fps`` through ``CameraGateway`` (acks=all, idempot
 frame's ``capture_ts`` is its publish time. A listener thread records when each alert arrives
 on the alerts topic. Latency of a vehicle's FIRST CONFIDENT HIT = arrival of its first alert -
 publish time of the frame after which its reads first formed a confirmed group that hits the
-hotlist (>= min_reads reads, best confidence >= min_confidence: the earliest moment an alert
-was possible). Two ways of running the same code, each on its own topics and camera:
+hotlist (>= min_reads reads, best confidence >= min_confidence), replaying the per-frame rule
+over the reads stored/produced in that mode: the earliest moment a per-frame path could alert. Two ways of running the same code, each on its own topics and camera:
 
 * ``snapshot``: the pipeline as it runs on Kafka (``alpr.pipelines.graph.run`` with
   ``source=kafka``, DirectRunner, Cassandra store, Kafka alerts sink) in back-to-back snapshots:
@@ -37,7 +37,6 @@ import sys
 import threading
 import time
 import uuid
-from typing import Optional
 
 from benchlib import add_service_args, emit, percentile, resolve_service_args
 
@@ -118,31 +117,26 @@ class Publisher(threading.Thread):
         self.done.set()
 
 
-def evidence_time(reads, entry_id: str, matcher, cfg) -> Optional[float]:
-    """Capture (= publish) time of the read after which the reads first form a confirmed group
-    hitting ``entry_id``; None if they never do."""
-    from alpr.pipelines.grouping import build_group, is_confirmed
+def evidence_times(reads, matcher, cfg) -> dict[str, float]:
+    """Per hotlist entry: the capture (= publish) time of the read after which a per-frame
+    streaming path could first alert, replaying the loop's rule over the stored reads
+    (``PlateGrouper``; the open group of each new read confirmed by ``is_confirmed`` and hit
+    by ``match_candidates``)."""
+    from alpr.pipelines.grouping import PlateGrouper, build_group, is_confirmed
 
-    reads = sorted(reads, key=lambda r: (r.capture_ts, r.read_id))
-    for k in range(1, len(reads) + 1):
-        g = build_group(reads[:k])
+    grouper, first = PlateGrouper(cfg), {}
+    for r in sorted(reads, key=lambda r: (r.capture_ts, r.read_id)):
+        grouper.flush_ready(r.capture_ts)
+        grouper.add(r)
+        og = next((g for g in grouper.groups if any(x is r for x in g.reads)), None)
+        if og is None:
+            continue
+        g = build_group(og.reads)
         if not is_confirmed(g, cfg):
             continue
-        hits = matcher.match_candidates([(c.plate, c.confidence) for c in g.candidates], best_plate=g.best_plate)
-        if any(h.entry.entry_id == entry_id for h in hits):
-            return reads[k - 1].capture_ts
-    return None
-
-
-def vehicle_of(plate: str, vehicles: dict[int, str], max_distance: int = 2) -> Optional[int]:
-    """The vehicle whose plate is within ``max_distance`` edits of a read (the grouping rule),
-    so reads of partly visible plates count too."""
-    from alpr.pipelines.grouping import edit_distance
-
-    best = min(vehicles, key=lambda v: edit_distance(plate, vehicles[v], max_distance + 1), default=None)
-    if best is None or edit_distance(plate, vehicles[best], max_distance + 1) > max_distance:
-        return None
-    return best
+        for h in matcher.match_candidates([(c.plate, c.confidence) for c in g.candidates], best_plate=g.best_plate):
+            first.setdefault(h.entry.entry_id, r.capture_ts)
+    return first
 
 
 def summarize_latencies(ms: list[float]) -> dict:
@@ -152,22 +146,22 @@ def summarize_latencies(ms: list[float]) -> dict:
             "max_ms": round(max(ms), 1), "min_ms": round(min(ms), 1)}
 
 
-def first_hits(alerts, vehicles, entries_by_plate, reads_by_vehicle, matcher, cfg) -> tuple[list, dict]:
-    """Per vehicle: (plate, evidence ts, first alert arrival, latency ms)."""
-    rows, dup = [], {}
-    for vid, plate in vehicles.items():
+def first_hits(alerts, vehicles, entries_by_plate, reads, matcher, cfg) -> list[dict]:
+    """Per vehicle: evidence time, first alert arrival, latency (ms) and number of alerts."""
+    evidence = evidence_times(reads, matcher, cfg)
+    rows = []
+    for plate in vehicles.values():
         entry = entries_by_plate[plate]
-        mine = sorted((t for a, t in alerts if a.entry_id == entry.entry_id))
-        dup[plate] = len(mine)
-        ev = evidence_time(reads_by_vehicle.get(vid, []), entry.entry_id, matcher, cfg)
+        mine = sorted(t for a, t in alerts if a.entry_id == entry.entry_id)
+        ev = evidence.get(entry.entry_id)
         rows.append({"plate": plate, "evidence_ts": ev, "first_alert_ts": mine[0] if mine else None,
                      "latency_ms": round(1000 * (mine[0] - ev), 1) if (mine and ev) else None,
                      "alerts": len(mine)})
-    return rows, dup
+    return rows
 
 
 # --------------------------------------------------------------------------- modes
-def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, vehicles, backend_spec) -> dict:
+def mode_loop(a, run: str, clip, store, matcher, entries_by_plate, vehicles, backend_spec) -> dict:
     from confluent_kafka import Consumer, OFFSET_BEGINNING, Producer, TopicPartition
 
     from alpr.config import GroupingConfig
@@ -191,7 +185,7 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
     grouper = PlateGrouper(cfg)
     stages: dict[str, list[float]] = {k: [] for k in ("kafka_in", "decode", "recognize", "store", "match", "produce_ack")}
     per_frame_ms: list[float] = []
-    reads_by_vehicle: dict[int, list] = {}
+    all_reads: list = []
     alerted: set = set()
     fired: list[tuple[str, float, float]] = []  # (entry_id, trigger publish ts, ack ts)
     consumed = 0
@@ -222,9 +216,7 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
         t3 = time.perf_counter()
         new_alerts = []
         for r in reads:
-            vid = vehicle_of(r.plate, vehicles)
-            if vid is not None:
-                reads_by_vehicle.setdefault(vid, []).append(r)
+            all_reads.append(r)
             closed = grouper.flush_ready(r.capture_ts)
             if closed:
                 store.put_groups(closed, 31_536_000)
@@ -271,7 +263,7 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
     time.sleep(1.0)
     listener.stop.set()
     listener.join(5)
-    rows, _ = first_hits(listener.got, vehicles, entries_by_plate, reads_by_vehicle, matcher, cfg)
+    rows = first_hits(listener.got, vehicles, entries_by_plate, all_reads, matcher, cfg)
     by_entry: dict[str, float] = {}
     for eid, trig, _ack in fired:
         by_entry.setdefault(eid, trig)
@@ -292,7 +284,7 @@ def mode_loop(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, ve
     }
 
 
-def mode_snapshot(a, run: str, clip, truth_vid, store, matcher, entries_by_plate, vehicles, backend_spec) -> dict:
+def mode_snapshot(a, run: str, clip, store, matcher, entries_by_plate, vehicles, backend_spec) -> dict:
     from alpr.config import GroupingConfig, load_settings
     from alpr.connectors.kafka import plan_snapshot
     from alpr.connectors.stores.base import ReadQuery
@@ -341,12 +333,7 @@ def mode_snapshot(a, run: str, clip, truth_vid, store, matcher, entries_by_plate
     listener.join(5)
     reads = store.search_reads(ReadQuery(camera_id=cam_id, start_ts=t_start - 60, end_ts=time.time() + 60,
                                          limit=100_000))
-    reads_by_vehicle: dict[int, list] = {}
-    for r in reads:
-        vid = vehicle_of(r.plate, vehicles)
-        if vid is not None:
-            reads_by_vehicle.setdefault(vid, []).append(r)
-    rows, _ = first_hits(listener.got, vehicles, entries_by_plate, reads_by_vehicle, matcher, GroupingConfig())
+    rows = first_hits(listener.got, vehicles, entries_by_plate, reads, matcher, GroupingConfig())
     delete_topics(a.kafka, [frames_t, alerts_t])
     lat = [r["latency_ms"] for r in rows if r["latency_ms"] is not None]
     return {
@@ -396,7 +383,6 @@ def main(argv=None) -> int:
     run = uuid.uuid4().hex[:8]
     cam = SyntheticCamera("cam-e2e", "BENCH", n_vehicles=a.vehicles, seed=21)
     clip = list(cam.frames())
-    truth_vid = {t.seq: t.vehicle_id for t in cam.ground_truth()}
     vehicles = {i: v.plate for i, v in enumerate(cam.vehicles)}
     entries = [HotlistEntry(f"e2e-{run}-{i}", p, "V", list_name="Stolen Vehicle", source="ncic", created_ts=time.time())
                for i, p in vehicles.items()]
@@ -411,7 +397,7 @@ def main(argv=None) -> int:
     for m in modes:
         fn = mode_loop if m == "loop" else mode_snapshot
         t0 = time.time()
-        res = fn(a, run, clip, truth_vid, store, matcher, entries_by_plate, vehicles, backend_spec)
+        res = fn(a, run, clip, store, matcher, entries_by_plate, vehicles, backend_spec)
         res["elapsed_s"] = round(time.time() - t0, 1)
         out[m] = res
         fh = res["first_hit"]

@@ -30,7 +30,6 @@ per frame. Overhead = pipeline / bare - 1 (CPU time of this process, and wall cl
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import tempfile

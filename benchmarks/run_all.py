@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -45,7 +45,6 @@ class Bench:
     services: tuple[str, ...] = ()        # required services
     optional_services: tuple[str, ...] = ()  # used when --services is on
     full: str = ""                        # the documented full-size command
-    extra_args: tuple[str, ...] = field(default=())
 
     def command(self, tiny: bool, endpoint_args: list[str]) -> list[str]:
         return [sys.executable, str(HERE / self.script), *(self.tiny if tiny else self.args), *endpoint_args]

@@ -207,7 +207,7 @@ def test_hit_value_semantics(accel):
     back = pickle.loads(pickle.dumps(h))
     assert back == h and back.aligned == "FHG52-~FHG521" and back.sort_key == (1, 2)
     match h:
-        case Hit(entry, read, mtype, dist, aligned):
+        case Hit(_, read, mtype, dist, aligned):
             assert (read, mtype, dist, aligned) == ("FHG52", "edit", 1, "FHG52-~FHG521")
 
 

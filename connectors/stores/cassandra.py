@@ -124,6 +124,7 @@ class CassandraStore:
                 if time.monotonic() - t0 >= self.retry_budget_s:
                     raise
                 log.warning("cassandra: %s failed (%s), retrying", what, exc)
+                record_store_retry("cassandra", what, 1)
                 time.sleep(min(0.2 * 2 ** attempt, 5.0))
                 attempt += 1
 
