@@ -62,3 +62,28 @@ def test_import_replace_incremental_and_errors(tmp_path):
     assert rc == 1 and "TOTAL RECORD 3 but 2 rows" in err
     rc, _, err = run(["hotlist", "import", str(tmp_path / "missing.csv"), "--list", "X", "--store", f"sqlite:{db}"])
     assert rc == 2 and "cannot read hotlist file" in err
+
+
+def test_import_applies_per_list_matching_defaults(tmp_path):
+    """State feeds import exact-only, other lists OCR-equivalent only (the <0.1 % fuzzy setting)."""
+    import argparse
+
+    from alpr.connectors.stores.sqlite import SqliteStore
+    from alpr.hotlist.cli import register
+
+    data = Path(__file__).parent / "data" / "hotlists"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="cmd"))
+    store = f"sqlite:{tmp_path}/h.db"
+    for argv in (["hotlist", "import", str(data / "ncic.txt"), "--format", "ncic", "--list", "V", "--store", store],
+                 ["hotlist", "import", str(data / "openalpr.csv"), "--list", "LOCAL", "--store", store],
+                 ["hotlist", "import", str(data / "openalpr.csv"), "--list", "WIDE", "--matching", "fuzzy",
+                  "--store", store]):
+        args = parser.parse_args(argv)
+        assert args.func(args, out=io.StringIO(), err=io.StringIO()) == 0
+    by_list = {}
+    for e in SqliteStore(f"{tmp_path}/h.db").load_entries():
+        by_list.setdefault(e.list_code, set()).add((e.fuzzy, e.max_ocr_subs, e.max_edits))
+    assert by_list["V"] == {(False, 0, 0)}
+    assert by_list["LOCAL"] == {(True, 1, 0)}
+    assert by_list["WIDE"] == {(True, 1, 1)}

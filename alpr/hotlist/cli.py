@@ -41,6 +41,10 @@ def register(subparsers) -> argparse.ArgumentParser:
     i.add_argument("--store", default="sqlite:alpr.db", help="hotlist store, sqlite:PATH (default sqlite:alpr.db)")
     i.add_argument("--states", default="", help="comma-separated state whitelist")
     i.add_argument("--agency", default="")
+    i.add_argument("--matching", choices=["auto", "exact", "ocr", "fuzzy"], default="auto",
+                   help="per-list fuzziness: exact only; OCR-equivalent characters (1 substitution); "
+                        "fuzzy (OCR + one edit). auto = exact for state feeds (ncic, clew), ocr otherwise: "
+                        "keeps fuzzy candidates under 0.1%% of reads (benchmarks/bench_hotlist_precision.py)")
     i.set_defaults(func=cmd_import, mode=None)
     return hp
 
@@ -53,8 +57,14 @@ def _options(args, for_match: bool = False):
     ncic_codes = None
     if fmt == "ncic" and not for_match:
         ncic_codes = frozenset({args.list_code})
+    matching = getattr(args, "matching", "fuzzy")
+    if matching == "auto":
+        matching = "exact" if fmt in ("ncic", "clew") else "ocr"
+    fuzz = {"exact": dict(fuzzy=False, max_ocr_subs=0, max_edits=0),
+            "ocr": dict(fuzzy=True, max_ocr_subs=1, max_edits=0),
+            "fuzzy": dict(fuzzy=True, max_ocr_subs=1, max_edits=1)}[matching]
     return ImportOptions(list_code=args.list_code, state_whitelist=states, list_codes=ncic_codes,
-                         agency=getattr(args, "agency", ""))
+                         agency=getattr(args, "agency", ""), **fuzz)
 
 
 def _load(args, for_match: bool, err: TextIO):
