@@ -211,7 +211,7 @@ class _ReadRange(beam.DoFn):
 
     def process(self, r: PartitionRange):
         from confluent_kafka import Consumer, TopicPartition
-        from alpr.pipelines.transforms import DEAD, dead_letter
+        from alpr.pipelines.transforms import DEAD, MAX_DEAD_LETTER_PAYLOAD, dead_letter
 
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "alpr-range-reader",
                              "enable.auto.commit": False, "fetch.message.max.bytes": 20_000_000})
@@ -243,7 +243,8 @@ class _ReadRange(beam.DoFn):
                     h = _header_map(msg)
                     detail = f"camera={h.get(H_CAMERA, '?')} agency={h.get(H_AGENCY, '?')} seq={h.get(H_SEQ, '?')}"
                     yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key,
-                                                                     (msg.value() or b"")[:4096], detail=detail))
+                                                                     (msg.value() or b"")[:MAX_DEAD_LETTER_PAYLOAD],
+                                                                     detail=detail))
                     continue
                 yield TimestampedValue(frame, frame.capture_ts)
             self._report_lag(consumer, r, offset, self.group_id)

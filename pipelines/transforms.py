@@ -33,6 +33,7 @@ from alpr.records import Alert, DeadLetter, Frame, HotlistEntry, PlateGroup, Pla
 log = logging.getLogger(__name__)
 NS = "alpr"
 DEAD = "dead_letter"
+MAX_DEAD_LETTER_PAYLOAD = 2 << 20  # whole frames (for replay) fit; below Cassandra's mutation limit
 
 
 def dead_letter(stage: str, reason: str, key: str, payload: bytes = b"", detail: str = "") -> DeadLetter:
@@ -81,7 +82,7 @@ class _DecodeFn(beam.DoFn):
         except FrameDecodeError as exc:
             obs.observe_decode_failure(frame.camera_id, frame.agency)
             yield beam.pvalue.TaggedOutput(DEAD, dead_letter(
-                "decode", str(exc), frame.frame_id, frame.data[:4096],
+                "decode", str(exc), frame.frame_id, frame.data[:MAX_DEAD_LETTER_PAYLOAD],
                 detail=f"camera={frame.camera_id} seq={frame.seq} bytes={len(frame.data)}"))
             return
         Metrics.counter(NS, "frames_decoded").inc()
@@ -149,10 +150,18 @@ class _FailedBatch(beam.DoFn):
     def process(self, failed):
         batch, exc = failed
         obs.observe_failed_batch()
+        import cv2
+
         for item in batch if isinstance(batch, (list, tuple)) else [batch]:
-            frame = item[0] if isinstance(item, tuple) else None
+            frame, image = item if isinstance(item, tuple) and len(item) == 2 else (None, None)
             key = frame.frame_id if isinstance(frame, Frame) else "unknown"
-            yield dead_letter("inference", f"inference failed: {type(exc).__name__}: {exc}", key)
+            payload = b""  # the frame itself (re-encoded JPEG), so the dead letter can be replayed
+            if image is not None:
+                ok, jpg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                payload = jpg.tobytes() if ok else b""
+            detail = (f"camera={frame.camera_id} agency={frame.agency} seq={frame.seq} "
+                      f"capture_ts={frame.capture_ts!r}") if isinstance(frame, Frame) else ""
+            yield dead_letter("inference", f"inference failed: {type(exc).__name__}: {exc}", key, payload, detail)
 
 
 class RecognizePlates(beam.PTransform):

@@ -28,3 +28,10 @@ def test_unreachable_inference_server_dead_letters_every_frame(tmp_path):
     dead = open_store(settings.store).get_dead_letters()
     assert sorted(d.key for d in dead) == sorted(f.frame_id for f in frames)
     assert all(d.stage == "inference" and "InferenceUnavailable" in d.reason for d in dead)
+    # each dead letter carries the frame (JPEG) and its provenance, so it can be replayed
+    from alpr.inference.recognizer import decode_image
+
+    by_key = {d.key: d for d in dead}
+    for f in frames:
+        assert decode_image(by_key[f.frame_id].payload).shape == (720, 1280, 3)
+        assert f"seq={f.seq} " in by_key[f.frame_id].detail
