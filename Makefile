@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 export ALPR_CACHE ?= $(HOME)/.cache/alpr-stream
 
 .PHONY: install demo test test-unit test-integration services-fetch services-up services-down \
-        system-deps bench soak eval clean
+        system-deps bench bench-services soak eval clean
 
 $(STAMP): setup.py
 	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11)"; exit 1; }
@@ -51,6 +51,10 @@ test-integration: install services-fetch
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
+
+# The benchmarks that need Kafka, Cassandra and Triton (started on free ports, then stopped).
+bench-services: install services-fetch
+	$(BIN)/python benchmarks/run_all.py --services
 
 # Bounded soak: the pipeline under a synthetic load for SOAK_MINUTES, memory/lag/throughput over time.
 SOAK_MINUTES ?= 2

@@ -9,9 +9,10 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 import logging
+import math
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Iterable, Optional, Tuple
@@ -34,6 +35,32 @@ log = logging.getLogger(__name__)
 NS = "alpr"
 DEAD = "dead_letter"
 MAX_DEAD_LETTER_PAYLOAD = 2 << 20  # whole frames (for replay) fit; below Cassandra's mutation limit
+
+
+_STORES: dict = {}  # spec -> [store, users]: one connection/session per worker process
+_STORES_LOCK = threading.Lock()
+
+
+def shared_store(spec: str):
+    """The worker process's store for ``spec``: every sink and the matcher share one Cassandra
+    session (or SQLite connection) instead of opening one each."""
+    with _STORES_LOCK:
+        entry = _STORES.get(spec)
+        if entry is None:
+            entry = _STORES[spec] = [open_store(spec), 0]
+        entry[1] += 1
+        return entry[0]
+
+
+def release_store(store) -> None:
+    with _STORES_LOCK:
+        for spec, entry in list(_STORES.items()):
+            if entry[0] is store:
+                entry[1] -= 1
+                if entry[1] <= 0:
+                    del _STORES[spec]
+                    store.close()
+                return
 
 
 def dead_letter(stage: str, reason: str, key: str, payload: bytes = b"", detail: str = "") -> DeadLetter:
@@ -272,7 +299,7 @@ class _MatchFn(beam.DoFn):
     def setup(self):
         from alpr.hotlist.reload import ReloadingMatcher
 
-        self._store = open_store(self.settings.store)
+        self._store = shared_store(self.settings.store)
         self._reloader = ReloadingMatcher(self._store, refresh_s=self.settings.hotlist_refresh_s)
 
     def _matchers(self, side_entries) -> list:
@@ -319,9 +346,8 @@ class _MatchFn(beam.DoFn):
                 confidence=group.best_confidence, emitted_ts=time.time())
 
     def teardown(self):
-        store = getattr(self, "_store", None)
-        if store is not None:
-            store.close()
+        if getattr(self, "_store", None) is not None:
+            release_store(self._store)
 
 
 class MatchHotlist(beam.PTransform):
@@ -382,7 +408,7 @@ class _StoreWriter(beam.DoFn):
         self.store_spec, self.method, self.ttl_s, self.printer, self.batch = store_spec, method, ttl_s, printer, batch
 
     def setup(self):
-        self._store = open_store(self.store_spec)
+        self._store = shared_store(self.store_spec)
 
     def start_bundle(self):
         self._buf = []
@@ -410,9 +436,8 @@ class _StoreWriter(beam.DoFn):
         self._flush()
 
     def teardown(self):
-        store = getattr(self, "_store", None)
-        if store is not None:
-            store.close()
+        if getattr(self, "_store", None) is not None:
+            release_store(self._store)
 
 
 def print_read(r: PlateRead) -> None:
