@@ -74,12 +74,27 @@ def driver():
 def _click_and_wait(driver, element):
     """Click a submit button and wait until the next page has replaced this one."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
+
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 
     page = driver.find_element(By.TAG_NAME, "html")
     element.click()
-    WebDriverWait(driver, 15).until(EC.staleness_of(page))
+
+    def replaced(_):
+        # chromedriver reports a node of the old page either as stale or, at times, as an
+        # "inspector error: Node ... does not belong to the document": both mean the page changed
+        try:
+            page.is_enabled()
+            return False
+        except StaleElementReferenceException:
+            return True
+        except WebDriverException as exc:
+            if "does not belong to the document" in str(exc):
+                return True
+            raise
+
+    WebDriverWait(driver, 15).until(replaced)
 
 
 def _login(driver, server, code=None):
