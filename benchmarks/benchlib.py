@@ -15,7 +15,6 @@ import fcntl
 import json
 import math
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -171,28 +170,9 @@ def decoded_frames(width: int, height: int, n: int, seed: int = 11) -> list:
 
 
 # --------------------------------------------------------------------------- services
-def free_ports(n: int) -> list[int]:
-    socks, ports = [], []
-    try:
-        while len(ports) < n:
-            s = socket.socket()
-            s.bind((HOST, 0))
-            socks.append(s)
-            if s.getsockname()[1] not in ports:
-                ports.append(s.getsockname()[1])
-    finally:
-        for s in socks:
-            s.close()
-    return ports
-
-
-def versions_env() -> dict[str, str]:
-    out: dict[str, str] = {}
-    for line in (REPO / "infra" / "versions.env").read_text().splitlines():
-        if line.strip() and not line.lstrip().startswith("#") and "=" in line:
-            k, _, v = line.partition("=")
-            out[k.strip()] = os.environ.get(k.strip(), v)
-    return out
+# the same helpers the test fixtures use (tests/services.py), not a copy of them
+sys.path.insert(0, str(REPO / "tests"))
+from services import free_ports, versions_env  # noqa: E402
 
 
 PORT_VARS = {
