@@ -168,7 +168,8 @@ def mode_loop(a, run: str, clip, store, matcher, entries_by_plate, vehicles, bac
     from alpr.connectors.kafka import producer_config, message_to_frame
     from alpr.inference.recognizer import PlateRecognizer, decode_image
     from alpr.pipelines.grouping import PlateGrouper, build_group, is_confirmed
-    from alpr.records import Alert, PlateRead, stable_id
+    from alpr.pipelines.transforms import group_alert
+    from alpr.records import PlateRead, stable_id
 
     frames_t, alerts_t, cam_id = f"e2e-frames-loop-{run}", f"e2e-alerts-loop-{run}", f"cam-loop-{run}"
     create_topics(a.kafka, {frames_t: 2, alerts_t: 1})
@@ -232,14 +233,7 @@ def mode_loop(a, run: str, clip, store, matcher, entries_by_plate, vehicles, bac
                 if key in alerted:
                     continue
                 alerted.add(key)
-                e = hit.entry
-                new_alerts.append(Alert(
-                    alert_id=stable_id("alert", g.group_id, e.entry_id), group_id=g.group_id, camera_id=g.camera_id,
-                    agency=g.agency, capture_ts=g.epoch_start, read_plate=hit.read_plate, entry_plate=e.plate,
-                    entry_id=e.entry_id, list_code=e.list_code, list_name=e.list_name, match_type=hit.match_type,
-                    distance=hit.distance, priority=e.priority, covert=e.covert, description=e.description,
-                    case_number=e.case_number, entry_source=e.source, entry_agency=e.agency, aligned=hit.aligned,
-                    confidence=g.best_confidence, emitted_ts=time.time()))
+                new_alerts.append(group_alert(g, hit))
         t4 = time.perf_counter()
         for al in new_alerts:
             producer.produce(alerts_t, key=al.agency.encode(), value=al.to_json().encode(),

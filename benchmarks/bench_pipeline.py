@@ -100,7 +100,8 @@ def run_bare(frames, settings, sinks: bool) -> tuple[Timing, dict]:
     from alpr.inference.backends import OnnxBackend
     from alpr.inference.recognizer import decode_image, PlateRecognizer
     from alpr.pipelines.grouping import PlateGrouper, is_confirmed
-    from alpr.records import Alert, PlateRead, stable_id
+    from alpr.pipelines.transforms import group_alert
+    from alpr.records import PlateRead, stable_id
 
     c0, w0 = time.process_time(), time.perf_counter()
     store = open_store(settings.store)
@@ -127,14 +128,7 @@ def run_bare(frames, settings, sinks: bool) -> tuple[Timing, dict]:
         if matcher is None:
             matcher = HotlistMatcher.build(store.load_entries())
         for hit in matcher.match_candidates([(c.plate, c.confidence) for c in g.candidates], best_plate=g.best_plate):
-            e = hit.entry
-            alerts.append(Alert(
-                alert_id=stable_id("alert", g.group_id, e.entry_id), group_id=g.group_id, camera_id=g.camera_id,
-                agency=g.agency, capture_ts=g.epoch_start, read_plate=hit.read_plate, entry_plate=e.plate,
-                entry_id=e.entry_id, list_code=e.list_code, list_name=e.list_name, match_type=hit.match_type,
-                distance=hit.distance, priority=e.priority, covert=e.covert, description=e.description,
-                case_number=e.case_number, entry_source=e.source, entry_agency=e.agency, aligned=hit.aligned,
-                confidence=g.best_confidence, emitted_ts=time.time()))
+            alerts.append(group_alert(g, hit))
     if sinks:
         store.put_reads(reads, settings.ttl_s)
         store.put_groups(groups, settings.ttl_s)

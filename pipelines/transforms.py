@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Iterable, Optional, Tuple
+from typing import Optional, Tuple
 
 import apache_beam as beam
 from apache_beam.coders import PickleCoder
@@ -286,6 +286,20 @@ class GroupPlates(beam.PTransform):
 
 
 # --------------------------------------------------------------------------- hotlist match
+def group_alert(group: PlateGroup, hit, emitted_ts: Optional[float] = None) -> Alert:
+    """The alert for one hotlist hit of a plate group (one id per group and entry)."""
+    e: HotlistEntry = hit.entry
+    return Alert(
+        alert_id=stable_id("alert", group.group_id, e.entry_id),
+        group_id=group.group_id, camera_id=group.camera_id, agency=group.agency,
+        capture_ts=group.epoch_start, read_plate=hit.read_plate, entry_plate=e.plate,
+        entry_id=e.entry_id, list_code=e.list_code, list_name=e.list_name,
+        match_type=hit.match_type, distance=hit.distance, priority=e.priority,
+        covert=e.covert, description=e.description, case_number=e.case_number,
+        entry_source=e.source, entry_agency=e.agency, aligned=hit.aligned,
+        confidence=group.best_confidence, emitted_ts=time.time() if emitted_ts is None else emitted_ts)
+
+
 class _MatchFn(beam.DoFn):
     """Holds the hotlist index in memory; reloads when the store's hotlist version changes
     (works the same on every runner, unlike refreshing side inputs)."""
@@ -332,18 +346,9 @@ class _MatchFn(beam.DoFn):
             obs.observe_group(group.camera_id, group.agency, confirmed=False)
             return
         for hit in self._hits(group, side_entries):
-            e: HotlistEntry = hit.entry
             Metrics.counter(NS, f"hits_{hit.match_type}").inc()
-            obs.observe_hit(e.list_code, hit.match_type)
-            yield Alert(
-                alert_id=stable_id("alert", group.group_id, e.entry_id),
-                group_id=group.group_id, camera_id=group.camera_id, agency=group.agency,
-                capture_ts=group.epoch_start, read_plate=hit.read_plate, entry_plate=e.plate,
-                entry_id=e.entry_id, list_code=e.list_code, list_name=e.list_name,
-                match_type=hit.match_type, distance=hit.distance, priority=e.priority,
-                covert=e.covert, description=e.description, case_number=e.case_number,
-                entry_source=e.source, entry_agency=e.agency, aligned=hit.aligned,
-                confidence=group.best_confidence, emitted_ts=time.time())
+            obs.observe_hit(hit.entry.list_code, hit.match_type)
+            yield group_alert(group, hit)
 
     def teardown(self):
         if getattr(self, "_store", None) is not None:
