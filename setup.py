@@ -75,7 +75,7 @@ setup(
             "schemathesis>=3.30",
         ],
     },
-    entry_points={"console_scripts": ["alpr=alpr.cli:main"]},
+    entry_points={"console_scripts": ["alpr=alpr.app.cli:main"]},
     # optional C accelerator for the hotlist matcher; alpr.hotlist.matcher falls back to pure Python
     ext_modules=[Extension("alpr.hotlist._fastmatch", ["alpr/hotlist/_fastmatch.c"], optional=True)],
 )

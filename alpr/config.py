@@ -23,7 +23,8 @@ from typing import Any, Optional
 
 import yaml
 
-from alpr.connectors.stores.base import DAY_S, MIN_RETENTION_DAYS
+DAY_S = 86_400
+MIN_RETENTION_DAYS = 365  # policy 461.4 / Gov. Code 34090.6 floor
 
 
 class ConfigError(ValueError):

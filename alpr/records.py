@@ -240,6 +240,10 @@ class Alert(Record):
     state: str = "new"
 
 
+DEAD = "dead_letter"  # the tagged output / sink name of dead letters in every engine binding
+MAX_DEAD_LETTER_PAYLOAD = 2 << 20  # whole frames (for replay) fit; below Cassandra's mutation limit
+
+
 @dataclass(frozen=True)
 class DeadLetter(Record):
     """Anything a stage could not process, with why; never silently dropped."""

@@ -211,7 +211,7 @@ class _ReadRange(beam.DoFn):
 
     def process(self, r: PartitionRange):
         from confluent_kafka import Consumer, TopicPartition
-        from alpr.pipelines.transforms import DEAD, MAX_DEAD_LETTER_PAYLOAD, dead_letter
+        from alpr.records import DEAD, MAX_DEAD_LETTER_PAYLOAD
 
         consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "alpr-range-reader",
                              "enable.auto.commit": False, "fetch.message.max.bytes": 20_000_000})
@@ -242,9 +242,10 @@ class _ReadRange(beam.DoFn):
                     key = f"{r.topic}[{r.partition}]@{msg.offset()}"
                     h = _header_map(msg)
                     detail = f"camera={h.get(H_CAMERA, '?')} agency={h.get(H_AGENCY, '?')} seq={h.get(H_SEQ, '?')}"
-                    yield beam.pvalue.TaggedOutput(DEAD, dead_letter("source", str(exc), key,
-                                                                     (msg.value() or b"")[:MAX_DEAD_LETTER_PAYLOAD],
-                                                                     detail=detail))
+                    obs.observe_dead_letter("source", str(exc))
+                    yield beam.pvalue.TaggedOutput(DEAD, DeadLetter(
+                        stage="source", reason=str(exc), key=key, ts=time.time(),
+                        payload=(msg.value() or b"")[:MAX_DEAD_LETTER_PAYLOAD], detail=detail))
                     continue
                 yield TimestampedValue(frame, frame.capture_ts)
             self._report_lag(consumer, r, offset, self.group_id)
@@ -273,7 +274,7 @@ class ReadFramesFromKafka(beam.PTransform):
         self.plan = list(plan) if plan is not None else plan_snapshot(cfg)
 
     def expand(self, pbegin):
-        from alpr.pipelines.transforms import DEAD
+        from alpr.records import DEAD
 
         return (pbegin
                 | "Plan" >> beam.Create(self.plan)

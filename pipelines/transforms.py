@@ -29,12 +29,10 @@ from alpr.config import GroupingConfig, Settings
 from alpr.connectors.stores import open_store
 from alpr.observability import metrics as obs
 from alpr.pipelines.grouping import PlateGrouper, is_confirmed
-from alpr.records import Alert, DeadLetter, Frame, HotlistEntry, PlateGroup, PlateRead, stable_id
+from alpr.records import DEAD, MAX_DEAD_LETTER_PAYLOAD, Alert, DeadLetter, Frame, HotlistEntry, PlateGroup, PlateRead, stable_id
 
 log = logging.getLogger(__name__)
 NS = "alpr"
-DEAD = "dead_letter"
-MAX_DEAD_LETTER_PAYLOAD = 2 << 20  # whole frames (for replay) fit; below Cassandra's mutation limit
 
 
 _STORES: dict = {}  # spec -> [store, users]: one connection/session per worker process

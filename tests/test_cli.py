@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from alpr.cli import build_parser, main
+from alpr.app.cli import build_parser, main
 from alpr.connectors.camera.synthetic import SyntheticCamera, render_plate
 
 

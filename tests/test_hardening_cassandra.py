@@ -327,7 +327,7 @@ def test_mirror_head_lagging_behind_a_forged_tail_is_not_adopted(cluster_session
 
 def test_audit_verify_mirror_cli(cluster_session, tmp_path, capsys, monkeypatch):
     """``alpr audit verify --mirror`` checks the Cassandra mirror too (exit 1 when it is broken)."""
-    from alpr.cli import main as alpr_main
+    from alpr.app.cli import main as alpr_main
 
     from governance_helpers import Clock, add_user, bootstrap, make_gov, seed_reads
     from alpr.governance.search import SearchCriteria

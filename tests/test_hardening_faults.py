@@ -208,7 +208,7 @@ class Scenario:
     def start(self) -> subprocess.Popen:
         self._n += 1
         log = open(self.tmp / f"alpr-run-{self._n}.log", "wb")
-        proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "run"], env=self.env, cwd=self.tmp,
+        proc = subprocess.Popen([sys.executable, "-m", "alpr.app.cli", "run"], env=self.env, cwd=self.tmp,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         return proc

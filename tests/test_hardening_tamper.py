@@ -13,7 +13,7 @@ import sqlite3
 
 import pytest
 
-from alpr.cli import main as alpr_main
+from alpr.app.cli import main as alpr_main
 from alpr.governance.access_log import record_hash
 from alpr.governance.store import GENESIS_HASH
 

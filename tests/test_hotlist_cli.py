@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 from alpr.connectors.stores.sqlite import SqliteStore
-from alpr.hotlist.cli import register
+from alpr.app.hotlist_cli import register
 
 DATA = Path(__file__).parent / "data" / "hotlists"
 
@@ -69,7 +69,7 @@ def test_import_applies_per_list_matching_defaults(tmp_path):
     import argparse
 
     from alpr.connectors.stores.sqlite import SqliteStore
-    from alpr.hotlist.cli import register
+    from alpr.app.hotlist_cli import register
 
     data = Path(__file__).parent / "data" / "hotlists"
     parser = argparse.ArgumentParser()

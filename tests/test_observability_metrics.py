@@ -290,7 +290,7 @@ def test_dashboards_on_disk_match_the_generator():
 
 # --------------------------------------------------------------------------- CLI
 def test_cli_metrics_serve_exposes_expected_camera_offline():
-    proc = subprocess.Popen([sys.executable, "-m", "alpr.cli", "metrics", "serve", "--port", "0", "--addr",
+    proc = subprocess.Popen([sys.executable, "-m", "alpr.app.cli", "metrics", "serve", "--port", "0", "--addr",
                              "127.0.0.1", "--expected-cameras", "cam-gw-1,cam-gw-2", "--duration", "20"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -306,7 +306,7 @@ def test_cli_metrics_serve_exposes_expected_camera_offline():
 
 
 def test_cli_metrics_check_passes_on_the_repo():
-    out = subprocess.run([sys.executable, "-m", "alpr.cli", "metrics", "check", str(ROOT)],
+    out = subprocess.run([sys.executable, "-m", "alpr.app.cli", "metrics", "check", str(ROOT)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "0 problem(s)" in out.stdout

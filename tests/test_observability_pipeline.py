@@ -45,7 +45,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory):
-    from alpr.demo import run_demo
+    from alpr.app.demo import run_demo
 
     port = free_port()
     mp = pytest.MonkeyPatch()

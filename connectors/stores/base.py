@@ -15,8 +15,7 @@ from typing import Iterable, Optional, Protocol, Sequence, runtime_checkable
 
 from alpr.records import Alert, DeadLetter, HotlistEntry, PlateGroup, PlateRead
 
-DAY_S = 86_400
-MIN_RETENTION_DAYS = 365  # policy 461.4 / Gov. Code 34090.6 floor
+from alpr.config import DAY_S, MIN_RETENTION_DAYS  # noqa: F401  (re-exported)
 
 
 @dataclass(frozen=True)

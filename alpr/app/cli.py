@@ -104,7 +104,7 @@ def _load_hotlist_file(path: str, list_code: str):
 
 
 def cmd_demo(args) -> int:
-    from alpr.demo import run_demo
+    from alpr.app.demo import run_demo
 
     return run_demo(out_dir=Path(args.out), vehicles=args.vehicles, on_hotlist=args.hits, seed=args.seed)
 
@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720)
     p.set_defaults(func=cmd_synth)
 
-    for module in ("alpr.hotlist.cli", "alpr.connectors.kafka_cli", "alpr.governance.cli",
+    for module in ("alpr.app.hotlist_cli", "alpr.connectors.kafka_cli", "alpr.governance.cli",
                    "alpr.observability.cli"):
         _optional_register(module, sub)
     return parser

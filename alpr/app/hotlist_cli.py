@@ -11,7 +11,7 @@ import json
 import sys
 from typing import Optional, TextIO
 
-from .matcher import HotlistMatcher
+from alpr.hotlist.matcher import HotlistMatcher
 
 FORMAT_CHOICES = ("auto", "csv", "openalpr", "ncic", "clew")
 

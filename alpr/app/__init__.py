@@ -1,0 +1,1 @@
+"""Applications on top of every layer: the ``alpr`` CLI, the demo and the hotlist commands."""
