@@ -240,6 +240,24 @@ class Alert(Record):
     state: str = "new"
 
 
+@dataclass(frozen=True)
+class HotlistChange(Record):
+    """One change to the live hotlists, as published on the compacted ``hotlist`` topic (key =
+    ``entry_id``; the value is the entry for ``upsert``, a tombstone for ``remove``)."""
+
+    op: str  # upsert | remove
+    entry_id: str
+    entry: Optional[HotlistEntry] = None
+    ts: float = 0.0
+    reason: str = ""  # import | add | remove | expire
+
+    def __post_init__(self):
+        if self.op not in ("upsert", "remove"):
+            raise SchemaError(f"HotlistChange.op must be 'upsert' or 'remove', got {self.op!r}")
+        if self.op == "upsert" and (self.entry is None or self.entry.entry_id != self.entry_id):
+            raise SchemaError("an upsert HotlistChange carries the entry with the same entry_id")
+
+
 DEAD = "dead_letter"  # the tagged output / sink name of dead letters in every engine binding
 MAX_DEAD_LETTER_PAYLOAD = 2 << 20  # whole frames (for replay) fit; below Cassandra's mutation limit
 
@@ -256,7 +274,8 @@ class DeadLetter(Record):
     detail: str = ""
 
 
-RECORD_TYPES = {c.__name__: c for c in (Frame, Candidate, PlateRead, PlateGroup, HotlistEntry, Alert, DeadLetter)}
+RECORD_TYPES = {c.__name__: c for c in (Frame, Candidate, PlateRead, PlateGroup, HotlistEntry, Alert, DeadLetter,
+                                         HotlistChange)}
 
 
 def record_from_json(text: str | bytes) -> Record:
