@@ -17,6 +17,17 @@ MAPPED = {
 }
 
 
+# Folders that hold only data files (no ``__init__.py``) ship as data packages: listing them in
+# ``packages`` is what setuptools asks for (otherwise it warns "Package ... is absent from the
+# packages configuration" once per folder and per build step).
+DATA_PACKAGES = {
+    "alpr.inference.models.ppocr": ["*.onnx", "*.txt"],
+    "alpr.governance.templates": ["*.html"],
+    "alpr.governance.policy": ["*.txt", "*.json"],
+    "alpr.connectors.schemas": ["*.json"],
+}
+
+
 def _packages():
     import os
 
@@ -27,7 +38,7 @@ def _packages():
             if "__init__.py" in files:
                 rel = os.path.relpath(root, folder)
                 found.append(pkg if rel == "." else pkg + "." + rel.replace(os.sep, "."))
-    return sorted(found)
+    return sorted(set(found) | set(DATA_PACKAGES))
 
 
 setup(
@@ -40,10 +51,7 @@ setup(
     package_dir=MAPPED,
     include_package_data=True,
     package_data={
-        "alpr.inference": ["models/ppocr/*.onnx", "models/ppocr/*.txt", "models/*.onnx", "models/*.json"],
-        "alpr.governance": ["templates/*.html", "static/*", "policy/*.txt", "policy/*.json"],
-        "alpr.connectors": ["schemas/*.json", "schemas/*.cql"],
-        "alpr": ["schemas/*.json", "py.typed"],
+        **DATA_PACKAGES,
     },
     install_requires=[
         "apache-beam>=2.77,<2.78",
