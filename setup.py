@@ -72,6 +72,7 @@ setup(
         "argon2-cffi>=23,<26",
         "pyotp>=2.9,<3",
         "jsonschema>=4,<5",
+        "rich>=13,<16",  # progress bars (demo, run, hotlist import, eval, benchmarks)
     ],
     extras_require={
         "test": [
@@ -81,6 +82,7 @@ setup(
             "rapidfuzz>=3",
             "selenium>=4.20",
             "schemathesis>=3.30",
+            "matplotlib>=3.8,<4",  # PNG plots beside the eval/benchmark JSON
         ],
     },
     entry_points={"console_scripts": ["alpr=alpr.app.cli:main"]},
