@@ -93,8 +93,10 @@ class RunSummary:
 
 
 def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = None,
-        extra_args: Sequence[str] = ()) -> RunSummary:
-    """Run the pipeline to completion (bounded sources) and return its counters."""
+        extra_args: Sequence[str] = (), frames=None) -> RunSummary:
+    """Run the pipeline to completion (bounded sources) and return its counters. ``frames``,
+    if given, is a callable ``pipeline -> PCollection of Frames`` replacing the configured
+    source (the CLI's progress-reporting source, see alpr.app.live)."""
     t0 = time.time()
     _start_metrics(settings)
     plan = None
@@ -103,7 +105,7 @@ def run(settings: Settings, hotlist_entries: Optional[Sequence[HotlistEntry]] = 
 
         plan = plan_snapshot(settings.kafka)
     p = beam.Pipeline(options=pipeline_options(settings, extra_args))
-    build(p, settings, hotlist_entries, kafka_plan=plan)
+    build(p, settings, hotlist_entries, frames=frames(p) if frames else None, kafka_plan=plan)
     try:
         result = p.run()
         state = result.wait_until_finish()
