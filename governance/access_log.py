@@ -1,32 +1,46 @@
-"""The Civ. Code 1798.90.52 access log: append-only and hash-chained.
+"""The Civ. Code 1798.90.52 access log: append-only, HMAC-chained and anchored outside the store.
 
-Each record stores the previous record's hash and its own SHA-256 over the canonical JSON
-of all its other fields (sorted keys, no whitespace). :func:`verify_chain` recomputes the
-chain and reports the first bad sequence number, so an edited, inserted or deleted record
-(including a truncated tail, via the stored head) is detected.
+Each record stores the previous record's MAC and its own HMAC-SHA256 (key: :class:`AuditKey`,
+never stored in the database) over the canonical JSON of all its other fields. Someone who
+can write the database cannot recompute a valid chain without the key. Every
+``anchor_every``-th record (and ``alpr maintenance run``) publishes a signed checkpoint of
+the head to the anchor sinks (a file the auditor keeps, a Kafka topic), so cutting the tail
+and moving the stored head back is caught too. :func:`verify_chain` checks the chain, the
+anchors and the recorded head; :func:`compare_stores` compares the primary store with a
+mirror record by record.
+
+Without a key (bare library use) the chain falls back to plain SHA-256: only the
+``Governance`` service wiring is tamper-evident against a database writer.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from alpr.observability.metrics import observe_chain_report, record_access_event
 
+from .anchors import AnchorSink, Checkpoint, gather
+from .keys import AuditKey
 from .models import AccessRecord
 from .purposes import Purpose
 from .store import GENESIS_HASH, AccessLogStore
+
+log = logging.getLogger(__name__)
+CHAIN = "access_log"
 
 
 def canonical_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def record_hash(body: dict) -> str:
-    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+def record_hash(body: dict, key: Optional[AuditKey] = None) -> str:
+    data = canonical_json(body).encode("utf-8")
+    return key.mac(data) if key is not None else hashlib.sha256(data).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -35,16 +49,21 @@ class ChainReport:
     checked: int
     first_bad_seq: Optional[int] = None
     reason: str = ""
+    anchors_checked: int = 0
 
 
 class AccessLog:
     """Writes access records to one or more :class:`AccessLogStore` s (e.g. SQLite + Cassandra)."""
 
     def __init__(self, store: AccessLogStore, mirrors: tuple[AccessLogStore, ...] = (),
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, key: Optional[AuditKey] = None,
+                 anchors: Sequence[AnchorSink] = (), anchor_every: int = 1):
         self.store = store
         self.mirrors = mirrors
         self.clock = clock
+        self.key = key
+        self.anchors = tuple(anchors)
+        self.anchor_every = max(1, int(anchor_every))
 
     def record(self, *, username: str, agency: str, action: str, data_elements: Optional[dict] = None,
                purpose: Optional[Purpose] = None, channel: str = "api", outcome: str = "allowed",
@@ -56,37 +75,64 @@ class AccessLog:
                       case_number=purpose.case_number if purpose else case_number,
                       channel=channel, outcome=outcome,
                       detail=(f"{detail} | note: {purpose.note}" if purpose and purpose.note else detail))
+        key = self.key
 
         def make(seq: int, prev_hash: str) -> AccessRecord:
             body = dict(fields, seq=seq, prev_hash=prev_hash)
-            return AccessRecord(**body, hash=record_hash(body))
+            return AccessRecord(**body, hash=record_hash(body, key))
 
         rec = self.store.append_access(make)
         for mirror in self.mirrors:
             mirror.append_access(make)
         record_access_event(action, rec.purpose_code, outcome)
+        if self.anchors and rec.seq % self.anchor_every == 0:
+            self._publish(rec.seq, rec.hash)
         return rec
+
+    def _publish(self, seq: int, hash_: str) -> Optional[Checkpoint]:
+        if self.key is None or not self.anchors:
+            return None
+        cp = Checkpoint.make(self.key, CHAIN, seq, hash_, self.clock())
+        for sink in self.anchors:
+            try:
+                sink.publish(cp)
+            except Exception as exc:  # the record is stored; a missed anchor shows as a gap, loudly
+                log.error("access-log anchor %s not published to %s: %s", seq, sink.name, exc)
+        return cp
+
+    def anchor_now(self) -> Optional[Checkpoint]:
+        """Publish a checkpoint of the current head (maintenance job, ``alpr audit anchor``)."""
+        head = self.store.access_head()
+        return self._publish(*head) if head else None
 
     def records(self, **kw: Any) -> list[AccessRecord]:
         return self.store.access_records(**kw)
 
-    def verify(self) -> ChainReport:
-        report = verify_chain(self.store)
+    def verify(self, with_anchors: bool = True) -> ChainReport:
+        cps = gather(self.anchors, CHAIN) if (with_anchors and self.anchors) else ()
+        report = verify_chain(self.store, self.key, cps)
         observe_chain_report(report)
         return report
 
 
-def verify_chain(store: AccessLogStore) -> ChainReport:
-    """Recompute the whole chain; report the first sequence number that does not check out."""
+def verify_chain(store: AccessLogStore, key: Optional[AuditKey] = None,
+                 anchors: Sequence[Checkpoint] = ()) -> ChainReport:
+    """Recompute the whole chain; report the first sequence number that does not check out.
+    With ``anchors``, every signed checkpoint must match the stored record at its sequence
+    number, and the log must reach at least the newest checkpoint."""
     prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
+    hashes: dict[int, str] = {}
     for rec in store.access_records():
         if rec.seq != expected_seq:
             return ChainReport(False, checked, expected_seq,
                                f"sequence gap: expected {expected_seq}, found {rec.seq} (record deleted or inserted)")
         if rec.prev_hash != prev_hash:
             return ChainReport(False, checked, rec.seq, "prev_hash does not match the previous record's hash")
-        if record_hash(rec.body()) != rec.hash:
-            return ChainReport(False, checked, rec.seq, "record hash mismatch (record edited)")
+        if record_hash(rec.body(), key) != rec.hash:
+            return ChainReport(False, checked, rec.seq, "record MAC mismatch (record edited or forged without "
+                                                        "the audit key)" if key else "record hash mismatch "
+                                                        "(record edited)")
+        hashes[rec.seq] = rec.hash
         prev_hash, expected_seq, checked = rec.hash, expected_seq + 1, checked + 1
     head = store.access_head()
     if head is not None:
@@ -97,4 +143,40 @@ def verify_chain(store: AccessLogStore) -> ChainReport:
                                "(records removed from the end, or head tampered)")
     elif checked:
         return ChainReport(False, checked, 1, "records present but no chain head recorded")
-    return ChainReport(True, checked)
+    if anchors:
+        if key is None:
+            return ChainReport(False, checked, None, "anchors given but no audit key to check their signatures")
+        pub = key.public_key_hex()
+        for cp in anchors:
+            if not cp.valid_for(pub):
+                return ChainReport(False, checked, cp.seq, f"anchor for seq {cp.seq} has a bad signature "
+                                                           "(forged or signed with another key)", len(anchors))
+            if cp.seq not in hashes:
+                return ChainReport(False, checked, min(cp.seq, expected_seq),
+                                   f"anchored record {cp.seq} is missing: the log ends at {expected_seq - 1} "
+                                   "(tail cut and head moved)", len(anchors))
+            if hashes[cp.seq] != cp.hash:
+                return ChainReport(False, checked, cp.seq, f"record {cp.seq} differs from its anchored MAC "
+                                                           "(history rewritten)", len(anchors))
+    return ChainReport(True, checked, anchors_checked=len(anchors))
+
+
+def compare_stores(primary: AccessLogStore, mirror: AccessLogStore) -> ChainReport:
+    """Record-by-record comparison of the primary access log with a mirror."""
+    a, b = primary.access_records(), mirror.access_records()
+    for n, (ra, rb) in enumerate(zip(a, b), 1):
+        if ra != rb:
+            what = [f for f in ("seq", "ts", "username", "agency", "action", "data_elements", "purpose_code",
+                                "case_number", "channel", "outcome", "detail", "prev_hash", "hash")
+                    if getattr(ra, f) != getattr(rb, f)]
+            return ChainReport(False, n - 1, min(ra.seq, rb.seq),
+                               f"primary and mirror differ at record {n} ({', '.join(what)})")
+    if len(a) != len(b):
+        n = min(len(a), len(b))
+        longer = "primary" if len(a) > len(b) else "mirror"
+        return ChainReport(False, n, n + 1, f"{longer} has {abs(len(a) - len(b))} more record(s) "
+                                            f"({len(a)} in the primary, {len(b)} in the mirror)")
+    if primary.access_head() != mirror.access_head():
+        return ChainReport(False, len(a), len(a), f"heads differ: primary {primary.access_head()}, "
+                                                  f"mirror {mirror.access_head()}")
+    return ChainReport(True, len(a))

@@ -2,7 +2,8 @@
 on its subparsers and then ``args.func(args)`` (each handler returns an exit code).
 
     alpr serve [--host H] [--port P]
-    alpr audit verify [--mirror [--access-log-cassandra HOST:PORT/KEYSPACE]]
+    alpr audit verify [--anchors FILE]... [--mirror [--access-log-mirror SPEC]]
+    alpr audit anchor
     alpr evidence export --case C --out F.zip --user U [--totp CODE]   (password: $ALPR_PASSWORD or prompt)
     alpr users bootstrap --username U --agency A [--display-name N]   (password: $ALPR_ADMIN_PASSWORD or prompt)
     alpr users list | alpr users suspend-inactive
@@ -34,6 +35,8 @@ def _settings(args: argparse.Namespace) -> GovernanceSettings:
         overrides["read_store"] = args.read_store
     if getattr(args, "access_log_cassandra", None):
         overrides["access_log_cassandra"] = args.access_log_cassandra
+    if getattr(args, "access_log_mirror", None):
+        overrides["access_log_mirror"] = args.access_log_mirror
     return GovernanceSettings.from_env(**overrides)
 
 
@@ -65,27 +68,42 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
-    from .access_log import verify_chain
-
+    """Keyed chain + anchors (configured sinks and ``--anchors`` copies) + primary-vs-mirror."""
     gov = _gov(args)
     try:
         if getattr(args, "mirror", False) and not gov.log.mirrors:
-            print("error: --mirror: no access-log mirror configured (set --access-log-cassandra or "
-                  "$ALPR_GOV_ACCESS_LOG_CASSANDRA)", file=sys.stderr)
+            print("error: --mirror: no access-log mirror configured (set --access-log-mirror, "
+                  "--access-log-cassandra or $ALPR_GOV_ACCESS_LOG_MIRROR)", file=sys.stderr)
             return 2
-        report = gov.verify_chain()
-        mirrors = [verify_chain(m) for m in gov.log.mirrors] if getattr(args, "mirror", False) else []
+        try:
+            report = gov.verify_chain(tuple(args.anchors or ()))
+        except (OSError, ValueError, RuntimeError) as exc:
+            print(f"error: anchors unreadable: {exc}", file=sys.stderr)
+            return 2
+        mirrors = gov.verify_mirrors() if getattr(args, "mirror", False) else []
         ok = report.ok and all(m.ok for m in mirrors)
-        data = {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq}
+        data = {"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
+                "anchors_checked": report.anchors_checked}
         if mirrors:
             data["mirrors_ok"] = all(m.ok for m in mirrors)
         gov.log.record(username=_os_user(), agency=gov.settings.home_agency, action="verify_chain",
                        data_elements=data, channel="cli", purpose_code="AUDIT")
-        out = asdict(report)
+        out = asdict(report)  # "ok" is the primary's; the exit code covers the mirrors too
         if getattr(args, "mirror", False):
-            out["mirrors"] = [asdict(m) for m in mirrors]
+            out["mirrors"] = [{k: v for k, v in asdict(m).items() if k != "anchors_checked"} for m in mirrors]
         print(json.dumps(out))
         return 0 if ok else 1
+    finally:
+        gov.close()
+
+
+def cmd_audit_anchor(args: argparse.Namespace) -> int:
+    """Publish a signed checkpoint of the access-log head now (cron between maintenance runs)."""
+    gov = _gov(args)
+    try:
+        cp = gov.log.anchor_now()
+        print(json.dumps(asdict(cp) if cp else {"anchored": None}))
+        return 0 if cp else 1
     finally:
         gov.close()
 
@@ -181,7 +199,14 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                    help="also verify the Cassandra mirror of the access log (exit 1 if either is broken)")
     p.add_argument("--access-log-cassandra", metavar="HOST:PORT/KEYSPACE",
                    help="the access-log mirror (default $ALPR_GOV_ACCESS_LOG_CASSANDRA)")
+    p.add_argument("--access-log-mirror", metavar="SPEC",
+                   help="mirror as sqlite:PATH or cassandra://HOST:PORT/KEYSPACE ($ALPR_GOV_ACCESS_LOG_MIRROR)")
+    p.add_argument("--anchors", action="append", metavar="FILE",
+                   help="an auditor's copy of the anchor file (repeatable); the configured sinks are always read")
     p.set_defaults(func=cmd_audit_verify)
+    p = asub.add_parser("anchor", help="publish a signed checkpoint of the access-log head to the anchor sinks")
+    _common(p)
+    p.set_defaults(func=cmd_audit_anchor)
 
     ev = subparsers.add_parser("evidence", help="evidence holds")
     esub = ev.add_subparsers(dest="evidence_cmd", required=True)

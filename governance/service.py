@@ -10,13 +10,15 @@ from alpr.connectors.stores import open_store
 from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.observability.metrics import observe_chain_report
 
-from .access_log import AccessLog, ChainReport, verify_chain
+from .access_log import CHAIN, AccessLog, ChainReport, compare_stores, verify_chain
+from .anchors import AnchorSink, FileAnchorSink, gather, open_sinks
 from .alerts import AlertWorkflowService
 from .audits import AuditService
 from .auth import AuthService
 from .evidence import EvidenceService, ImageLoader
 from .guard import Guard
 from .hotlists import HotlistService, retro_alerts_search
+from .keys import AUDIT_KEY_ENV, AuditKey, load_key
 from .models import Agency
 from .policy_record import PolicyRegistry
 from .purposes import PurposeCatalog
@@ -54,15 +56,19 @@ class Governance:
     def build(cls, settings: GovernanceSettings, *, store: Optional[GovernanceStore] = None,
               reads: Optional[Any] = None, hotlist_store: Optional[HotlistStore] = None,
               log_mirrors: tuple[AccessLogStore, ...] = (), image_loader: Optional[ImageLoader] = None,
-              clock: Callable[[], float] = time.time, retro_search: Optional[Callable[..., Any]] = None
+              clock: Callable[[], float] = time.time, retro_search: Optional[Callable[..., Any]] = None,
+              audit_key: Optional[AuditKey] = None, anchors: Optional[tuple[AnchorSink, ...]] = None
               ) -> "Governance":
         store = store if store is not None else SqliteGovernanceStore(settings.db_path)
         reads = reads if reads is not None else open_store(settings.read_store)
         hotlist_store = hotlist_store if hotlist_store is not None else reads
-        if not log_mirrors and settings.access_log_cassandra:
-            from .store_cassandra import CassandraAccessLogStore
-            log_mirrors = (CassandraAccessLogStore.from_spec(settings.access_log_cassandra),)
-        log = AccessLog(store, log_mirrors, clock)
+        if not log_mirrors and (settings.access_log_mirror or settings.access_log_cassandra):
+            log_mirrors = (open_access_log_mirror(settings.access_log_mirror or settings.access_log_cassandra),)
+        audit_key = audit_key or AuditKey.from_secret(load_key(AUDIT_KEY_ENV, settings.audit_key_file))
+        if anchors is None:
+            anchors = open_sinks(settings.anchor_file(), settings.audit_anchor_kafka, settings.audit_anchor_topic)
+        log = AccessLog(store, log_mirrors, clock, key=audit_key, anchors=anchors,
+                        anchor_every=settings.audit_anchor_every)
         auth = AuthService(store, log, settings, clock)
         purposes = PurposeCatalog(settings.purposes, settings.case_pattern)
         guard = Guard(auth, log, purposes)
@@ -101,19 +107,35 @@ class Governance:
         suspended = self.auth.suspend_inactive(now)
         expired = self.sharing.expire_approvals(now)
         audit = self.audits.run_scheduled(now)
+        anchor = self.log.anchor_now()
         return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
-                "audit_sample": audit.audit_id if audit else None}
+                "audit_sample": audit.audit_id if audit else None, "anchored_seq": anchor.seq if anchor else None}
 
     def ttl_seconds_for(self, agency: str) -> int:
         return self.retention.ttl_seconds_for(agency)
 
-    def verify_chain(self) -> ChainReport:
-        report = verify_chain(self.store)
+    def verify_chain(self, extra_anchor_files: tuple[str, ...] = ()) -> ChainReport:
+        """The keyed chain, checked against every anchor (configured sinks + auditors' copies)."""
+        sinks = self.log.anchors + tuple(FileAnchorSink(p) for p in extra_anchor_files)
+        report = verify_chain(self.store, self.log.key, gather(sinks, CHAIN))
         observe_chain_report(report)
         return report
 
+    def verify_mirrors(self) -> list[ChainReport]:
+        """Each mirror: its own keyed chain, then a record-by-record comparison with the primary
+        (the first failure is reported)."""
+        out = []
+        for m in self.log.mirrors:
+            chain = verify_chain(m, self.log.key)
+            out.append(chain if not chain.ok else compare_stores(self.store, m))
+        return out
+
     def close(self) -> None:
         self.store.close()
+        for sink in self.log.anchors:
+            close_sink = getattr(sink, "close", None)
+            if callable(close_sink):
+                close_sink()
         for mirror in self.log.mirrors:  # e.g. the Cassandra access-log mirror's cluster connection
             close_mirror = getattr(mirror, "close", None)
             if callable(close_mirror):
@@ -121,3 +143,11 @@ class Governance:
         close = getattr(self.reads, "close", None)
         if callable(close):
             close()
+
+
+def open_access_log_mirror(spec: str) -> AccessLogStore:
+    """``sqlite:PATH`` (a second SQLite file) or a Cassandra spec (``host:port/keyspace``)."""
+    if spec.startswith("sqlite:"):
+        return SqliteGovernanceStore(spec[len("sqlite:"):])
+    from .store_cassandra import CassandraAccessLogStore
+    return CassandraAccessLogStore.from_spec(spec)

@@ -39,9 +39,21 @@ class GovernanceSettings:
     timezone: str = "America/Los_Angeles"
     max_searches_per_day: int = 50                # per user; more is flagged as unusual volume
     access_log_cassandra: Optional[str] = None    # "host:port/keyspace" to mirror the access log
+    access_log_mirror: Optional[str] = None       # mirror spec: "sqlite:PATH" or "cassandra://host:port/ks"
+    audit_key_file: str = ".run/keys/audit.key"   # HMAC chain + anchor signing key ($ALPR_AUDIT_KEY wins)
+    secrets_key_file: str = ".run/keys/secrets.key"  # encrypts MFA secrets at rest ($ALPR_SECRETS_KEY wins)
+    audit_anchor_file: Optional[str] = None       # signed head checkpoints (default: <db_path>.anchors.jsonl)
+    audit_anchor_kafka: Optional[str] = None      # Kafka bootstrap servers to publish checkpoints to
+    audit_anchor_topic: str = "alpr.audit.anchors"
+    audit_anchor_every: int = 1                   # checkpoint every N access records (and each maintenance run)
     secure_cookies: bool = False                  # set True behind TLS
     evidence_dir: str = ".run/evidence"
     maintenance_interval_s: int = 3600            # purge, inactivity suspension, audit sampling, share expiry
+
+    def anchor_file(self) -> Optional[str]:
+        if self.audit_anchor_file:
+            return self.audit_anchor_file
+        return None if self.db_path == ":memory:" else f"{self.db_path}.anchors.jsonl"
 
     def replace(self, **changes: Any) -> "GovernanceSettings":
         return dataclasses.replace(self, **changes)

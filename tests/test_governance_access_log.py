@@ -33,11 +33,11 @@ def test_search_record_holds_the_1798_90_52_fields():
 def test_chain_verifies_and_links_records():
     gov, _ = _gov_with_log()
     recs = gov.store.access_records()
-    assert verify_chain(gov.store).ok
-    assert verify_chain(gov.store).checked == len(recs)
+    assert verify_chain(gov.store, gov.log.key).ok
+    assert verify_chain(gov.store, gov.log.key).checked == len(recs)
     for a, b in zip(recs, recs[1:]):
         assert b.prev_hash == a.hash and b.seq == a.seq + 1
-        assert record_hash(b.body()) == b.hash
+        assert record_hash(b.body(), gov.log.key) == b.hash
 
 
 def test_sqlite_refuses_update_and_delete():
@@ -63,7 +63,7 @@ def test_verify_detects_edited_record():
     gov, _ = _gov_with_log()
     seq = _target(gov)
     _drop_triggers(gov).execute("UPDATE access_log SET case_number = 'C-FAKE' WHERE seq = ?", (seq,))
-    rep = verify_chain(gov.store)
+    rep = verify_chain(gov.store, gov.log.key)
     assert not rep.ok and rep.first_bad_seq == seq and "edited" in rep.reason
 
 
@@ -71,7 +71,7 @@ def test_verify_detects_deleted_record():
     gov, _ = _gov_with_log()
     seq = _target(gov)
     _drop_triggers(gov).execute("DELETE FROM access_log WHERE seq = ?", (seq,))
-    rep = verify_chain(gov.store)
+    rep = verify_chain(gov.store, gov.log.key)
     assert not rep.ok and rep.first_bad_seq == seq
 
 
@@ -90,15 +90,15 @@ def test_verify_detects_inserted_record():
     c.execute("INSERT INTO access_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
               (seq, 1.0, "ghost", "DHSPD", "search_reads", json.dumps({}), "STOLEN-VEHICLE", "C-1", "api",
                "allowed", "", prev, record_hash(body)))
-    rep = verify_chain(gov.store)
-    assert not rep.ok and rep.first_bad_seq == seq + 1  # the displaced record no longer links
+    rep = verify_chain(gov.store, gov.log.key)
+    assert not rep.ok and rep.first_bad_seq == seq  # forged without the audit key: its MAC is wrong
 
 
 def test_verify_detects_truncated_tail():
     gov, _ = _gov_with_log()
     last = gov.store.access_records()[-1].seq
     _drop_triggers(gov).execute("DELETE FROM access_log WHERE seq = ?", (last,))
-    rep = verify_chain(gov.store)
+    rep = verify_chain(gov.store, gov.log.key)
     assert not rep.ok and rep.first_bad_seq == last
 
 

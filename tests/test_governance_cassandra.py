@@ -66,4 +66,4 @@ def test_sqlite_primary_with_cassandra_mirror(session):
     gov.search.search(op, SearchCriteria(plate_pattern="7ABC*"), "STOLEN-VEHICLE", "C-24-1")
     mirrored = [r for r in mirror.access_records() if r.action == "search_reads"]
     assert len(mirrored) == 1 and mirrored[0].case_number == "C-24-1"
-    assert verify_chain(mirror).ok
+    assert verify_chain(mirror, gov.log.key).ok

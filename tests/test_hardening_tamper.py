@@ -134,3 +134,163 @@ def test_head_record_tampering_is_detected(clean_db, tmp_path, capsys):
     c.close()
     rc, rep = _verify(copy, reads, capsys)
     assert rc == 1 and rep["ok"] is False
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 3: the four attacks of the tester's report, replayed against the keyed chain,
+# the anchors and the mirror. The attacker can write every file of the deployment except the
+# audit key (never in the database) and the auditor's own copy of the anchor file.
+import hashlib  # noqa: E402
+
+from alpr.governance.access_log import canonical_json  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def mirrored(tmp_path_factory):
+    d = tmp_path_factory.mktemp("tamper-mirror")
+    gov = make_gov(Clock(), db_path=str(d / "gov.db"), read_path=str(d / "reads.db"),
+                   access_log_mirror=f"sqlite:{d / 'mirror.db'}")
+    admin, _ = bootstrap(gov)
+    op, _ = add_user(gov, admin, "u.operator", "operator")
+    seed_reads(gov)
+    for i in range(6):
+        gov.search.search(op, SearchCriteria("7ABC*"), "STOLEN-VEHICLE", f"C-24-{i:03d}", None, channel="api")
+    n = len(gov.store.access_records())
+    key = gov.log.key
+    gov.close()
+    auditor_copy = d / "auditor-anchors.jsonl"
+    shutil.copy(d / "gov.db.anchors.jsonl", auditor_copy)  # the auditor's copy, off the server
+    return d, n, key, auditor_copy
+
+
+def _deploy(mirrored, tmp_path):
+    d, n, key, auditor_copy = mirrored
+    for name in ("gov.db", "gov.db.anchors.jsonl", "mirror.db", "reads.db"):
+        shutil.copy(d / name, tmp_path / name)
+    return tmp_path, n, auditor_copy
+
+
+def _verify_full(tmp, capsys, *extra) -> tuple[int, dict]:
+    rc = alpr_main(["audit", "verify", "--gov-db", str(tmp / "gov.db"), "--read-store", f"sqlite:{tmp / 'reads.db'}",
+                    "--mirror", "--access-log-mirror", f"sqlite:{tmp / 'mirror.db'}", *extra])
+    return rc, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def _plain_hash(row: dict) -> str:
+    """What the tester's script computed: SHA-256 over the record (it has no audit key)."""
+    body = {k: v for k, v in row.items() if k != "hash"}
+    body["data_elements"] = json.loads(body["data_elements"])
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def _rechain(c, start: int) -> None:
+    """Recompute every hash from ``start`` on and move the stored head to the new last record."""
+    prev = GENESIS_HASH if start == 1 else c.execute("SELECT hash FROM access_log WHERE seq = ?",
+                                                     (start - 1,)).fetchone()[0]
+    last = start - 1
+    for (seq,) in c.execute("SELECT seq FROM access_log WHERE seq >= ? ORDER BY seq", (start,)).fetchall():
+        row = _row(c, seq)
+        row["prev_hash"] = prev
+        h = _plain_hash(row)
+        c.execute("UPDATE access_log SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, seq))
+        prev, last = h, seq
+    c.execute("UPDATE access_log_head SET seq = ?, hash = ?", (last, prev))
+
+
+def test_untampered_deployment_verifies_with_anchors_and_mirror(mirrored, tmp_path, capsys):
+    tmp, n, auditor_copy = _deploy(mirrored, tmp_path)
+    rc, rep = _verify_full(tmp, capsys, "--anchors", str(auditor_copy))
+    assert rc == 0 and rep["ok"] is True and rep["checked"] == n
+    assert rep["anchors_checked"] == n, "every record was anchored (audit_anchor_every = 1)"
+    assert rep["mirrors"] == [{"ok": True, "checked": n, "first_bad_seq": None, "reason": ""}]
+
+
+def test_attack_edit_with_every_hash_and_the_head_recomputed(mirrored, tmp_path, capsys):
+    tmp, n, _ = _deploy(mirrored, tmp_path)
+    seq = n // 2
+    c = _attacker(tmp / "gov.db")
+    c.execute("UPDATE access_log SET case_number = 'C-FORGED' WHERE seq = ?", (seq,))
+    _rechain(c, seq)
+    c.close()
+    rc, rep = _verify_full(tmp, capsys)
+    assert rc == 1 and rep["ok"] is False
+    assert rep["first_bad_seq"] == seq and "MAC" in rep["reason"]
+
+
+def test_attack_delete_with_renumbering(mirrored, tmp_path, capsys):
+    tmp, n, _ = _deploy(mirrored, tmp_path)
+    seq = n // 2
+    c = _attacker(tmp / "gov.db")
+    c.execute("DELETE FROM access_log WHERE seq = ?", (seq,))
+    for s in range(seq + 1, n + 1):
+        c.execute("UPDATE access_log SET seq = seq - 1 WHERE seq = ?", (s,))
+    _rechain(c, seq)
+    c.close()
+    rc, rep = _verify_full(tmp, capsys)
+    assert rc == 1 and rep["ok"] is False and rep["first_bad_seq"] == seq
+
+
+def test_attack_tail_truncation_with_the_head_moved(mirrored, tmp_path, capsys):
+    tmp, n, auditor_copy = _deploy(mirrored, tmp_path)
+    keep = n - 3
+    c = _attacker(tmp / "gov.db")
+    c.execute("DELETE FROM access_log WHERE seq > ?", (keep,))
+    h = c.execute("SELECT hash FROM access_log WHERE seq = ?", (keep,)).fetchone()[0]
+    c.execute("UPDATE access_log_head SET seq = ?, hash = ?", (keep, h))
+    c.close()
+    rc, rep = _verify_full(tmp, capsys)
+    assert rc == 1 and rep["ok"] is False and rep["first_bad_seq"] == keep + 1
+    assert "anchored record" in rep["reason"] and "tail cut" in rep["reason"]
+    # the attacker also cuts the server's anchor file: the auditor's copy still catches it
+    lines = (tmp / "gov.db.anchors.jsonl").read_text().splitlines()[:keep]
+    (tmp / "gov.db.anchors.jsonl").write_text("\n".join(lines) + "\n")
+    rc, rep = _verify_full(tmp, capsys, "--anchors", str(auditor_copy))
+    assert rc == 1 and rep["first_bad_seq"] == keep + 1
+
+
+def test_attack_forged_anchor_is_refused(mirrored, tmp_path, capsys):
+    """Cutting the tail and writing a new, unsigned-by-the-key checkpoint for the new head."""
+    tmp, n, _ = _deploy(mirrored, tmp_path)
+    c = _attacker(tmp / "gov.db")
+    c.execute("DELETE FROM access_log WHERE seq = ?", (n,))
+    h = c.execute("SELECT hash FROM access_log WHERE seq = ?", (n - 1,)).fetchone()[0]
+    c.execute("UPDATE access_log_head SET seq = ?, hash = ?", (n - 1, h))
+    c.close()
+    lines = (tmp / "gov.db.anchors.jsonl").read_text().splitlines()[:n - 1]
+    forged = json.loads(lines[-1])
+    forged.update(seq=n, hash=h)  # re-label an old checkpoint: its signature no longer matches
+    (tmp / "gov.db.anchors.jsonl").write_text("\n".join(lines + [json.dumps(forged)]) + "\n")
+    rc, rep = _verify_full(tmp, capsys)
+    assert rc == 1 and "bad signature" in rep["reason"]
+
+
+def test_attack_divergence_between_primary_and_mirror(mirrored, tmp_path, capsys):
+    """Primary cut back and its anchors deleted: its own chain checks out, the mirror does not agree."""
+    tmp, n, _ = _deploy(mirrored, tmp_path)
+    c = _attacker(tmp / "gov.db")
+    c.execute("DELETE FROM access_log WHERE seq > ?", (n - 2,))
+    h = c.execute("SELECT hash FROM access_log WHERE seq = ?", (n - 2,)).fetchone()[0]
+    c.execute("UPDATE access_log_head SET seq = ?, hash = ?", (n - 2, h))
+    c.close()
+    (tmp / "gov.db.anchors.jsonl").unlink()
+    rc, rep = _verify_full(tmp, capsys)
+    assert rc == 1 and rep["ok"] is True, "the primary alone checks out: only the mirror exposes the cut"
+    m = rep["mirrors"][0]
+    assert m["ok"] is False and m["first_bad_seq"] == n - 1 and "mirror has 2 more" in m["reason"]
+    # an edited mirror record (the primary intact) is named record by record
+    tmp2 = tmp_path / "second"
+    tmp2.mkdir()
+    tmp2, _, _ = _deploy(mirrored, tmp2)
+    c = _attacker(tmp2 / "mirror.db")
+    c.execute("UPDATE access_log SET detail = 'edited in the mirror' WHERE seq = 3")
+    c.close()
+    rc, rep = _verify_full(tmp2, capsys)
+    m = rep["mirrors"][0]
+    assert rc == 1 and m["ok"] is False and m["first_bad_seq"] == 3 and "MAC" in m["reason"]
+
+
+def test_audit_key_is_not_in_the_database(mirrored):
+    d, _, key, _ = mirrored
+    blob = (d / "gov.db").read_bytes() + (d / "mirror.db").read_bytes()
+    for secret in (key.mac_key, key.sign_seed):
+        assert secret not in blob and secret.hex().encode() not in blob
