@@ -160,3 +160,20 @@ def test_lookup_is_exact_and_ocr_only():
     assert [(h.entry.plate, h.match_type) for h in m.lookup("A8C123")] == [("ABC123", "ocr-equivalent")]
     assert m.lookup("FHG52") == [] and m.lookup("NSK357") == []
     assert m.match("FHG52") and m.match("NSK357")
+
+
+@pytest.mark.parametrize("accel", [False, None])
+def test_exact_only_entry_matches_only_exactly(accel):
+    """Regression (issue 13 item 3): XYZ78B hit an exact-only XYZ789 as an edit."""
+    m = HotlistMatcher.build([E("XYZ789", match_strategy="exact", entry_id="ex"),
+                              E("XYZ789", match_strategy="lenient", entry_id="le", list_code="U")], accel=accel)
+    assert {h.entry.entry_id: h.match_type for h in m.match("XYZ78B")} == {"le": "edit"}
+    assert {h.entry.entry_id: h.match_type for h in m.match("XYZ7B9")} == {"le": "ocr-equivalent"}
+    assert [h.entry.entry_id for h in m.lookup("XYZ7B9")] == ["le"]
+    hits = m.match_candidates([("XYZ78B", 90.0)], best_plate="XYZ78B")
+    assert [h.entry.entry_id for h in hits] == ["le"]
+    assert sorted(h.entry.entry_id for h in m.match("XYZ789")) == ["ex", "le"]
+    # NCIC treats O and 0 as the same character: that is still an exact hit
+    n = HotlistMatcher.build([E("AB0123", match_strategy="exact", source="ncic")], accel=accel)
+    assert [(h.match_type, h.distance) for h in n.match("ABO123")] == [("exact", 0)]
+    assert n.match("AB0I23") == []

@@ -138,6 +138,16 @@ def _new_hit(entry, read_plate, match_type, distance, gap, aligned=None) -> Hit:
     return h
 
 
+def _strict(hits: list) -> list:
+    """Drop the fuzzy hits (OCR-equivalent, edit) of entries marked ``exact``."""
+    if hits and any(h.entry.match_strategy == "exact" and h.match_type in _FUZZY for h in hits):
+        return [h for h in hits if not (h.entry.match_strategy == "exact" and h.match_type in _FUZZY)]
+    return hits
+
+
+_FUZZY = frozenset({"ocr-equivalent", "edit"})
+
+
 def _hit_order(h: Hit) -> tuple:
     return (h.entry.priority, h.sort_key, h.entry.entry_id)
 
@@ -426,14 +436,18 @@ class HotlistMatcher:
     def lookup(self, plate: str, now: Optional[float] = None) -> list[Hit]:
         """Exact and OCR-equivalent hits only (one dict lookup); no edits, no wildcards."""
         if self._fast is not None:
-            return self._fast.lookup(plate, now)
+            return _strict(self._fast.lookup(plate, now))
         v = self._canon.get(plate.translate(self._tr))
         if v is None:
             return []
-        return self._finish(self._eval_group(plate, v, None, now))
+        return _strict(self._finish(self._eval_group(plate, v, None, now)))
 
     def match(self, plate: str, now: Optional[float] = None) -> list[Hit]:
-        """All hits of one read plate, best first (priority, then distance, then rule)."""
+        """All hits of one read plate, best first (priority, then distance, then rule). An
+        entry whose ``match_strategy`` is ``exact`` hits only exactly (or by its wildcard)."""
+        return _strict(self._match_all(plate, now))
+
+    def _match_all(self, plate: str, now: Optional[float] = None) -> list[Hit]:
         if self._fast is not None:
             hits = self._fast.match(plate, now)
             if self._wild:
@@ -480,8 +494,8 @@ class HotlistMatcher:
 
     def match_candidates(self, candidates: Sequence[CandidateLike], best_plate: str,
                          now: Optional[float] = None) -> list[Hit]:
-        """Hits for a plate group: "exact" entries match the best plate only, "lenient"
-        entries any candidate; one hit per entry (the best)."""
+        """Hits for a plate group: "exact" entries match the best plate only and only exactly,
+        "lenient" entries any candidate; one hit per entry (the best)."""
         best: dict[str, Hit] = {h.entry.entry_id: h for h in self.match(best_plate, now)}
         seen = {best_plate}
         for cand in candidates:
