@@ -74,6 +74,28 @@ def load_charset(model_dir: str | os.PathLike[str] | None = None) -> list[str]:
     return charset_from_metadata(meta["character"])
 
 
+def _safe_client_class():
+    """tritonclient's gRPC client with a ``close()`` that works on a half-built client: when its
+    ``__init__`` raises (a bad URL), ``__del__`` would otherwise print an AttributeError
+    traceback at garbage collection, often at interpreter exit."""
+    import tritonclient.grpc as grpcclient
+
+    global _SafeClient
+    if _SafeClient is None:
+        class _SafeClient(grpcclient.InferenceServerClient):  # type: ignore[no-redef]
+            _stream = None
+            _channel = None
+
+            def close(self) -> None:
+                if self._channel is not None:
+                    super().close()
+
+    return _SafeClient
+
+
+_SafeClient = None
+
+
 class TritonBackend:
     """:class:`InferenceBackend` over ``tritonclient.grpc`` (Triton, or any V2 gRPC server
     that implements ModelConfig)."""
@@ -132,9 +154,7 @@ class TritonBackend:
     def _get_client(self) -> Any:
         with self._lock:
             if self._client is None:
-                import tritonclient.grpc as grpcclient
-
-                self._client = grpcclient.InferenceServerClient(url=self.url, verbose=False)
+                self._client = _safe_client_class()(url=self.url, verbose=False)
             return self._client
 
     def _reset_client(self) -> None:
