@@ -51,7 +51,12 @@ class AlertWorkflowService:
 
     def history(self, user: User, alert_id: str, channel: str = "api") -> list[AlertEvent]:
         alert, _ = self._load(user, alert_id, Action.VIEW_ALERTS, channel)
-        return self.store.alert_events(alert.alert_id)
+        events = self.store.alert_events(alert.alert_id)
+        self.guard.log.record(username=user.username, agency=user.agency, action="alert_history",
+                              data_elements={"alert_id": alert_id, "plate": alert.read_plate,
+                                             "events": len(events)},
+                              purpose_code=HIT_PURPOSE, case_number=alert.case_number or "", channel=channel)
+        return events
 
     def _load(self, user: User, alert_id: str, action: Action, channel: str) -> tuple[Alert, AlertWorkflow]:
         self.guard.check(user, action, channel=channel, data_elements={"alert_id": alert_id})

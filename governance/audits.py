@@ -41,20 +41,31 @@ class AuditService:
 
     # -- sampling ------------------------------------------------------------------
     def create_sample(self, user: Optional[User], period_start: float, period_end: float,
-                      size: Optional[int] = None, seed: Optional[int] = None, channel: str = "api") -> AuditSample:
+                      size: Optional[int] = None, seed: Optional[int] = None, channel: str = "api",
+                      agency: Optional[str] = None) -> AuditSample:
+        """A sample of one agency's searches (the user's agency; ``agency`` for the scheduler)."""
+        elements = {"period": [period_start, period_end], "size": size}
         if user is not None:
-            self.guard.check(user, Action.RUN_AUDITS, channel=channel,
-                             data_elements={"period": [period_start, period_end]})
-        if period_end <= period_start:
-            raise ValidationError("audit period end must be after its start")
-        agency = user.agency if user else None
+            self.guard.check(user, Action.RUN_AUDITS, channel=channel, data_elements=elements)
+            agency = user.agency
+        try:
+            if period_end <= period_start:
+                raise ValidationError("audit period end must be after its start")
+            if size is not None and not 1 <= size <= 1000:
+                raise ValidationError("sample size must be between 1 and 1000")
+        except ValidationError as exc:
+            if user is not None:
+                self.guard.deny(user, Action.RUN_AUDITS.value, exc, channel, elements)
+            raise
+        if agency is None:
+            raise ValidationError("an audit sample belongs to one agency")
         pool = self._searches(agency, period_start, period_end)
         k = min(size or self.sample_size, len(pool))
         picked = sorted(r.seq for r in random.Random(seed).sample(pool, k)) if k else []
         audit = AuditSample(uuid.uuid4().hex[:12], self.clock(), user.username if user else "scheduler",
-                            period_start, period_end, tuple(picked))
+                            period_start, period_end, tuple(picked), agency=agency)
         self.store.put_audit(audit)
-        self.guard.log.record(username=audit.created_by, agency=agency or "*", action="audit_sample",
+        self.guard.log.record(username=audit.created_by, agency=agency, action="audit_sample",
                               data_elements={"audit_id": audit.audit_id, "sampled": len(picked), "pool": len(pool)},
                               purpose_code="AUDIT", channel=channel)
         return audit
@@ -63,15 +74,23 @@ class AuditService:
         """Create a sample of the last interval when none was made within it (call from cron/serve)."""
         now = self.clock() if now is None else now
         interval = self.interval_days * DAY_S
-        last = max((a.created_ts for a in self.store.list_audits()), default=None)
-        if last is not None and now - last < interval:
-            return None
-        return self.create_sample(None, now - interval, now, channel="system")
+        agencies = sorted({a.agency_id for a in self.store.list_agencies()} |
+                          {u.agency for u in self.store.list_users()} - {"PLATFORM"})
+        made = None
+        for agency in agencies:  # one sample per agency, each of its own searches only
+            last = max((a.created_ts for a in self.store.list_audits() if a.agency == agency), default=None)
+            if last is not None and now - last < interval:
+                continue
+            made = self.create_sample(None, now - interval, now, channel="system", agency=agency) or made
+        return made
+
+    def list_audits(self, user: User) -> list[AuditSample]:
+        return [a for a in self.store.list_audits() if a.agency == user.agency]
 
     def record_finding(self, user: User, audit_id: str, seq: int, result: str, note: str = "",
                        channel: str = "api") -> AuditSample:
         self.guard.check(user, Action.SIGN_AUDITS, channel=channel, data_elements={"audit_id": audit_id, "seq": seq})
-        audit = self._get(audit_id)
+        audit = self._get(audit_id, user, channel)
         if audit.status != "open":
             raise Conflict(f"audit {audit_id} is already signed")
         if seq not in audit.sample_seqs:
@@ -91,7 +110,7 @@ class AuditService:
 
     def sign_off(self, user: User, audit_id: str, summary: str, channel: str = "api") -> AuditSample:
         self.guard.check(user, Action.SIGN_AUDITS, channel=channel, data_elements={"audit_id": audit_id})
-        audit = self._get(audit_id)
+        audit = self._get(audit_id, user, channel)
         missing = set(audit.sample_seqs) - {f["seq"] for f in audit.findings}
         if missing:
             raise Conflict(f"review every sampled record before signing; missing {sorted(missing)}")
@@ -106,10 +125,13 @@ class AuditService:
                               purpose_code="AUDIT", channel=channel)
         return audit
 
-    def _get(self, audit_id: str) -> AuditSample:
+    def _get(self, audit_id: str, user: User, channel: str) -> AuditSample:
+        """The audit, only if it belongs to the user's agency (another agency's is 'not found', logged)."""
         audit = self.store.get_audit(audit_id)
-        if audit is None:
-            raise NotFound(f"no audit {audit_id!r}")
+        if audit is None or audit.agency != user.agency:
+            exc = NotFound(f"no audit {audit_id!r} for agency {user.agency}")
+            self.guard.deny(user, Action.SIGN_AUDITS.value, exc, channel, {"audit_id": audit_id})
+            raise exc
         return audit
 
     # -- reports -------------------------------------------------------------------
@@ -144,7 +166,7 @@ class AuditService:
             "by_purpose": dict(Counter(r.purpose_code for r in rows)),
             "by_agency": dict(Counter(r.agency for r in rows)),
             "anomalies": self.anomalies(user.agency, start, end),
-            "audits": [a.audit_id for a in self.store.list_audits()],
+            "audits": [a.audit_id for a in self.list_audits(user)],
         }
         self.guard.log.record(username=user.username, agency=user.agency, action="audit_report",
                               data_elements={"start": start, "end": end, "searches": len(rows)},
@@ -155,7 +177,7 @@ class AuditService:
                    channel: str = "api") -> list[AccessRecord]:
         """The access log of the user's agency, newest first (auditors, administrators)."""
         self.guard.check(user, Action.VIEW_ACCESS_LOG, channel=channel, data_elements={"since": since_ts})
-        rows = [r for r in self.store.access_records(since_ts=since_ts) if r.agency in (user.agency, "*")]
+        rows = [r for r in self.store.access_records(since_ts=since_ts) if r.agency == user.agency]
         self.guard.log.record(username=user.username, agency=user.agency, action="view_access_log",
                               data_elements={"since": since_ts, "rows": min(len(rows), limit)},
                               purpose_code="AUDIT", channel=channel)

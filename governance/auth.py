@@ -22,7 +22,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from .access_log import AccessLog
 from .errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from .models import Session, TrainingRecord, User
-from .roles import Action, Role, allowed
+from .roles import PLATFORM_AGENCY, Action, Role, allowed
 from .settings import GovernanceSettings
 from .store import GovernanceStore
 
@@ -30,7 +30,7 @@ DAY_S = 86_400
 MIN_PASSWORD_LEN = 12
 # Administrative actions that do not touch ALPR data and so do not need training.
 NO_TRAINING_NEEDED = frozenset({Action.MANAGE_USERS, Action.APPROVE_USERS, Action.RECORD_TRAINING,
-                                Action.MANAGE_AGENCIES, Action.PUBLISH_POLICY})
+                                Action.MANAGE_AGENCIES, Action.PUBLISH_POLICY, Action.EDIT_AGENCY_PROFILE})
 
 
 def hash_token(token: str) -> str:
@@ -76,15 +76,17 @@ class AuthService:
     def bootstrap_admin(self, username: str, agency: str, password: str, display_name: str = "",
                         title: str = "Deputy Chief", training_course: str = "ALPR administrator training",
                         channel: str = "cli") -> tuple[User, str]:
-        """Create the first administrator (only when the agency has none). Returns (user, TOTP secret)."""
-        if any(u.role == Role.ADMINISTRATOR.value and u.agency == agency and u.status != "separated"
+        """Create the first administrator (only when the agency has none). Returns (user, TOTP secret).
+        For ``agency == PLATFORM`` the account gets the ``platform`` role (agency registry only)."""
+        role = Role.PLATFORM.value if agency == PLATFORM_AGENCY else Role.ADMINISTRATOR.value
+        if any(u.role == role and u.agency == agency and u.status != "separated"
                for u in self.store.list_users(agency)):
             raise PermissionDenied(f"agency {agency} already has an administrator; use `alpr users create`")
         check_password_strength(password)
         now = self.clock()
         secret = pyotp.random_base32()
-        user = User(username=username, agency=agency, role=Role.ADMINISTRATOR.value, display_name=display_name,
-                    title=title, status="active", password_hash=self.hasher.hash(password), totp_secret=secret,
+        user = User(username=username, agency=agency, role=role, display_name=display_name,
+                    title=title if role == Role.ADMINISTRATOR.value else "Platform operator", status="active", password_hash=self.hasher.hash(password), totp_secret=secret,
                     created_by="bootstrap", created_ts=now, approved_by="bootstrap", approved_ts=now,
                     last_activity_ts=now)
         if self.store.get_user(username) is not None:
@@ -103,6 +105,8 @@ class AuthService:
             role = Role(role).value
         except ValueError as exc:
             raise ValidationError(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
+        if role == Role.PLATFORM.value or agency == PLATFORM_AGENCY:
+            raise PermissionDenied("platform accounts are created with `alpr users bootstrap --platform`")
         if role == Role.ADMINISTRATOR.value and actor.role != Role.ADMINISTRATOR.value:
             raise PermissionDenied("only the administrator can create another administrator")
         if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():

@@ -23,6 +23,8 @@ class Agency:
     state: str = "CA"
     law_enforcement: bool = True
     prosecutorial: bool = False
+    contact: str = ""            # the agency's own profile (edited by the agency itself)
+    active: bool = True          # the platform may suspend an agency as a recipient
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,21 @@ class SharingScope:
 
 
 @dataclass(frozen=True)
+class ShareDelivery:
+    """What left, to whom, under which request (one row per fulfilment)."""
+
+    delivery_id: str
+    request_id: str
+    owner_agency: str
+    recipient_agency: str
+    delivered_by: str
+    ts: float
+    read_ids: Tuple[str, ...]
+    payload_sha256: str
+    count: int
+
+
+@dataclass(frozen=True)
 class SharingRequest:
     request_id: str
     owner_agency: str          # the agency whose data is requested
@@ -190,6 +207,7 @@ class AuditSample:
     signed_by: str = ""
     signed_ts: Optional[float] = None
     summary: str = ""
+    agency: str = ""                # the audited agency: only its auditors may record findings / sign
 
 
 @dataclass(frozen=True)

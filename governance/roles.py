@@ -15,6 +15,7 @@ class Role(str, Enum):
     OPERATOR = "operator"            # sworn member / dispatcher using the system
     AUDITOR = "auditor"              # reviews searches (461.5(c))
     CUSTODIAN = "custodian"          # Custodian of Records: retention, evidence (461.2.1(f))
+    PLATFORM = "platform"            # the platform operator: maintains the recipient-agency registry only
 
 
 class Action(str, Enum):
@@ -38,7 +39,8 @@ class Action(str, Enum):
     EVIDENCE_HOLD = "evidence_hold"
     EVIDENCE_EXPORT = "evidence_export"
     PUBLISH_POLICY = "publish_policy"
-    MANAGE_AGENCIES = "manage_agencies"
+    MANAGE_AGENCIES = "manage_agencies"      # platform registry of recipient agencies (platform role only)
+    EDIT_AGENCY_PROFILE = "edit_agency_profile"  # an agency's own display name and contact
 
 
 _A = Action
@@ -47,7 +49,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         _A.SEARCH_READS, _A.VIEW_ALERTS, _A.WORK_ALERTS, _A.MANAGE_HOTLIST, _A.VIEW_HOTLIST,
         _A.MANAGE_USERS, _A.APPROVE_USERS, _A.RECORD_TRAINING, _A.VIEW_ACCESS_LOG, _A.VERIFY_CHAIN,
         _A.REQUEST_SHARE, _A.APPROVE_SHARE, _A.FULFIL_SHARE, _A.SET_RETENTION, _A.RUN_PURGE,
-        _A.EVIDENCE_HOLD, _A.EVIDENCE_EXPORT, _A.PUBLISH_POLICY, _A.MANAGE_AGENCIES}),
+        _A.EVIDENCE_HOLD, _A.EVIDENCE_EXPORT, _A.PUBLISH_POLICY, _A.EDIT_AGENCY_PROFILE}),
     Role.DESIGNEE: frozenset({
         _A.SEARCH_READS, _A.VIEW_ALERTS, _A.WORK_ALERTS, _A.MANAGE_HOTLIST, _A.VIEW_HOTLIST,
         _A.MANAGE_USERS, _A.APPROVE_USERS, _A.RECORD_TRAINING, _A.VIEW_ACCESS_LOG, _A.VERIFY_CHAIN,
@@ -60,7 +62,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.CUSTODIAN: frozenset({
         _A.SET_RETENTION, _A.RUN_PURGE, _A.EVIDENCE_HOLD, _A.EVIDENCE_EXPORT, _A.FULFIL_SHARE,
         _A.REQUEST_SHARE, _A.VIEW_ACCESS_LOG, _A.VERIFY_CHAIN}),
+    Role.PLATFORM: frozenset({_A.MANAGE_AGENCIES}),
 }
+AGENCY_ROLES = tuple(r for r in Role if r is not Role.PLATFORM)
+PLATFORM_AGENCY = "PLATFORM"  # the pseudo-agency of platform accounts: it owns no ALPR data
 
 
 def allowed(role: Role | str, action: Action | str) -> bool:

@@ -17,6 +17,7 @@ from .errors import ValidationError
 from .guard import Guard
 from .models import User
 from .roles import Action
+from .sharing import scope_plates
 
 MAX_LIMIT = 5000
 
@@ -70,6 +71,11 @@ class SearchService:
             got = self._search_grant(criteria, grant)
             if got:
                 shared_from.append(grant.owner_agency)
+                # logged on the owner's side too: the data owner's auditors see who used the share
+                self.guard.log.record(username=f"{user.agency}:{user.username}", agency=grant.owner_agency,
+                                      action="shared_search", data_elements={
+                                          **elements, "request_id": grant.request_id, "result_count": len(got),
+                                          "recipient": user.agency}, purpose=purpose, channel=channel)
             results.extend(got)
         results.sort(key=lambda r: (r.capture_ts, r.read_id))
         results = results[:criteria.limit]
@@ -89,7 +95,5 @@ class SearchService:
             return []
         got = self.reads.search_reads(ReadQuery(c.plate_pattern, c.camera_id or s.camera_id, start, end,
                                                 [grant.owner_agency], c.limit))
-        if s.plate_pattern:
-            rx = plate_pattern_regex(s.plate_pattern)
-            got = [r for r in got if rx.match(r.plate)]
-        return got
+        plates = set(scope_plates(s))
+        return [r for r in got if r.plate in plates]

@@ -22,6 +22,7 @@ from .keys import AUDIT_KEY_ENV, AuditKey, load_key
 from .models import Agency
 from .policy_record import PolicyRegistry
 from .purposes import PurposeCatalog
+from .registry import AgencyRegistry, curated
 from .retention import RetentionService
 from .search import SearchService
 from .settings import GovernanceSettings
@@ -47,6 +48,7 @@ class Governance:
     retention: RetentionService
     evidence: EvidenceService
     sharing: SharingService
+    registry: AgencyRegistry
     audits: AuditService
     policies: PolicyRegistry
     transparency: TransparencyService
@@ -72,11 +74,13 @@ class Governance:
         auth = AuthService(store, log, settings, clock)
         purposes = PurposeCatalog(settings.purposes, settings.case_pattern)
         guard = Guard(auth, log, purposes)
-        sharing = SharingService(guard, reads, settings.sharing_california_only, settings.share_max_days, clock)
+        sharing = SharingService(guard, reads, settings.sharing_california_only, settings.share_max_days, clock,
+                                 max_window_days=settings.share_max_window_days)
         retention = RetentionService(guard, reads, settings.default_retention_days, clock)
         policies = PolicyRegistry(guard, clock)
         if store.get_agency(settings.home_agency) is None:
-            store.put_agency(Agency(settings.home_agency, settings.home_agency_name, "local", "CA", True, False))
+            store.put_agency(curated(settings.home_agency) or
+                             Agency(settings.home_agency, settings.home_agency_name, "local", "CA", True, False))
         gov = cls(
             settings=settings, store=store, reads=reads, hotlist_store=hotlist_store, log=log, auth=auth,
             purposes=purposes, guard=guard,
@@ -88,6 +92,7 @@ class Governance:
             retention=retention,
             evidence=EvidenceService(guard, reads, image_loader, clock),
             sharing=sharing,
+            registry=AgencyRegistry(guard),
             audits=AuditService(guard, interval_days=settings.audit_interval_days,
                                 sample_size=settings.audit_sample_size, working_hours=tuple(settings.working_hours),
                                 timezone=settings.timezone, max_searches_per_day=settings.max_searches_per_day,

@@ -9,22 +9,46 @@ exports exactly the approved scope, is audited, and approvals expire.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import time
 import uuid
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from alpr.connectors.stores.base import ReadQuery, ReadStore, plate_pattern_regex
+from alpr.connectors.stores.base import ReadQuery, ReadStore
 
 from .errors import Conflict, NotFound, PermissionDenied, PolicyViolation, ValidationError
 from .guard import Guard
-from .models import Agency, SharingRequest, SharingScope, User
+from .models import Agency, ShareDelivery, SharingRequest, SharingScope, User
+from .registry import curated
 from .roles import Action, Role
 
 DAY_S = 86_400
 PUBLIC_KINDS = ("local", "state")
+MAX_SHARE_PLATES = 25
+_EXACT_PLATE = re.compile(r"[A-Z0-9]{1,10}")
+
+
+def scope_plates(scope: SharingScope) -> list[str]:
+    """The named plates of a scope (comma separated, exact: no wildcards)."""
+    plates = [p.strip().upper() for p in (scope.plate_pattern or "").split(",") if p.strip()]
+    bad = [p for p in plates if not _EXACT_PLATE.fullmatch(p)]
+    if bad:
+        raise ValidationError(f"a share names exact plates (no wildcards): {bad[0]!r} is not a plate")
+    return plates
+
+
+def registry_eligibility(agency_id: str, california_only: bool = True) -> tuple[bool, str]:
+    """Eligibility from the curated list, never from what is stored or typed (a relabelled record
+    in the database cannot make an agency eligible)."""
+    entry = curated(agency_id)
+    if entry is None:
+        return False, (f"{agency_id!r} is not on the curated list of California public agencies "
+                       "(1798.90.55(b), AG Bulletin 2023-DLE-06)")
+    return eligibility(entry, california_only)
 
 
 def eligibility(agency: Agency, california_only: bool = True) -> tuple[bool, str]:
@@ -42,19 +66,32 @@ def eligibility(agency: Agency, california_only: bool = True) -> tuple[bool, str
 
 class SharingService:
     def __init__(self, guard: Guard, reads: ReadStore, california_only: bool = True, max_days: int = 90,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, max_window_days: int = 90):
         self.guard, self.reads, self.california_only, self.max_days, self.clock = (
             guard, reads, california_only, max_days, clock)
+        self.max_window_days = max_window_days
         self.store = guard.auth.store
 
-    def register_agency(self, user: User, agency: Agency, channel: str = "api") -> Agency:
-        self.guard.check(user, Action.MANAGE_AGENCIES, channel=channel, data_elements={"agency": agency.agency_id})
-        if agency.kind not in ("local", "state", "federal", "private", "other"):
-            raise ValidationError("agency kind must be local, state, federal, private or other")
-        self.store.put_agency(agency)
-        self.guard.log.record(username=user.username, agency=user.agency, action="agency_register",
-                              data_elements=asdict(agency), purpose_code="ADMIN", channel=channel)
-        return agency
+    def _check_scope(self, scope: SharingScope) -> None:
+        plates = scope_plates(scope)
+        if not plates or scope.start_ts is None or scope.end_ts is None:
+            raise ValidationError("a share needs a bounded scope: named plates and a time window")
+        if len(plates) > MAX_SHARE_PLATES:
+            raise ValidationError(f"a share names at most {MAX_SHARE_PLATES} plates")
+        if scope.end_ts <= scope.start_ts:
+            raise ValidationError("the share window must end after it starts")
+        if scope.end_ts - scope.start_ts > self.max_window_days * DAY_S:
+            raise ValidationError(f"the share window may be at most {self.max_window_days} days")
+        if scope.end_ts > self.clock() + DAY_S:
+            raise ValidationError("the share window may not reach into the future")
+
+    def _eligible(self, agency_id: str) -> None:
+        ok, why = registry_eligibility(agency_id, self.california_only)
+        stored = self.store.get_agency(agency_id) if ok else None
+        if ok and (stored is None or not stored.active):
+            ok, why = False, f"agency {agency_id!r} is not registered on the platform as an active recipient"
+        if not ok:
+            raise PolicyViolation(why)
 
     def create_request(self, user: User, *, requesting_agency: str, requester_name: str, purpose_code: str,
                        case_number: str, purpose_text: str, scope: SharingScope,
@@ -67,16 +104,11 @@ class SharingService:
                 raise ValidationError("the name of the person requesting is required (461.7(a)(2))")
             if not (purpose_text or "").strip():
                 raise ValidationError("the intended purpose is required (461.7(a)(3))")
-            if scope.plate_pattern:
-                plate_pattern_regex(scope.plate_pattern)
-            if not (scope.plate_pattern or scope.camera_id) or scope.start_ts is None or scope.end_ts is None:
-                raise ValidationError("a share needs a bounded scope: a plate pattern or camera, and a time range")
-            agency = self.store.get_agency(requesting_agency)
-            if agency is None:
-                raise ValidationError(f"unknown agency {requesting_agency!r}; register it first")
-            ok, why = eligibility(agency, self.california_only)
-            if not ok:
-                raise PolicyViolation(why)
+            self._check_scope(scope)
+            if requesting_agency == user.agency:
+                raise ValidationError("a share goes to another agency")
+            self._eligible(requesting_agency)
+            agency = curated(requesting_agency)
         except (ValidationError, PolicyViolation, ValueError) as exc:
             err = exc if not type(exc) is ValueError else ValidationError(str(exc))
             self.guard.deny(user, "share_request", err, channel, elements, purpose.code, purpose.case_number)
@@ -110,10 +142,13 @@ class SharingService:
             raise Conflict(f"request {request_id} is {req.status}, not pending")
         now = self.clock()
         if approve:
-            agency = self.store.get_agency(req.requesting_agency)
-            ok, why = eligibility(agency, self.california_only) if agency else (False, "agency no longer registered")
-            if not ok:
-                raise PolicyViolation(why)
+            try:  # eligibility checked again at approval (and at fulfilment)
+                self._eligible(req.requesting_agency)
+                self._check_scope(req.scope)
+            except (PolicyViolation, ValidationError) as exc:
+                self.guard.deny(user, "share_review", exc, channel, {"request_id": request_id},
+                                req.purpose_code, req.case_number)
+                raise
             days = self.max_days if days is None else int(days)
             if not 1 <= days <= self.max_days:
                 raise ValidationError(f"an approval may last 1 to {self.max_days} days")
@@ -139,26 +174,58 @@ class SharingService:
             exc = Conflict(f"the approval of request {request_id} has expired")
             self.guard.deny(user, "share_fulfil", exc, channel, {"request_id": request_id})
             raise exc
+        try:  # eligibility and scope checked again at fulfilment: a relabel in between changes nothing
+            self._eligible(req.requesting_agency)
+            self._check_scope(req.scope)
+        except (PolicyViolation, ValidationError) as exc:
+            self.guard.deny(user, "share_fulfil", exc, channel, {"request_id": request_id},
+                            "SHARE-FULFIL", req.case_number)
+            raise
         s = req.scope
-        reads = self.reads.search_reads(ReadQuery(s.plate_pattern, s.camera_id, s.start_ts, s.end_ts,
-                                                  [req.owner_agency], 100_000))
+        reads = []
+        for plate in scope_plates(s):
+            reads.extend(self.reads.search_reads(ReadQuery(plate, s.camera_id, s.start_ts, s.end_ts,
+                                                           [req.owner_agency], 100_000)))
+        reads.sort(key=lambda r: (r.capture_ts, r.read_id))
         rows = [r.to_dict() for r in reads]
+        payload = json.dumps({"request": asdict(req), "reads": rows}, indent=1, sort_keys=True)
         if out_path is not None:
             Path(out_path).parent.mkdir(parents=True, exist_ok=True)
-            Path(out_path).write_text(json.dumps({"request": asdict(req), "reads": rows}, indent=1, sort_keys=True))
+            Path(out_path).write_text(payload)
+        delivery = ShareDelivery(uuid.uuid4().hex[:16], request_id, req.owner_agency, req.requesting_agency,
+                                 user.username, now, tuple(r.read_id for r in reads),
+                                 hashlib.sha256(payload.encode()).hexdigest(), len(rows))
+        self.store.put_delivery(delivery)
         req = replace(req, status="fulfilled", fulfilled_ts=now, fulfilled_by=user.username,
                       fulfilled_count=len(rows))
         self.store.put_sharing(req)
+        elements = {"request_id": request_id, "delivery_id": delivery.delivery_id, "recipient": req.requesting_agency,
+                    "owner": req.owner_agency, **{k: v for k, v in asdict(s).items() if v is not None},
+                    "result_count": len(rows), "payload_sha256": delivery.payload_sha256}
         self.guard.log.record(username=user.username, agency=user.agency, action="share_fulfil",
-                              data_elements={"request_id": request_id, "recipient": req.requesting_agency,
-                                             **{k: v for k, v in asdict(s).items() if v is not None},
-                                             "result_count": len(rows)},
-                              purpose_code="SHARE-FULFIL", case_number=req.case_number, channel=channel)
+                              data_elements=elements, purpose_code="SHARE-FULFIL", case_number=req.case_number,
+                              channel=channel)
+        # the recipient's side of the same delivery (logged on both sides)
+        self.guard.log.record(username=f"{req.requesting_agency}:{req.requester_name}", agency=req.requesting_agency,
+                              action="share_received", data_elements=elements, purpose_code=req.purpose_code,
+                              case_number=req.case_number, channel=channel)
         return rows
 
     def list_requests(self, user: User, channel: str = "api") -> list[SharingRequest]:
         self.guard.check(user, Action.REQUEST_SHARE, channel=channel, data_elements={"sharing_of": user.agency})
-        return self.store.list_sharing(owner_agency=user.agency)
+        rows = self.store.list_sharing(owner_agency=user.agency)
+        self.guard.log.record(username=user.username, agency=user.agency, action="share_list",
+                              data_elements={"sharing_of": user.agency, "count": len(rows)},
+                              purpose_code="ADMIN", channel=channel)
+        return rows
+
+    def deliveries(self, user: User, channel: str = "api") -> list[ShareDelivery]:
+        """Deliveries the user's agency sent or received (logged)."""
+        self.guard.check(user, Action.REQUEST_SHARE, channel=channel, data_elements={"deliveries_of": user.agency})
+        rows = self.store.list_deliveries(user.agency)
+        self.guard.log.record(username=user.username, agency=user.agency, action="share_deliveries",
+                              data_elements={"count": len(rows)}, purpose_code="ADMIN", channel=channel)
+        return rows
 
     def expire_approvals(self, now: Optional[float] = None) -> list[str]:
         now = self.clock() if now is None else now

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Type, TypeVar
 
 from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSample, EvidenceHold,
-                     EvidenceItem, PolicyVersion, RetentionSetting, Session, SharingRequest,
+                     EvidenceItem, PolicyVersion, RetentionSetting, Session, ShareDelivery, SharingRequest,
                      SharingScope, TrainingRecord, User)
 from .store import GENESIS_HASH, RecordMaker
 
@@ -43,6 +43,8 @@ CREATE TABLE IF NOT EXISTS alert_events (alert_id TEXT NOT NULL, seq INTEGER NOT
     PRIMARY KEY (alert_id, seq));
 CREATE TABLE IF NOT EXISTS sharing_requests (request_id TEXT PRIMARY KEY, owner_agency TEXT NOT NULL,
     requesting_agency TEXT NOT NULL, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS share_deliveries (delivery_id TEXT PRIMARY KEY, request_id TEXT NOT NULL,
+    owner_agency TEXT NOT NULL, recipient_agency TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence_holds (case_number TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence_items (case_number TEXT NOT NULL, read_id TEXT NOT NULL,
     read_json TEXT NOT NULL, image BLOB, held_ts REAL NOT NULL, held_by TEXT NOT NULL,
@@ -241,6 +243,19 @@ class SqliteGovernanceStore:
         rows = self._q(f"SELECT body FROM sharing_requests WHERE {' AND '.join(where)} ORDER BY request_id",
                        tuple(args))
         return [_load(SharingRequest, b) for (b,) in rows]
+
+    def put_delivery(self, d: ShareDelivery) -> None:
+        self._x("INSERT INTO share_deliveries VALUES (?,?,?,?,?)",
+                (d.delivery_id, d.request_id, d.owner_agency, d.recipient_agency, _dump(d)))
+
+    def list_deliveries(self, agency: Optional[str] = None) -> list[ShareDelivery]:
+        """Deliveries where ``agency`` is the owner or the recipient (all when None)."""
+        if agency is None:
+            rows = self._q("SELECT body FROM share_deliveries ORDER BY delivery_id")
+        else:
+            rows = self._q("SELECT body FROM share_deliveries WHERE owner_agency = ? OR recipient_agency = ? "
+                           "ORDER BY delivery_id", (agency, agency))
+        return [_load(ShareDelivery, b) for (b,) in rows]
 
     # -- evidence ----------------------------------------------------------------
     def put_hold(self, hold: EvidenceHold) -> None:

@@ -99,7 +99,7 @@ def test_role_by_endpoint_matrix(env, role, search, alerts, hotlist, log, purge,
     now = time.time()
     req = client.post("/api/sharing/requests", headers=admin_h, json={
         "requesting_agency": OTHER, "requester_name": "Det. Roe", "purpose_text": "stolen car",
-        "scope": {"plate_pattern": "7ABC*", "start_ts": now - 86_400, "end_ts": now}, **PURPOSE}).json()
+        "scope": {"plate_pattern": "7ABC123,7ABC124", "start_ts": now - 86_400, "end_ts": now}, **PURPOSE}).json()
     r = client.post(f"/api/sharing/requests/{req['request_id']}/review", headers=h, json={"approve": True})
     if role == "custodian":
         assert r.status_code == 403  # entered it and cannot approve anyway
@@ -167,11 +167,12 @@ def test_retention_floor_over_api(env):
 def test_sharing_rules_over_api(env):
     _, _, client, token, _ = env
     admin = token("administrator")
+    # an agency administrator may not touch the platform registry at all
     assert client.post("/api/sharing/agencies", headers=admin, json={
-        "agency_id": "CBP", "name": "US Customs and Border Protection", "kind": "federal", "state": "US"}).status_code == 201
+        "agency_id": "CBP", "name": "US Customs and Border Protection", "kind": "federal", "state": "US"}).status_code == 403
     now = time.time()
     body = {"requesting_agency": "CBP", "requester_name": "Agent X", "purpose_text": "interdiction",
-            "scope": {"plate_pattern": "7ABC*", "start_ts": now - 86_400, "end_ts": now}, **PURPOSE}
+            "scope": {"plate_pattern": "7ABC123,7ABC124", "start_ts": now - 86_400, "end_ts": now}, **PURPOSE}
     r = client.post("/api/sharing/requests", headers=admin, json=body)
     assert r.status_code == 422 and "California" in r.json()["detail"]
     r = client.post("/api/sharing/requests", headers=admin, json={**body, "requesting_agency": OTHER})

@@ -142,7 +142,14 @@ def test_weak_password_refused():
 def test_permission_matrix_is_least_privilege(role):
     gov = make_gov()
     admin, _ = bootstrap(gov)
-    user = admin if role is Role.ADMINISTRATOR else add_user(gov, admin, f"u.{role.value}", role.value)[0]
+    if role is Role.PLATFORM:
+        with pytest.raises(PermissionDenied):  # an agency cannot create platform accounts
+            gov.auth.create_user(admin, "u.platform", admin.agency, "platform", PASSWORD)
+        user = bootstrap(gov, "PLATFORM", "u.platform")[0]
+        assert PERMISSIONS[role] == {Action.MANAGE_AGENCIES}
+    else:
+        user = admin if role is Role.ADMINISTRATOR else add_user(gov, admin, f"u.{role.value}", role.value)[0]
+        assert (Action.MANAGE_AGENCIES in PERMISSIONS[role]) is False
     for action in Action:
         if allowed(role, action):
             gov.auth.authorize(user, action)

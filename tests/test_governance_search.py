@@ -62,20 +62,24 @@ def test_auditor_cannot_search(env):
 
 def test_approved_share_extends_scope_only_within_grant(env):
     gov, admin, op = env
-    # PSPD owns r4 (7ABC123) and r5 (5QRS777); it grants DHSPD access to 7ABC* only
+    # PSPD owns r4 (7ABC123) and r5 (5QRS777); it grants DHSPD access to plate 7ABC123 only
     p_admin, _ = bootstrap(gov, OTHER)
     p_des, _ = add_user(gov, p_admin, "p.des", "designee")
     now = time.time()
     req = gov.sharing.create_request(p_admin, requesting_agency="DHSPD", requester_name="Det. Smith",
                                      purpose_code="STOLEN-VEHICLE", case_number="C-24-9", purpose_text="stolen car",
-                                     scope=SharingScope(plate_pattern="7ABC*", start_ts=now - 86_400, end_ts=now))
+                                     scope=SharingScope(plate_pattern="7ABC123", start_ts=now - 86_400, end_ts=now))
     crit = SearchCriteria(plate_pattern="*")
     assert {r.agency for r in gov.search.search(op, crit, "STOLEN-VEHICLE", "C-24-9")} == {"DHSPD"}
     gov.sharing.review(p_des, req.request_id, approve=True)
     res = gov.search.search(op, crit, "STOLEN-VEHICLE", "C-24-9")
     assert "r4" in _plates(res) and "r5" not in _plates(res)
     rec = gov.store.access_records()[-1]
-    assert rec.data_elements["shared_from"] == [OTHER]
+    assert rec.data_elements["shared_from"] == [OTHER] and rec.agency == "DHSPD"
+    # logged on the owner's side too, with the recipient's user and purpose
+    owner_side = [r for r in gov.store.access_records() if r.action == "shared_search"][-1]
+    assert owner_side.agency == OTHER and owner_side.username == "DHSPD:" + op.username
+    assert owner_side.data_elements["request_id"] == req.request_id and owner_side.case_number == "C-24-9"
 
 
 def test_bad_pattern_refused(env):

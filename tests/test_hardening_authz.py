@@ -22,14 +22,14 @@ from fastapi.testclient import TestClient  # noqa: E402
 
 from alpr.governance.api import create_app  # noqa: E402
 from alpr.governance.auth import totp_now  # noqa: E402
-from alpr.governance.roles import Action, Role, allowed  # noqa: E402
+from alpr.governance.roles import AGENCY_ROLES, PLATFORM_AGENCY, Action, Role, allowed  # noqa: E402
 from alpr.governance.search import SearchCriteria  # noqa: E402
 
 from governance_helpers import (HOME, OTHER, PASSWORD, Clock, add_user, bootstrap, make_gov,  # noqa: E402
                                 seed_alerts, seed_reads)
 
 PURPOSE = {"purpose_code": "STOLEN-VEHICLE", "case_number": "C-24-100"}
-ROLES = [r.value for r in Role]
+ROLES = [r.value for r in AGENCY_ROLES]
 # data only the home agency has: none of it may appear in another agency's 200 responses
 HOME_ONLY = ("7ABC124", "8XYZ999", "chief.dhspd", "u.operator", "u.designee", "u.custodian", "u.auditor",
              "C-HOME-HOLD", "HOME-HOT-1", "Det. Home")
@@ -75,13 +75,15 @@ ENDPOINTS = [
              lambda c, h, i: c.post("/api/audit/samples", headers=h, json={
                  "period_start": _now() - 86_400, "period_end": _now() + 60, "size": 3, "seed": 1})),
     Endpoint("agency_register", Action.MANAGE_AGENCIES,
-             lambda c, h, i: c.post("/api/sharing/agencies", headers=h, json={
-                 "agency_id": "RSO", "name": "Riverside Sheriff", "kind": "local", "state": "CA"})),
+             lambda c, h, i: c.post("/api/sharing/agencies", headers=h, json={"agency_id": "RSO"})),
+    Endpoint("agency_profile", Action.EDIT_AGENCY_PROFILE,
+             lambda c, h, i: c.put(f"/api/agencies/{HOME}/profile", headers=h, json={"contact": "records desk"})),
+    Endpoint("share_deliveries", Action.REQUEST_SHARE, lambda c, h, i: c.get("/api/sharing/deliveries", headers=h)),
     Endpoint("share_list", Action.REQUEST_SHARE, lambda c, h, i: c.get("/api/sharing/requests", headers=h)),
     Endpoint("share_create", Action.REQUEST_SHARE,
              lambda c, h, i: c.post("/api/sharing/requests", headers=h, json={
                  "requesting_agency": OTHER, "requester_name": "Det. Roe", "purpose_text": "stolen car",
-                 "scope": {"plate_pattern": "7ABC*", "start_ts": _now() - 86_400, "end_ts": _now()}, **PURPOSE})),
+                 "scope": {"plate_pattern": "7ABC123", "start_ts": _now() - 86_400, "end_ts": _now()}, **PURPOSE})),
     Endpoint("share_review", Action.APPROVE_SHARE,
              lambda c, h, i: c.post(f"/api/sharing/requests/{i['pending_share']}/review", headers=h,
                                     json={"approve": True, "days": 7})),
@@ -114,6 +116,12 @@ class Env:
         self.secrets["other"] = (o_admin.username, o_secret)
         o_op, o_op_secret = add_user(gov, o_admin, "o.operator", "operator")
         self.secrets["other_operator"] = (o_op.username, o_op_secret)
+        for role in ROLES[1:]:
+            if role != "operator":
+                u, s = add_user(gov, o_admin, f"o.{role}", role)
+                self.secrets[f"other_{role}"] = (u.username, s)
+        platform, p_secret = bootstrap(gov, PLATFORM_AGENCY, "platform.ops")
+        self.secrets["platform"] = (platform.username, p_secret)
         seed_reads(gov)
         seed_alerts(gov)
         now = time.time()
@@ -142,7 +150,7 @@ class Env:
 
 def _scope(now: float):
     from alpr.governance.models import SharingScope
-    return SharingScope(plate_pattern="7ABC*", start_ts=now - 86_400, end_ts=now)
+    return SharingScope(plate_pattern="7ABC123,7ABC124", start_ts=now - 86_400, end_ts=now)
 
 
 @pytest.fixture
@@ -154,7 +162,7 @@ def _expected(role: str, ep: Endpoint) -> int:
     return 200 if allowed(role, ep.action) else 403
 
 
-@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("role", ROLES + ["platform"])
 def test_every_role_on_every_endpoint_matches_the_permission_matrix(env, role):
     h = env.headers(role)
     for ep in ENDPOINTS:
@@ -359,7 +367,7 @@ def test_sessions_expire_idle_and_absolute_with_an_injected_clock(env):
 
 
 def test_an_approved_share_exposes_only_its_scope_to_the_other_agency(env):
-    """With the grant (plate 7ABC*, last 24 h) the other agency sees exactly those home reads."""
+    """With the grant (plates 7ABC123 and 7ABC124, last 24 h) the other agency sees exactly those home reads."""
     r = env.client.post("/api/search", json={"plate_pattern": "*", **PURPOSE}, headers=env.headers("other"))
     assert r.status_code == 200
     home = [x for x in r.json()["results"] if x["agency"] == HOME]

@@ -91,12 +91,13 @@ class HoldIn(BaseModel):
 
 
 class AgencyIn(BaseModel):
-    agency_id: str
-    name: str
-    kind: str = "local"
-    state: str = "CA"
-    law_enforcement: bool = True
-    prosecutorial: bool = False
+    """Only the id is taken: name, kind, state and flags come from the curated list."""
+    agency_id: str = Field(max_length=32)
+
+
+class AgencyProfileIn(BaseModel):
+    name: Optional[str] = Field(default=None, max_length=200)
+    contact: Optional[str] = Field(default=None, max_length=200)
 
 
 class ScopeIn(BaseModel):

@@ -187,7 +187,7 @@ def audit_page(request: Request, user: User = Depends(console_user), gov: Govern
         chain = gov.verify_chain()
     report = gov.audits.report(user, channel="ui")
     return render(request, "audit.html", user, records=records, chain=chain, report=report,
-                  audits=gov.store.list_audits())
+                  audits=gov.audits.list_audits(user))
 
 
 # -- sharing ------------------------------------------------------------------------

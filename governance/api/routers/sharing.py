@@ -6,17 +6,34 @@ from dataclasses import asdict
 
 from fastapi import APIRouter, Depends
 
-from ...models import Agency, SharingScope, User
+from ...models import SharingScope, User
 from ...service import Governance
 from ..deps import current_user, get_gov
-from ..schemas import AgencyIn, ReviewIn, ShareIn
+from ..schemas import AgencyIn, AgencyProfileIn, ReviewIn, ShareIn
 
 router = APIRouter(tags=["sharing"])
 
 
 @router.post("/api/sharing/agencies", status_code=201)
 def register_agency(body: AgencyIn, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
-    return asdict(gov.sharing.register_agency(user, Agency(**body.model_dump())))
+    """Platform role only; the agency's attributes come from the curated California list."""
+    return asdict(gov.registry.register(user, body.agency_id))
+
+
+@router.get("/api/sharing/agencies")
+def list_agencies(user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> list[dict]:
+    return [asdict(a) for a in gov.registry.list(user)]
+
+
+@router.put("/api/agencies/{agency_id}/profile")
+def update_profile(agency_id: str, body: AgencyProfileIn, user: User = Depends(current_user),
+                   gov: Governance = Depends(get_gov)) -> dict:
+    return asdict(gov.registry.update_profile(user, agency_id, name=body.name, contact=body.contact))
+
+
+@router.get("/api/sharing/deliveries")
+def deliveries(user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> list[dict]:
+    return [asdict(d) for d in gov.sharing.deliveries(user)]
 
 
 @router.get("/api/sharing/requests")
