@@ -3,27 +3,84 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+import time
+
+from alpr.backoff import Backoff, StateLog
+
+log = logging.getLogger("alpr.alerts")
+_RDKAFKA_LOG = logging.getLogger("alpr.kafka.librdkafka")  # librdkafka's per-attempt lines: DEBUG only
+_RDKAFKA_LOG.setLevel(logging.CRITICAL)
+
+
+class KafkaUnreachable(ConnectionError):
+    """Kafka did not answer within the connect timeout."""
+
+
+def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_timeout_s: float, states):
+    """A consumer of ``topic`` once Kafka answers (retried with backoff + jitter until
+    ``connect_timeout_s``); broker state changes are reported once each through ``states``."""
+    from confluent_kafka import Consumer, KafkaError, KafkaException
+
+    def on_error(err) -> None:  # librdkafka's own reconnects back off (reconnect.backoff.*, jittered)
+        if states.state == "up" and err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            states.update("down", f"alerts tail: Kafka at {bootstrap} unreachable ({err.str()}); "
+                                  "retrying with backoff")
+
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"alpr-tail-{time.time_ns()}",
+                         "auto.offset.reset": "earliest" if from_beginning else "latest",
+                         "enable.auto.commit": False, "error_cb": on_error, "logger": _RDKAFKA_LOG,
+                         "reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 30000})
+    backoff, deadline = Backoff(base_s=0.5, cap_s=5.0), time.monotonic() + connect_timeout_s
+    while True:
+        try:
+            consumer.list_topics(topic, timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+            break
+        except KafkaException as exc:
+            if time.monotonic() >= deadline:
+                consumer.close()
+                raise KafkaUnreachable(
+                    f"cannot reach Kafka at {bootstrap} within {connect_timeout_s:g}s ({exc.args[0].str()}); "
+                    "start it (make services-up) or pass --bootstrap HOST:PORT") from exc
+            time.sleep(min(backoff.next_delay(), max(0.0, deadline - time.monotonic())))
+    consumer.subscribe([topic])
+    return consumer
 
 
 def cmd_alerts_tail(args) -> int:
-    from alpr.connectors.kafka import consume
     from alpr.records import Alert, SchemaError
 
-    n = 0
-    for msg in consume(args.bootstrap, args.topic, from_beginning=args.from_beginning,
-                       max_messages=args.max, idle_timeout_s=args.idle_timeout):
-        try:
-            alert = Alert.from_json(msg.value())
-        except SchemaError as exc:
-            print(f"alerts tail: offset {msg.offset()}: unreadable alert: {exc}", file=sys.stderr)
-            continue
-        n += 1
-        if args.json:
-            print(alert.to_json(), flush=True)
-        else:
-            print(f"{alert.agency} {alert.camera_id} {alert.read_plate} -> {alert.entry_plate} "
-                  f"[{alert.list_code} {alert.match_type} d={alert.distance}] {alert.description}", flush=True)
+    states = StateLog(log, initial="connecting")  # the first connection is reported by the error below
+    consumer = _tail_consumer(args.bootstrap, args.topic, args.from_beginning, args.connect_timeout, states)
+    states.update("up", f"alerts tail: following {args.topic} on {args.bootstrap}", logging.INFO)
+    n, last = 0, time.monotonic()
+    try:
+        while args.max is None or n < args.max:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                if args.idle_timeout is not None and time.monotonic() - last > args.idle_timeout:
+                    break
+                continue
+            if msg.error():
+                states.update("error:" + str(msg.error().code()), f"alerts tail: {msg.error()}")
+                continue
+            if states.state != "up":
+                states.update("up", f"alerts tail: Kafka at {args.bootstrap} reachable again", logging.WARNING)
+            last = time.monotonic()
+            try:
+                alert = Alert.from_json(msg.value())
+            except SchemaError as exc:
+                print(f"alerts tail: offset {msg.offset()}: unreadable alert: {exc}", file=sys.stderr)
+                continue
+            n += 1
+            if args.json:
+                print(alert.to_json(), flush=True)
+            else:
+                print(f"{alert.agency} {alert.camera_id} {alert.read_plate} -> {alert.entry_plate} "
+                      f"[{alert.list_code} {alert.match_type} d={alert.distance}] {alert.description}", flush=True)
+    finally:
+        consumer.close()
     return 0
 
 
@@ -54,6 +111,8 @@ def register(sub) -> None:
     t.add_argument("--from-beginning", action="store_true")
     t.add_argument("--max", type=int, default=None, help="stop after this many alerts")
     t.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
+    t.add_argument("--connect-timeout", type=float, default=15.0,
+                   help="give up (exit 2) if Kafka does not answer within this many seconds (default 15)")
     t.set_defaults(func=cmd_alerts_tail)
 
     g = sub.add_parser("gateway", help="publish camera frames to the frames topic")

@@ -38,6 +38,8 @@ def cmd_read(args) -> int:
 
     recognizer = PlateRecognizer(topn=args.topn)
     status = 0
+    annotate_dir = Path(args.annotate) if args.annotate else None
+    used: set = set()
     for path in args.images:
         try:
             data = Path(path).read_bytes()
@@ -51,6 +53,12 @@ def cmd_read(args) -> int:
         plates = recognizer.recognize(image)
         ms = (time.perf_counter() - t0) * 1000
         h, w = image.shape[:2]
+        if annotate_dir is not None:
+            from alpr.app.annotate import write_annotated
+
+            written = write_annotated(annotate_dir, path, image, plates, used)
+            if not args.json:
+                print(f"annotated: {written}", file=sys.stderr)
         if args.json:
             print(json.dumps({"version": 2, "data_type": "alpr_results", "file": str(path),
                               "epoch_time": int(time.time() * 1000), "img_width": w, "img_height": h,
@@ -80,8 +88,15 @@ def cmd_run(args) -> int:
     entries = None
     if args.hotlist:
         entries = _load_hotlist_file(args.hotlist, args.hotlist_list)
+    _preflight(settings)
     if not args.follow:
-        print(run(settings, hotlist_entries=entries).line())
+        from alpr.app.live import frames_factory
+
+        frames, close = frames_factory(settings)  # opens the source now: a missing one fails here
+        try:
+            print(run(settings, hotlist_entries=entries, frames=frames).line())
+        finally:
+            close()
         return 0
     if settings.source != "kafka":
         raise ValueError("--follow needs the Kafka source (a bounded source has nothing to follow)")
@@ -90,6 +105,13 @@ def cmd_run(args) -> int:
         print(summary.line(), flush=True)
         if not summary.counters.get("frames_in"):
             time.sleep(args.interval)
+
+
+def _preflight(settings) -> None:
+    from alpr.app import preflight, quiet
+
+    preflight.check(settings)
+    quiet.restore_beam_resource()
 
 
 def _load_hotlist_file(path: str, list_code: str):
@@ -105,6 +127,9 @@ def _load_hotlist_file(path: str, list_code: str):
 
 def cmd_demo(args) -> int:
     from alpr.app.demo import run_demo
+    from alpr.app.quiet import restore_beam_resource
+
+    restore_beam_resource()
 
     return run_demo(out_dir=Path(args.out), vehicles=args.vehicles, on_hotlist=args.hits, seed=args.seed)
 
@@ -134,11 +159,15 @@ def _optional_register(module: str, sub) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alpr", description="alpr-stream: real-time ALPR analytics engine")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("--debug", action="store_true",
+                        help="debug logging, and the full traceback when a command fails")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("read", help="recognise plates in image files")
     p.add_argument("--json", action="store_true", help="one JSON object per image, one per line")
     p.add_argument("-n", "--topn", type=int, default=10, help="number of candidates per plate (default 10)")
+    p.add_argument("--annotate", metavar="DIR",
+                   help="also write each image with its plate boxes, texts and confidences to DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(func=cmd_read)
 
@@ -181,15 +210,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from alpr.app.errors import configure_logging, describe
+
+    debug = bool(args.debug or args.verbose)
+    configure_logging(debug)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
-    except (ValueError, OSError) as exc:
-        print(f"alpr {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:  # noqa: BLE001 - every failure ends in one line (and --debug's traceback)
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        message, status = describe(exc)
+        hint = "" if args.debug or status == 2 else " (run with --debug for the traceback)"
+        print(f"alpr {args.command}: error: {message}{hint}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ def demo_hotlist(plates: list[str], now: float) -> list[HotlistEntry]:
 
 
 def run_demo(out_dir: Path, vehicles: int = 6, on_hotlist: int = 2, seed: int = 7) -> int:
+    from alpr.app.live import frames_factory
+    from alpr.app.report import write_report
     from alpr.pipelines.graph import run
 
     if vehicles < 1 or not 0 <= on_hotlist <= vehicles:
@@ -61,7 +63,8 @@ def run_demo(out_dir: Path, vehicles: int = 6, on_hotlist: int = 2, seed: int = 
         source=f"synthetic:{vehicles}", camera_id=DEMO_CAMERA, agency=DEMO_AGENCY, seed=seed,
         store=f"sqlite:{out_dir / 'alpr.db'}", alerts_sink=f"jsonl:{out_dir / 'alerts.jsonl'}",
         runner="direct", inference="onnx")
-    camera = SyntheticCamera(DEMO_CAMERA, DEMO_AGENCY, n_vehicles=vehicles, seed=seed)
+    start_ts = time.time()  # the synthetic camera is live: its clip starts now
+    camera = SyntheticCamera(DEMO_CAMERA, DEMO_AGENCY, n_vehicles=vehicles, seed=seed, start_ts=start_ts)
     plates = [v.plate for v in camera.vehicles]
     wanted = plates[:: max(1, vehicles // max(on_hotlist, 1))][:on_hotlist] if on_hotlist else []
     entries = demo_hotlist(wanted, time.time())
@@ -69,10 +72,28 @@ def run_demo(out_dir: Path, vehicles: int = 6, on_hotlist: int = 2, seed: int = 
     store.upsert_entries(entries)
     store.close()
     (out_dir / "hotlist.json").write_text(json.dumps([e.to_dict() for e in entries], indent=1))
-    print(f"demo: {vehicles} synthetic vehicles at {DEMO_CAMERA}: {', '.join(plates)}")
+    print(f"demo: {vehicles} synthetic vehicles at {DEMO_CAMERA}, {camera.n_frames} frames: {', '.join(plates)}")
     for e in entries:
         print(f"demo: hotlist {e.list_code:<6} {e.plate:<9} {e.description}")
-    summary = run(settings)
+    print("demo: running the pipeline (Beam DirectRunner, in-process ONNX, SQLite); "
+          "groups and alerts print as each vehicle leaves the view", flush=True)
+    frames, close = frames_factory(settings, what="demo frames", start_ts=start_ts)
+    try:
+        summary = run(settings, frames=frames)
+    finally:
+        close()
     print(f"demo: reads and groups in {out_dir / 'alpr.db'}, alerts in {out_dir / 'alerts.jsonl'}")
+    store = open_store(settings.store)
+    try:
+        counts = {"vehicles (ground truth)": vehicles, "frames": summary.counters.get("frames_in", 0),
+                  "reads": summary.counters.get("reads", 0), "plate groups": summary.counters.get("plate_groups", 0),
+                  "alerts": summary.counters.get("alerts", 0), "dead letters": summary.dead_letters,
+                  "seconds": round(summary.seconds, 1)}
+        report = write_report(out_dir / "report.html", store, f"alpr demo: {DEMO_CAMERA}", counts,
+                              lambda seq: camera.render(seq) if 0 <= seq < camera.n_frames else None,
+                              camera_id=DEMO_CAMERA)
+    finally:
+        store.close()
+    print(f"demo: report {report}")
     print(summary.line())
     return 0

@@ -16,6 +16,7 @@ from typing import Iterator, Optional, Protocol, runtime_checkable
 
 import cv2
 
+from alpr.config import Settings
 from alpr.records import Frame
 
 from .synthetic import GROUND_TRUTH_FILE, FrameTruth, SyntheticCamera
@@ -25,6 +26,9 @@ log = logging.getLogger(__name__)
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov", ".m4v", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv", ".mjpeg", ".mjpg")
 STREAM_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "srt://")
+
+
+DEFAULT_CAMERA_ID = Settings.camera_id  # the setting's default: a clip's own id replaces it
 
 
 class SourceError(OSError):
@@ -61,6 +65,9 @@ class FolderSource:
             raise NotADirectoryError(f"{self.path} is not a folder of images")
         self.camera_id = camera_id
         self.agency = agency
+        clip_camera = self._clip_camera()
+        if clip_camera and camera_id == DEFAULT_CAMERA_ID:  # a synthetic clip keeps its own camera id
+            self.camera_id = clip_camera
         clip_fps, clip_start = self._clip_timing() if start_ts is None else (None, None)
         self.fps = float(fps if fps is not None else (clip_fps or 5.0))
         if self.fps <= 0:
@@ -70,6 +77,13 @@ class FolderSource:
                              if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS), key=lambda p: p.name)
         if not self.files:
             raise SourceError(f"no images ({', '.join(IMAGE_EXTENSIONS)}) in folder {self.path}")
+
+    def _clip_camera(self) -> Optional[str]:
+        gt = self.path / GROUND_TRUTH_FILE
+        try:
+            return str(json.loads(gt.read_text())["camera_id"]) if gt.is_file() else None
+        except (ValueError, KeyError, TypeError, OSError):
+            return None
 
     def _clip_timing(self) -> tuple[Optional[float], Optional[float]]:
         gt = self.path / GROUND_TRUTH_FILE
