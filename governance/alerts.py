@@ -61,11 +61,10 @@ class AlertWorkflowService:
     def _load(self, user: User, alert_id: str, action: Action, channel: str) -> tuple[Alert, AlertWorkflow]:
         self.guard.check(user, action, channel=channel, data_elements={"alert_id": alert_id})
         matches = [a for a in self.reads.get_alerts(agency=user.agency) if a.alert_id == alert_id]
-        if not matches:  # other agencies' alerts are invisible (no IDOR)
-            exc = NotFound(f"no alert {alert_id!r} for agency {user.agency}")
-            self.guard.deny(user, action.value, exc, channel, {"alert_id": alert_id})
-            raise exc
-        return matches[0], self.workflow_of(matches[0])
+        alert = matches[0] if matches else None  # other agencies' alerts are invisible (no IDOR)
+        alert = self.guard.owned(user, action, alert, alert.agency if alert else None, f"alert {alert_id!r}",
+                                 channel=channel, data_elements={"alert_id": alert_id})
+        return alert, self.workflow_of(alert)
 
     # -- transitions ---------------------------------------------------------------
     def _move(self, user: User, alert: Alert, wf: AlertWorkflow, to_state: str, allowed_from: tuple[str, ...],

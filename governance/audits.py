@@ -128,11 +128,8 @@ class AuditService:
     def _get(self, audit_id: str, user: User, channel: str) -> AuditSample:
         """The audit, only if it belongs to the user's agency (another agency's is 'not found', logged)."""
         audit = self.store.get_audit(audit_id)
-        if audit is None or audit.agency != user.agency:
-            exc = NotFound(f"no audit {audit_id!r} for agency {user.agency}")
-            self.guard.deny(user, Action.SIGN_AUDITS.value, exc, channel, {"audit_id": audit_id})
-            raise exc
-        return audit
+        return self.guard.owned(user, Action.SIGN_AUDITS, audit, audit.agency if audit else None,
+                                f"audit {audit_id!r}", channel=channel, data_elements={"audit_id": audit_id})
 
     # -- reports -------------------------------------------------------------------
     def anomalies(self, agency: Optional[str], start: Optional[float] = None,

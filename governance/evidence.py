@@ -71,10 +71,8 @@ class EvidenceService:
         purpose = self.guard.check_with_purpose(user, Action.EVIDENCE_EXPORT, "EVIDENCE", case_number, None,
                                                 channel=channel, data_elements=elements)
         hold = self.store.get_hold(purpose.case_number)
-        if hold is None or hold.agency != user.agency:
-            exc = NotFound(f"no evidence hold for case {case_number} in agency {user.agency}")
-            self.guard.deny(user, "evidence_export", exc, channel, elements)
-            raise exc
+        hold = self.guard.owned(user, "evidence_export", hold, hold.agency if hold else None,
+                                f"evidence hold for case {case_number}", channel=channel, data_elements=elements)
         items = self.store.evidence_items(purpose.case_number)
         files: dict[str, bytes] = {}
         for it in items:

@@ -1,15 +1,26 @@
-"""One choke point for authorisation + purpose checks that logs every refusal too."""
+"""One choke point for authorisation, tenancy and purpose checks that logs every refusal too.
+
+Tenancy rule (see ``TENANCY.md``): every object carries its owning agency; a user acts only on
+objects of their own agency. :meth:`Guard.check` checks role, training and (``agency=``) the
+target agency; :meth:`Guard.owned` is the one place where a loaded object's owner is compared
+with the caller's agency - another agency's object answers exactly like a missing one (no
+IDOR oracle), and the attempt is logged. Cross-agency reads exist only through an approved
+sharing request (see :mod:`.sharing`), logged on both sides."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, TypeVar
 
 from .access_log import AccessLog
 from .auth import AuthService
-from .errors import GovernanceError, PermissionDenied, ValidationError
+
+from .errors import GovernanceError, NotFound, PermissionDenied, ValidationError
 from .models import User
 from .purposes import Purpose, PurposeCatalog
 from .roles import Action
+
+
+T = TypeVar("T")
 
 
 class Guard:
@@ -29,6 +40,15 @@ class Guard:
         except PermissionDenied as exc:
             self.deny(user, action.value, exc, channel, data_elements)
             raise
+
+    def owned(self, user: User, action: Action | str, obj: Optional[T], owner_agency: Optional[str], what: str,
+              *, channel: str, data_elements: Optional[dict] = None) -> T:
+        """``obj`` if it exists and belongs to the caller's agency; otherwise NotFound (logged)."""
+        if obj is None or owner_agency != user.agency:
+            exc = NotFound(f"no {what} for agency {user.agency}")
+            self.deny(user, getattr(action, "value", action), exc, channel, data_elements)
+            raise exc
+        return obj
 
     def purpose(self, user: User, action: Action, code: Optional[str], case_number: Optional[str],
                 note: Optional[str], *, channel: str, data_elements: Optional[dict] = None) -> Purpose:

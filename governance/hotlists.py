@@ -136,11 +136,9 @@ class HotlistService:
 
     def remove_entry(self, user: User, entry_id: str, channel: str = "api") -> None:
         self.guard.check(user, Action.MANAGE_HOTLIST, channel=channel, data_elements={"entry_id": entry_id})
-        mine = [e for e in self.hotlists.load_entries(0.0) if e.entry_id == entry_id and e.agency == user.agency]
-        if not mine:
-            exc = NotFound(f"no hotlist entry {entry_id!r} of agency {user.agency}")
-            self.guard.deny(user, "hotlist_remove", exc, channel, {"entry_id": entry_id})
-            raise exc
+        found = next((e for e in self.hotlists.load_entries(0.0) if e.entry_id == entry_id), None)
+        mine = [self.guard.owned(user, "hotlist_remove", found, found.agency if found else None,
+                                 f"hotlist entry {entry_id!r}", channel=channel, data_elements={"entry_id": entry_id})]
         self.hotlists.remove_entries([entry_id])
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_remove",
                               data_elements={"entry_id": entry_id, "plate": mine[0].plate},

@@ -125,11 +125,9 @@ class SharingService:
     def _own(self, user: User, request_id: str, action: Action, channel: str) -> SharingRequest:
         self.guard.check(user, action, channel=channel, data_elements={"request_id": request_id})
         req = self.store.get_sharing(request_id)
-        if req is None or req.owner_agency != user.agency:
-            exc = NotFound(f"no sharing request {request_id!r} for agency {user.agency}")
-            self.guard.deny(user, action.value, exc, channel, {"request_id": request_id})
-            raise exc
-        return req
+        return self.guard.owned(user, action, req, req.owner_agency if req else None,
+                                f"sharing request {request_id!r}", channel=channel,
+                                data_elements={"request_id": request_id})
 
     def review(self, user: User, request_id: str, approve: bool, note: str = "", days: Optional[int] = None,
                channel: str = "api") -> SharingRequest:

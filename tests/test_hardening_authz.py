@@ -373,3 +373,116 @@ def test_an_approved_share_exposes_only_its_scope_to_the_other_agency(env):
     home = [x for x in r.json()["results"] if x["agency"] == HOME]
     assert home and all(x["plate"].startswith("7ABC") for x in home)
     assert "8XYZ999" not in r.text
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 1: actor of agency B against data of agency A on EVERY API route, every B role.
+def _b_calls(ids: dict) -> dict[tuple[str, str], Callable]:
+    """(method, route template) -> call(client, headers) aimed at agency A's (HOME's) objects."""
+    now = _now()
+    a = ids["audit_id"]
+    return {
+        ("GET", "/api/auth/me"): lambda c, h: c.get("/api/auth/me", headers=h),
+        ("POST", "/api/auth/logout"): None,  # ends the caller's own session only; exercised last below
+        ("GET", "/api/users"): lambda c, h: c.get("/api/users", headers=h),
+        ("POST", "/api/users"): lambda c, h: c.post("/api/users", headers=h, json={
+            "username": "b.into.a", "role": "operator", "password": PASSWORD, "agency": HOME}),
+        ("POST", "/api/users/{username}/approve"): lambda c, h: c.post("/api/users/u.pending/approve", headers=h),
+        ("POST", "/api/users/{username}/training"): lambda c, h: c.post("/api/users/u.operator/training", headers=h,
+                                                                        json={"course": "x"}),
+        ("POST", "/api/users/{username}/separate"): lambda c, h: c.post("/api/users/u.operator/separate", headers=h,
+                                                                        json={"reason": "x"}),
+        ("POST", "/api/search"): lambda c, h: c.post("/api/search", headers=h, json={"plate_pattern": "*", **PURPOSE}),
+        ("GET", "/api/alerts"): lambda c, h: c.get("/api/alerts", headers=h, params={
+            "purpose_code": "HOTLIST-HIT", "case_number": "INC-1"}),
+        ("GET", "/api/alerts/{alert_id}/history"): lambda c, h: c.get("/api/alerts/a1/history", headers=h),
+        ("POST", "/api/alerts/{alert_id}/acknowledge"): lambda c, h: c.post(
+            "/api/alerts/a1/acknowledge", headers=h, json={"incident_number": "INC-9"}),
+        ("POST", "/api/alerts/{alert_id}/verify"): lambda c, h: c.post("/api/alerts/a1/verify", headers=h, json={
+            "system": "CLETS", "reference": "R", "confirmed": True, "visual_check": True}),
+        ("POST", "/api/alerts/{alert_id}/accept"): lambda c, h: c.post("/api/alerts/a1/accept", headers=h),
+        ("POST", "/api/alerts/{alert_id}/reject"): lambda c, h: c.post("/api/alerts/a1/reject", headers=h,
+                                                                       json={"reason": "x"}),
+        ("POST", "/api/alerts/{alert_id}/enforcement"): lambda c, h: c.post("/api/alerts/a1/enforcement", headers=h,
+                                                                            json={"action": "stop"}),
+        ("POST", "/api/alerts/{alert_id}/dispose"): lambda c, h: c.post("/api/alerts/a1/dispose", headers=h,
+                                                                        json={"disposition": "x"}),
+        ("GET", "/api/hotlist"): lambda c, h: c.get("/api/hotlist", headers=h),
+        ("POST", "/api/hotlist"): lambda c, h: c.post("/api/hotlist", headers=h, json={
+            "plate": "4HOM777", "list_code": "B-LIST", "case_number": "C-24-150", "expires_at": now + 3600,
+            "purpose_code": "STOLEN-VEHICLE"}),
+        ("DELETE", "/api/hotlist/{entry_id}"): lambda c, h: c.delete(f"/api/hotlist/{ids['entry_id']}", headers=h),
+        ("GET", "/api/audit/log"): lambda c, h: c.get("/api/audit/log", headers=h),
+        ("GET", "/api/audit/verify"): lambda c, h: c.get("/api/audit/verify", headers=h),
+        ("POST", "/api/audit/samples"): lambda c, h: c.post("/api/audit/samples", headers=h, json={
+            "period_start": now - 86_400, "period_end": now + 60, "size": 3, "seed": 1}),
+        ("POST", "/api/audit/samples/{audit_id}/findings"): lambda c, h: c.post(
+            f"/api/audit/samples/{a}/findings", headers=h, json={"seq": ids["audit_seq"], "result": "ok"}),
+        ("POST", "/api/audit/samples/{audit_id}/sign"): lambda c, h: c.post(f"/api/audit/samples/{a}/sign",
+                                                                            headers=h, json={"summary": "fine"}),
+        ("GET", "/api/audit/report"): lambda c, h: c.get("/api/audit/report", headers=h),
+        ("POST", "/api/sharing/agencies"): lambda c, h: c.post("/api/sharing/agencies", headers=h,
+                                                               json={"agency_id": "RSO"}),
+        ("GET", "/api/sharing/agencies"): lambda c, h: c.get("/api/sharing/agencies", headers=h),
+        ("PUT", "/api/agencies/{agency_id}/profile"): lambda c, h: c.put(f"/api/agencies/{HOME}/profile", headers=h,
+                                                                         json={"name": "relabelled"}),
+        ("GET", "/api/sharing/deliveries"): lambda c, h: c.get("/api/sharing/deliveries", headers=h),
+        ("GET", "/api/sharing/requests"): lambda c, h: c.get("/api/sharing/requests", headers=h),
+        ("POST", "/api/sharing/requests"): lambda c, h: c.post("/api/sharing/requests", headers=h, json={
+            "requesting_agency": OTHER, "requester_name": "Det. B", "purpose_text": "x",
+            "scope": {"plate_pattern": "7ABC124", "start_ts": now - 86_400, "end_ts": now}, **PURPOSE}),
+        ("POST", "/api/sharing/requests/{request_id}/review"): lambda c, h: c.post(
+            f"/api/sharing/requests/{ids['pending_share']}/review", headers=h, json={"approve": True}),
+        ("POST", "/api/sharing/requests/{request_id}/fulfil"): lambda c, h: c.post(
+            f"/api/sharing/requests/{ids['approved_share']}/fulfil", headers=h),
+        ("GET", "/api/retention"): lambda c, h: c.get("/api/retention", headers=h),
+        ("PUT", "/api/retention/{agency}"): lambda c, h: c.put(f"/api/retention/{HOME}", headers=h, json={"days": 400}),
+        ("POST", "/api/retention/purge"): lambda c, h: c.post("/api/retention/purge", headers=h),
+        ("POST", "/api/evidence/holds"): lambda c, h: c.post("/api/evidence/holds", headers=h, json={
+            "case_number": "C-HOME-HOLD", "reason": "mine now", "plate_pattern": "*"}),
+        ("POST", "/api/evidence/{case_number}/export"): lambda c, h: c.post("/api/evidence/C-HOME-HOLD/export",
+                                                                            headers=h),
+    }
+
+
+# routes that carry no agency data at all (public page, login itself)
+NO_AGENCY_DATA = {("POST", "/api/auth/login"), ("GET", "/public/policy"), ("GET", "/public/stats"),
+                  ("GET", "/public/purposes"), ("GET", "/transparency"), ("GET", "/public")}
+B_ROLES = ["other", "other_operator", "other_designee", "other_auditor", "other_custodian"]
+
+
+def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
+    env = Env(grant=False)
+    gov = env.gov
+    auditor = gov.store.get_user("u.auditor")
+    gov.search.search(gov.store.get_user("u.operator"), SearchCriteria("7ABC*"), "STOLEN-VEHICLE", "C-24-1",
+                      None, channel="api")
+    sample = gov.audits.create_sample(auditor, _now() - 3600, _now() + 60, size=1, seed=1)
+    env.ids.update(audit_id=sample.audit_id, audit_seq=sample.sample_seqs[0])
+    calls = _b_calls(env.ids)
+    routes = {(m.upper(), p) for p, ops in env.client.app.openapi()["paths"].items() for m in ops}
+    assert routes - NO_AGENCY_DATA == set(calls), (
+        f"routes without an A-vs-B matrix entry: {sorted(routes - NO_AGENCY_DATA - set(calls))}; "
+        f"stale entries: {sorted(set(calls) - routes)}")
+    before = {"profile": gov.store.get_agency(HOME), "audit": gov.store.get_audit(sample.audit_id),
+              "pending": gov.store.get_sharing(env.ids["pending_share"]).status,
+              "hold": gov.store.get_hold("C-HOME-HOLD"), "retention": gov.retention.retention_days(HOME)}
+    for who in B_ROLES:
+        h = env.headers(who)
+        for (method, path), call in calls.items():
+            if call is None:
+                continue
+            r = call(env.client, h)
+            assert r.status_code < 500, (who, method, path, r.status_code, r.text[:200])
+            if "{" in path and method != "GET" or path.endswith("/history"):
+                assert r.status_code in (403, 404, 409, 422), f"{who} {method} {path} on A's object: {r.status_code}"
+            _assert_no_home_data(r, f"{who} {method} {path}", echo_ok=path == "/api/audit/log")
+        assert env.client.post("/api/auth/logout", headers=h).status_code == 200
+    # nothing of A moved
+    assert gov.store.get_agency(HOME) == before["profile"]
+    assert gov.store.get_audit(sample.audit_id) == before["audit"]
+    assert gov.store.get_sharing(env.ids["pending_share"]).status == before["pending"]
+    assert gov.store.get_hold("C-HOME-HOLD") == before["hold"]
+    assert gov.retention.retention_days(HOME) == before["retention"]
+    assert gov.store.get_user("b.into.a") is None or gov.store.get_user("b.into.a").agency == OTHER
+    assert gov.store.list_deliveries(HOME) == []
