@@ -120,7 +120,7 @@ def geometric_confidence(probs: list[float]) -> float:
 
 
 #: letter/digit pairs that plate fonts draw (nearly) alike
-CONFUSABLE = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "B": "8", "G": "6"}
+CONFUSABLE = {"O": "0", "Q": "0", "D": "0", "I": "1", "Z": "2", "S": "5", "B": "8", "G": "6", "L": "4"}
 CONFUSABLE_BACK = {"0": "O", "1": "I", "2": "Z", "5": "S", "8": "B", "6": "G"}
 
 

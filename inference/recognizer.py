@@ -17,6 +17,7 @@ Small plate-shaped images (plate crops) are also read whole.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import warnings
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from alpr.records import Candidate
 from . import geometry as geo
 from .backends import InferenceBackend, OnnxBackend
 from . import plates as rules
+from . import regions
 from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
 
 MAX_SIDE = 8192
@@ -116,6 +118,8 @@ class RecognizedPlate:
     confidence: float
     coordinates: tuple[Point, Point, Point, Point]
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
+    region: str = ""  # OpenALPR style, e.g. "us-ca"; "" when unknown
+    region_confidence: float = 0.0
 
 
 @dataclass
@@ -140,6 +144,8 @@ class _Reading:
     score: float
     cands: list[tuple[str, float]]
     parts: int
+    shape: float = 1.0
+    band: bool = False  # an EU country band was found (and dropped)
 
 
 def _decoration_of(main: np.ndarray, other: np.ndarray) -> bool:
@@ -176,6 +182,8 @@ class PlateRecognizer:
         max_plates: int = 8,
         rec_batch_size: int = 8,
         crop_fallback: bool = True,
+        country: str | None = "auto",
+        state: str | None = None,
     ) -> None:
         if topn < 1:
             raise ValueError(f"topn must be >= 1, got {topn}")
@@ -193,6 +201,12 @@ class PlateRecognizer:
         self.max_plates = max_plates
         self.rec_batch_size = rec_batch_size
         self.crop_fallback = crop_fallback
+        self.country = (country or "auto").lower()
+        self.state = state.upper() if state else None
+        if self.state and self.country == "auto":
+            self.country = "us"
+        if self.state and self.state not in regions.table()[1]:
+            raise ValueError(f"unknown US state {state!r}")
         self._fold = fold_matrix(list(self.backend.charset))
 
     # ------------------------------------------------------------------ public API
@@ -299,7 +313,7 @@ class PlateRecognizer:
         if not cands:
             return None
         plate, conf = cands[0]
-        return _Reading(image, quad, chars, plate, conf, conf * shape, cands, parts)
+        return _Reading(image, quad, chars, plate, conf, conf * shape, cands, parts, shape)
 
     def _interpret(self, ln: _Line, red: np.ndarray) -> list[_Reading]:
         assert ln.crop is not None
@@ -310,6 +324,8 @@ class PlateRecognizer:
             chars = chars[n_band:]  # the country code on a blue band is not part of the plate
         shape = rules.shape_prior(ln.quad) if ln.parts else 1.0
         r = self._reading(ln.image, ln.quad, chars, ln.parts, shape)
+        if r is not None and n_band > 0:
+            r.band = True
         return [r] if r is not None else []
 
     # ------------------------------------------------------------------ selection
@@ -327,8 +343,57 @@ class PlateRecognizer:
                     extra.append(r)
         return readings + extra
 
+    def _jurisdiction(self, readings: list[_Reading]) -> tuple[list[_Reading], dict[str, float], set[int]]:
+        """Drop decorations (state names, slogans, stickers), collect state cues and re-rank
+        US-looking readings by the state formats. Returns readings, cues, ids of US readings."""
+        if self.country not in ("auto", "us"):
+            return readings, {}, set()
+        votes: dict[str, float] = {}
+        for r in readings:
+            cue = regions.cue_state(r.plate)
+            if cue:
+                votes[cue[0]] = max(votes.get(cue[0], 0.0), cue[1])
+        state = self.state or (max(votes, key=lambda k: votes[k]) if votes else None)
+        forced = self.country == "us" or bool(votes)
+        out: list[_Reading] = []
+        us: set[int] = set()
+        for r in readings:
+            if regions.is_decoration(r.plate):
+                continue
+            if not forced and (regions.looks_foreign(r.plate) or r.band):
+                out.append(r)  # another country's format or an EU band: keep the generic reading
+                continue
+            cands = regions.rerank(r.cands, state)
+            plate, conf = cands[0]
+            r = dataclasses.replace(r, plate=plate, confidence=conf, score=conf * r.shape * self._height(r, readings),
+                                    cands=cands)
+            us.add(id(r))
+            out.append(r)
+        return out, votes, us
+
+    @staticmethod
+    def _height(r: _Reading, readings: list[_Reading]) -> float:
+        """The registration is the tallest text on a plate: a line clearly shorter than a
+        nearby line (state name, slogan, sticker next to the registration) is demoted."""
+        if r.parts == 0:
+            return 1.0
+        x0, y0 = r.quad.min(axis=0)
+        x1, y1 = r.quad.max(axis=0)
+        for o in readings:
+            if o is r or o.parts == 0:
+                continue
+            ox0, oy0 = o.quad.min(axis=0)
+            ox1, oy1 = o.quad.max(axis=0)
+            oh = oy1 - oy0
+            if oh <= 0 or y1 - y0 >= 0.7 * oh:
+                continue
+            if max(oy0 - y1, y0 - oy1) < 1.2 * oh and max(ox0 - x1, x0 - ox1) < 1.5 * oh:
+                return 0.6
+        return 1.0
+
     def _select(self, readings: list[_Reading]) -> list[RecognizedPlate]:
         readings = [r for r in readings if r.confidence >= self.min_confidence and r.score > 0]
+        readings, votes, us = self._jurisdiction(readings)
         # a reading that contains an overlapping reading's text, nearly as good, supersedes it
         dominated: set[int] = set()
         for i, a in enumerate(readings):
@@ -355,5 +420,7 @@ class PlateRecognizer:
         for r in chosen:
             coords = tuple((float(x), float(y)) for x, y in r.quad)
             cands = tuple(Candidate(plate=t, confidence=round(c, 3)) for t, c in r.cands)
-            plates.append(RecognizedPlate(r.plate, round(r.confidence, 3), coords, cands))  # type: ignore[arg-type]
+            code, rconf = regions.guess_state(votes, r.plate, self.state) if id(r) in us else ("", 0.0)
+            plates.append(RecognizedPlate(r.plate, round(r.confidence, 3), coords, cands,  # type: ignore[arg-type]
+                                          f"us-{code.lower()}" if code else "", rconf))
         return plates
