@@ -11,7 +11,12 @@ import json
 import sys
 from typing import Optional, TextIO
 
+from alpr.config import Settings
 from alpr.hotlist.matcher import HotlistMatcher
+
+DEFAULT_STORE = Settings.store  # one source: the pipeline reads its hotlists from the same store
+PROGRESS_MIN_LINES = 20_000     # smaller files import in well under a second: no progress line
+MAX_BLANK_LINES_SHOWN = 10
 
 FORMAT_CHOICES = ("auto", "csv", "openalpr", "ncic", "clew")
 
@@ -38,7 +43,8 @@ def register(subparsers) -> argparse.ArgumentParser:
                       help="full replacement of the list (default)")
     mode.add_argument("--incremental", dest="mode", action="store_const", const="incremental",
                       help="add/remove entries, keep the rest")
-    i.add_argument("--store", default="sqlite:alpr.db", help="hotlist store, sqlite:PATH (default sqlite:alpr.db)")
+    i.add_argument("--store", default=DEFAULT_STORE,
+                   help=f"hotlist store, sqlite:PATH (default {DEFAULT_STORE}, the pipeline's default store)")
     i.add_argument("--states", default="", help="comma-separated state whitelist")
     i.add_argument("--agency", default="")
     i.add_argument("--matching", choices=["auto", "exact", "ocr", "fuzzy"], default="auto",
@@ -49,7 +55,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     return hp
 
 
-def _options(args, for_match: bool = False):
+def _options(args, for_match: bool = False, on_row=None):
     from alpr.connectors.hotlists import ImportOptions
 
     states = frozenset(s.strip().upper() for s in getattr(args, "states", "").split(",") if s.strip()) or None
@@ -64,22 +70,32 @@ def _options(args, for_match: bool = False):
             "ocr": dict(fuzzy=True, max_ocr_subs=1, max_edits=0),
             "fuzzy": dict(fuzzy=True, max_ocr_subs=1, max_edits=1)}[matching]
     return ImportOptions(list_code=args.list_code, state_whitelist=states, list_codes=ncic_codes,
-                         agency=getattr(args, "agency", ""), **fuzz)
+                         agency=getattr(args, "agency", ""), on_row=on_row, **fuzz)
 
 
 def _load(args, for_match: bool, err: TextIO):
     from alpr.connectors.hotlists import HotlistFormatError, detect_format, parse_text, read_text
 
+    from alpr.app.progress import Progress
+
     try:
         text = read_text(args.hotlist if for_match else args.file)
         fmt = args.format if args.format != "auto" else detect_format(text, args.hotlist if for_match else args.file)
         args.format = fmt
-        report = parse_text(text, fmt, _options(args, for_match))
+        lines = text.count("\n") + 1
+        with Progress("hotlist rows", total=lines, unit="lines", stream=err,
+                      enabled=None if lines >= PROGRESS_MIN_LINES else False) as bar:
+            report = parse_text(text, fmt, _options(args, for_match, on_row=bar.update_to))
+            bar.update_to(lines)
     except HotlistFormatError as exc:
         print(f"error: {exc}", file=err)
         return None
     for r in report.rejected:
         print(f"line {r.line_no}: rejected: {r.reason}: {r.raw}", file=err)
+    for n in report.blank_lines[:MAX_BLANK_LINES_SHOWN]:
+        print(f"line {n}: blank row skipped", file=err)
+    if len(report.blank_lines) > MAX_BLANK_LINES_SHOWN:
+        print(f"... and {len(report.blank_lines) - MAX_BLANK_LINES_SHOWN} more blank rows skipped", file=err)
     for e in report.errors:
         print(f"error: {e}", file=err)
     return report

@@ -72,6 +72,11 @@ class Progress:
             self._task = self._rich.add_task(self.what, total=self.total, rate="")
         return self
 
+    def update_to(self, done: int) -> None:
+        """Set the count (a monotonic position such as a line number)."""
+        if done > self.done:
+            self.advance(done - self.done)
+
     def advance(self, n: int = 1) -> None:
         with self._lock:
             self.done += n

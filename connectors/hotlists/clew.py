@@ -31,6 +31,7 @@ def parse_clew(text: str, opts: ImportOptions) -> ImportReport:
     header_seen = False
     for line_no, line in iter_lines(text):
         if not line.strip():
+            rep.blank(line_no)
             continue
         if line_no == 1 or not header_seen and line.startswith("DATE"):
             if not line.startswith("DATE"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from alpr.hotlist.entries import entry_problems, make_entry_id
 from alpr.hotlist.normalize import normalize_plate, valid_state
@@ -42,6 +42,10 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)  # file-level problems (footer count ...)
     rows_read: int = 0
     skipped_other_lists: int = 0
+    blank_lines: list[int] = field(default_factory=list)  # empty rows: skipped, and reported
+
+    def blank(self, line_no: int) -> None:
+        self.blank_lines.append(line_no)
 
     def reject(self, line_no: int, raw: str, reason: str) -> None:
         self.rejected.append(RejectedRow(line_no, raw.rstrip("\r\n"), reason))
@@ -55,6 +59,8 @@ class ImportReport:
                  f"rejected={len(self.rejected)}"]
         if self.removals:
             parts.append(f"removals={len(self.removals)}")
+        if self.blank_lines:
+            parts.append(f"blank={len(self.blank_lines)}")
         if self.skipped_other_lists:
             parts.append(f"other_lists={self.skipped_other_lists}")
         if self.errors:
@@ -82,6 +88,7 @@ class ImportOptions:
     clets_derived: Optional[bool] = None  # None = per format default
     list_codes: Optional[frozenset[str]] = None  # NCIC: parse codes to keep (None = all)
     created_ts: float = 0.0
+    on_row: Optional[Callable[[int], None]] = field(default=None, compare=False, repr=False)  # progress: line no
 
 
 # --------------------------------------------------------------------------- personal data
@@ -139,6 +146,14 @@ def personal_data_in_text(text: str) -> Optional[str]:
     return None
 
 
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b(19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}\b")
+
+
+def _looks_like_date(text: str) -> Optional[str]:
+    """A calendar date where a plate belongs is a date of birth pasted into the wrong column."""
+    return "date of birth" if text and _DATE.search(text) else None
+
+
 # --------------------------------------------------------------------------- row pipeline
 class RowFilter:
     """Applies the shared per-row rules and collects the report."""
@@ -153,11 +168,17 @@ class RowFilter:
         """Validate one parsed entry; accept it (or its removal) or record the rejection.
         ``check_text=False`` for descriptions the parser built itself from coded fields."""
         rep, opts = self.report, self.opts
-        kind = personal_data_in_text(" ".join((entry.description, entry.case_number))) if check_text else None
-        if kind:
-            rep.reject(line_no, raw, f"personal data ({kind}) in description: refused; hotlists carry "
-                                     "plates and case references only")
-            return None
+        if opts.on_row is not None:
+            opts.on_row(line_no)
+        fields = [("plate", entry.plate)]
+        if check_text:
+            fields += [("description", entry.description), ("case number", entry.case_number)]
+        for column, text in fields:
+            kind = personal_data_in_text(text) or (_looks_like_date(text) if column == "plate" else None)
+            if kind:
+                rep.reject(line_no, raw, f"personal data ({kind}) in the {column} column: refused; hotlists "
+                                         "carry plates and case references only")
+                return None
         plate = normalize_plate(entry.plate, allow_wildcard=allow_wildcard)
         if "*" in entry.plate and not allow_wildcard:
             rep.reject(line_no, raw, f"partial plate with '*' not accepted in {rep.format} feeds")

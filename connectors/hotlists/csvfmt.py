@@ -48,6 +48,7 @@ def parse_openalpr(text: str, opts: ImportOptions) -> ImportReport:
     header_done = False
     for line_no, row, problem in _rows(text):
         if not any(c.strip() for c in row):
+            rep.blank(line_no)
             continue
         if problem:
             header_done = True
@@ -126,6 +127,7 @@ def parse_native(text: str, opts: ImportOptions) -> ImportReport:
     pii: dict[str, str] = {}
     for line_no, row, problem in _rows(text):
         if not any(c.strip() for c in row):
+            rep.blank(line_no)
             continue
         if problem and header is None:
             raise HotlistFormatError(f"line {line_no}: cannot read the CSV header: {problem}")

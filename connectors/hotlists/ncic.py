@@ -42,6 +42,7 @@ def parse_ncic(text: str, opts: ImportOptions) -> ImportReport:
     fields = base_fields(opts, "ncic", clets_default=False)
     for line_no, line in iter_lines(text):
         if not line.strip():
+            rep.blank(line_no)
             continue
         why = _check(line)
         if line_no == 1 and why is not None:
