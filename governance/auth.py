@@ -2,9 +2,14 @@
 
 * Accounts start ``pending`` and need a supervisor's approval (administrator or designee of
   the same agency, never the applicant).
-* Passwords are hashed with argon2id (argon2-cffi); login also needs a TOTP code (pyotp).
-* Repeated failures lock the account; idle accounts are suspended; separation deactivates
-  at once and ends every session.
+* Passwords are hashed with argon2id (argon2-cffi); login also needs a TOTP code (pyotp), and
+  each code is accepted once (the last accepted time step is kept).
+* Administrators never see a password or an MFA secret: an account is created with a
+  one-time enrolment link (valid ``enrol_valid_h``); its holder sets the password and receives
+  the TOTP secret, and can later change both. MFA secrets are encrypted at rest (Fernet, key
+  from ``$ALPR_SECRETS_KEY`` or the secrets key file, never in the database).
+* Repeated failures lock the account; every failed login answers the same, whatever the
+  username; idle accounts are suspended; separation deactivates at once and ends every session.
 * Data access needs a current (unexpired) training record.
 """
 
@@ -20,6 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .access_log import AccessLog
+from .keys import SecretBox
 from .errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from .models import Session, TrainingRecord, User
 from .roles import PLATFORM_AGENCY, Action, Role, allowed
@@ -28,6 +34,8 @@ from .store import GovernanceStore
 
 DAY_S = 86_400
 MIN_PASSWORD_LEN = 12
+LOGIN_FAILED = "invalid username, password or MFA code, or the account is locked"
+TOTP_STEP_S = 30
 # Administrative actions that do not touch ALPR data and so do not need training.
 NO_TRAINING_NEEDED = frozenset({Action.MANAGE_USERS, Action.APPROVE_USERS, Action.RECORD_TRAINING,
                                 Action.MANAGE_AGENCIES, Action.PUBLISH_POLICY, Action.EDIT_AGENCY_PROFILE})
@@ -44,9 +52,14 @@ def check_password_strength(password: str) -> None:
 
 class AuthService:
     def __init__(self, store: GovernanceStore, log: AccessLog, settings: GovernanceSettings,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, secrets_key: Optional[bytes] = None):
         self.store, self.log, self.settings, self.clock = store, log, settings, clock
         self.hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib)
+        if secrets_key is None:
+            from .keys import SECRETS_KEY_ENV, load_key
+            secrets_key = load_key(SECRETS_KEY_ENV, settings.secrets_key_file)
+        self.box = SecretBox(secrets_key)
+        self._dummy_hash = self.hasher.hash(secrets.token_hex(8))  # equal work for unknown usernames
 
     # -- helpers -----------------------------------------------------------------
     def _get(self, username: str) -> User:
@@ -86,7 +99,7 @@ class AuthService:
         now = self.clock()
         secret = pyotp.random_base32()
         user = User(username=username, agency=agency, role=role, display_name=display_name,
-                    title=title if role == Role.ADMINISTRATOR.value else "Platform operator", status="active", password_hash=self.hasher.hash(password), totp_secret=secret,
+                    title=title if role == Role.ADMINISTRATOR.value else "Platform operator", status="active", password_hash=self.hasher.hash(password), totp_secret=self.box.seal(secret),
                     created_by="bootstrap", created_ts=now, approved_by="bootstrap", approved_ts=now,
                     last_activity_ts=now)
         if self.store.get_user(username) is not None:
@@ -97,9 +110,11 @@ class AuthService:
         self._admin_log(username, agency, "user_bootstrap", username, channel)
         return user, secret
 
-    def create_user(self, actor: User, username: str, agency: str, role: str, password: str,
-                    display_name: str = "", title: str = "", channel: str = "api") -> tuple[User, str]:
-        """Create a *pending* account; returns (user, TOTP secret to hand to the user once)."""
+    def create_user(self, actor: User, username: str, agency: str, role: str, display_name: str = "",
+                    title: str = "", channel: str = "api") -> tuple[User, str]:
+        """Create a *pending* account without password or MFA; returns (user, one-time enrolment
+        token). The holder opens ``/console/enrol?token=...`` (or ``POST /api/auth/enrol``) and
+        sets both; the administrator never sees either."""
         self._same_agency_manager(actor, agency, Action.MANAGE_USERS, channel, username)
         try:
             role = Role(role).value
@@ -109,18 +124,120 @@ class AuthService:
             raise PermissionDenied("platform accounts are created with `alpr users bootstrap --platform`")
         if role == Role.ADMINISTRATOR.value and actor.role != Role.ADMINISTRATOR.value:
             raise PermissionDenied("only the administrator can create another administrator")
-        if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-            raise ValidationError("username must be letters, digits, '.', '_' or '-'")
+        if not username or len(username) > 64 or \
+                not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
+            raise ValidationError("username must be 1-64 letters, digits, '.', '_' or '-'")
         if self.store.get_user(username) is not None:
             raise ValidationError(f"user {username!r} already exists")
-        check_password_strength(password)
-        secret = pyotp.random_base32()
+        token, now = secrets.token_urlsafe(32), self.clock()
         user = User(username=username, agency=agency, role=role, display_name=display_name, title=title,
-                    status="pending", password_hash=self.hasher.hash(password), totp_secret=secret,
-                    created_by=actor.username, created_ts=self.clock())
+                    status="pending", created_by=actor.username, created_ts=now,
+                    enrol_token_hash=hash_token(token), enrol_expires_ts=now + self.settings.enrol_valid_h * 3600)
         self.store.put_user(user)
         self._admin_log(actor.username, actor.agency, "user_create", username, channel, f"role={role}")
+        return user, token
+
+    def reissue_enrolment(self, actor: User, username: str, channel: str = "api") -> str:
+        """Lost MFA device or forgotten password: the old credentials stop working at once and the
+        holder enrols again from a new one-time link."""
+        user = self._get(username)
+        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
+        token, now = secrets.token_urlsafe(32), self.clock()
+        self.store.put_user(_replace(user, password_hash="", totp_secret="", totp_last_step=0,
+                                     enrol_token_hash=hash_token(token),
+                                     enrol_expires_ts=now + self.settings.enrol_valid_h * 3600))
+        self.store.delete_sessions_for(username)
+        self._admin_log(actor.username, actor.agency, "user_reenrol", username, channel)
+        return token
+
+    def enrol(self, token: str, password: str, channel: str = "api") -> tuple[User, str]:
+        """The holder of a one-time link sets their password; returns (user, TOTP secret, shown to them only)."""
+        th = hash_token(token or "")
+        now = self.clock()
+        user = next((u for u in self.store.list_users() if u.enrol_token_hash and
+                     secrets.compare_digest(u.enrol_token_hash, th)), None)
+        if user is None or (user.enrol_expires_ts or 0) <= now or user.status == "separated":
+            self.log.record(username=user.username if user else "", agency=user.agency if user else "",
+                            action="user_enrol", channel=channel, outcome="denied",
+                            detail="unknown, used or expired enrolment link", purpose_code="AUTH")
+            raise AuthenticationError("this enrolment link is unknown, already used or expired; ask for a new one")
+        check_password_strength(password)
+        secret = pyotp.random_base32()
+        user = _replace(user, password_hash=self.hasher.hash(password), totp_secret=self.box.seal(secret),
+                        totp_last_step=0, enrol_token_hash="", enrol_expires_ts=None)
+        self.store.put_user(user)
+        self.log.record(username=user.username, agency=user.agency, action="user_enrol", channel=channel,
+                        purpose_code="AUTH", data_elements={"user": user.username})
         return user, secret
+
+    def change_password(self, user: User, current: str, new: str, totp_code: str, channel: str = "api") -> None:
+        self._reauth(user, current, totp_code, "password_change", channel)
+        check_password_strength(new)
+        if current == new:
+            raise ValidationError("choose a password different from the current one")
+        self.store.put_user(_replace(self._get(user.username), password_hash=self.hasher.hash(new)))
+        self.log.record(username=user.username, agency=user.agency, action="password_change", channel=channel,
+                        purpose_code="AUTH", data_elements={"user": user.username})
+
+    def reset_mfa(self, user: User, password: str, totp_code: str, channel: str = "api") -> str:
+        """The holder replaces their own MFA secret (after proving password + current code)."""
+        self._reauth(user, password, totp_code, "mfa_reset", channel)
+        secret = pyotp.random_base32()
+        self.store.put_user(_replace(self._get(user.username), totp_secret=self.box.seal(secret), totp_last_step=0))
+        self.log.record(username=user.username, agency=user.agency, action="mfa_reset", channel=channel,
+                        purpose_code="AUTH", data_elements={"user": user.username})
+        return secret
+
+    def _reauth(self, user: User, password: str, totp_code: str, action: str, channel: str) -> None:
+        current = self._get(user.username)
+        if not (self._password_ok(current, password) and self._totp_step(current, totp_code) is not None):
+            self.log.record(username=user.username, agency=user.agency, action=action, channel=channel,
+                            outcome="denied", detail="bad password or MFA code", purpose_code="AUTH")
+            raise AuthenticationError("password or MFA code is wrong")
+        self.store.put_user(_replace(current, totp_last_step=self._totp_step(current, totp_code)))
+
+    def _password_ok(self, user: Optional[User], password: str) -> bool:
+        try:
+            return self.hasher.verify(user.password_hash if user and user.password_hash else self._dummy_hash,
+                                      password or "") and bool(user and user.password_hash)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    def _totp_step(self, user: User, code: str) -> Optional[int]:
+        """The time step ``code`` belongs to (now +- 1 step), if it is newer than the last accepted one."""
+        code = str(code or "").strip()
+        if not code or not user.totp_secret:
+            return None
+        try:
+            totp = pyotp.TOTP(self.box.open(user.totp_secret))
+        except Exception:  # noqa: BLE001 - an unreadable secret is a failed login, never a 500
+            return None
+        now = self.clock()
+        for off in (0, -1, 1):
+            step = int((now + off * TOTP_STEP_S) // TOTP_STEP_S)
+            if step > user.totp_last_step and secrets.compare_digest(totp.at(step * TOTP_STEP_S), code):
+                return step
+        return None
+
+    def unlock_user(self, actor: User, username: str, channel: str = "api") -> User:
+        """Unlock an account locked by failed logins."""
+        user = self._get(username)
+        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
+        user = _replace(user, failed_logins=0, locked_until=None)
+        self.store.put_user(user)
+        self._admin_log(actor.username, actor.agency, "user_unlock", username, channel)
+        return user
+
+    def suspend_user(self, actor: User, username: str, reason: str = "suspended", channel: str = "api") -> User:
+        user = self._get(username)
+        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
+        if actor.username == username:
+            raise PermissionDenied("an account cannot suspend itself")
+        user = _replace(user, status="suspended", status_reason=reason, status_ts=self.clock())
+        self.store.put_user(user)
+        self.store.delete_sessions_for(username)
+        self._admin_log(actor.username, actor.agency, "user_suspend", username, channel, reason)
+        return user
 
     def approve_user(self, actor: User, username: str, channel: str = "api") -> User:
         """Supervisor approval (audit rec. 21): activates a pending or suspended account."""
@@ -187,31 +304,29 @@ class AuthService:
 
     # -- login and sessions --------------------------------------------------------
     def login(self, username: str, password: str, totp_code: str, channel: str = "api") -> tuple[str, Session]:
-        """Password + TOTP. Returns (bearer token, session). Every attempt is logged."""
+        """Password + TOTP (each code once). Returns (bearer token, session). Every attempt is logged;
+        every failure answers the same, whatever the username or the reason."""
         now = self.clock()
         user = self.store.get_user(username)
 
-        def fail(reason: str, public: str = "invalid username, password or MFA code") -> AuthenticationError:
+        def fail(reason: str, public: str = LOGIN_FAILED) -> AuthenticationError:
             self.log.record(username=username, agency=user.agency if user else "", action="login",
                             channel=channel, outcome="denied", detail=reason, purpose_code="AUTH")
             return AuthenticationError(public)
 
+        pw_ok = self._password_ok(user, password)  # the same argon2 work for unknown users
         if user is None:
             raise fail("unknown user")
         if user.locked_until and user.locked_until > now:
-            raise fail("account locked", f"account locked after repeated failures; try again in "
-                                         f"{int(user.locked_until - now)} s")
-        try:
-            pw_ok = self.hasher.verify(user.password_hash, password or "")
-        except (VerificationError, InvalidHashError):
-            pw_ok = False
-        mfa_ok = pw_ok and bool(totp_code) and pyotp.TOTP(user.totp_secret).verify(str(totp_code).strip(),
-                                                                                  for_time=now, valid_window=1)
-        if not (pw_ok and mfa_ok):
+            raise fail("account locked")
+        step = self._totp_step(user, totp_code) if pw_ok else None
+        if step is None:
             failures = user.failed_logins + 1
             locked = now + self.settings.lockout_s if failures >= self.settings.max_failed_logins else None
             self.store.put_user(_replace(user, failed_logins=0 if locked else failures, locked_until=locked))
-            raise fail("bad password" if not pw_ok else "bad MFA code")
+            raise fail("bad password" if not pw_ok else "bad or reused MFA code")
+        user = _replace(user, totp_last_step=step)
+        self.store.put_user(user)
         if user.status != "active":
             raise fail(f"account {user.status}", f"account is {user.status}; contact the ALPR administrator")
         last = user.last_activity_ts or user.approved_ts or user.created_ts

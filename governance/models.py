@@ -46,6 +46,9 @@ class User:
     last_activity_ts: Optional[float] = None
     status_reason: str = ""
     status_ts: Optional[float] = None  # when the account was last suspended / separated
+    totp_last_step: int = 0            # last accepted TOTP time step: a code is accepted once
+    enrol_token_hash: str = field(default="", repr=False)  # one-time enrolment link (SHA-256 of the token)
+    enrol_expires_ts: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ class GovernanceSettings:
     session_idle_s: int = 30 * 60                 # idle timeout
     max_failed_logins: int = 5
     lockout_s: int = 15 * 60
+    enrol_valid_h: int = 72                       # one-time enrolment links expire
     argon2_time_cost: int = 3                     # argon2id parameters (argon2-cffi defaults)
     argon2_memory_kib: int = 65536
     inactivity_days: int = 90                     # suspend accounts idle this long (audit rec. 22)

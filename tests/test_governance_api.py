@@ -37,6 +37,7 @@ def env():
 
     def token(role):
         username, secret = secrets[role]
+        clock.advance(30)  # each TOTP code is accepted once: the next login uses the next code
         r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD,
                                                  "totp": totp_now(secret, clock())})
         assert r.status_code == 200, r.text
@@ -66,6 +67,9 @@ def test_login_needs_totp_and_locks_out(env):
     r = client.post("/api/auth/login", json={"username": username, "password": PASSWORD,
                                              "totp": totp_now(secret, clock())})
     assert r.status_code == 401 and "locked" in r.json()["detail"]
+    # the answer is the same as for a username that does not exist
+    nobody = client.post("/api/auth/login", json={"username": "no.such.user", "password": PASSWORD, "totp": "123456"})
+    assert nobody.status_code == 401 and nobody.json() == r.json()
 
 
 def test_no_token_and_expired_session_are_401(env):
@@ -231,10 +235,21 @@ def test_user_lifecycle_over_api(env):
     admin = token("administrator")
     r = client.post("/api/users", headers=admin, json={"username": "ofc.new", "role": "operator",
                                                        "password": PASSWORD})
-    assert r.status_code == 201 and r.json()["status"] == "pending" and "password_hash" not in r.json()
-    secret = r.json()["totp_secret"]
-    login = lambda: client.post("/api/auth/login", json={"username": "ofc.new", "password": PASSWORD,
-                                                          "totp": totp_now(secret, clock())})
+    assert r.status_code == 201 and r.json()["status"] == "pending"
+    # the administrator gets a one-time link, never a password or an MFA secret
+    assert not {"password_hash", "totp_secret", "enrol_token_hash", "password"} & set(r.json())
+    link = r.json()["enrol_link"]
+    token_ = link.split("token=")[1]
+    e = client.post("/api/auth/enrol", json={"token": token_, "password": PASSWORD})
+    assert e.status_code == 200 and e.json()["username"] == "ofc.new"
+    secret = e.json()["totp_secret"]
+    assert client.post("/api/auth/enrol", json={"token": token_, "password": PASSWORD}).status_code == 401  # once
+    assert secret not in gov.store.get_user("ofc.new").totp_secret  # encrypted at rest
+
+    def login():
+        clock.advance(30)
+        return client.post("/api/auth/login", json={"username": "ofc.new", "password": PASSWORD,
+                                                    "totp": totp_now(secret, clock())})
     assert login().status_code == 401
     assert client.post("/api/users/ofc.new/approve", headers=admin).status_code == 200
     h = {"Authorization": f"Bearer {login().json()['token']}"}

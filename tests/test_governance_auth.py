@@ -32,7 +32,8 @@ def test_login_requires_mfa_code():
 def test_new_account_needs_supervisor_approval_not_self():
     gov = make_gov()
     admin, _ = bootstrap(gov)
-    user, secret = gov.auth.create_user(admin, "ofc.lee", admin.agency, "operator", PASSWORD)
+    user, link = gov.auth.create_user(admin, "ofc.lee", admin.agency, "operator")
+    _, secret = gov.auth.enrol(link, PASSWORD)
     assert user.status == "pending"
     with pytest.raises(AuthenticationError, match="pending"):
         login(gov, "ofc.lee", secret)
@@ -48,7 +49,7 @@ def test_operator_cannot_create_or_approve_accounts():
     admin, _ = bootstrap(gov)
     op, _ = add_user(gov, admin, "ofc.a", "operator")
     with pytest.raises(PermissionDenied):
-        gov.auth.create_user(op, "ofc.b", op.agency, "operator", PASSWORD)
+        gov.auth.create_user(op, "ofc.b", op.agency, "operator")
 
 
 def test_lockout_after_repeated_failures_then_unlock_after_period():
@@ -58,11 +59,15 @@ def test_lockout_after_repeated_failures_then_unlock_after_period():
     for _ in range(3):
         with pytest.raises(AuthenticationError):
             gov.auth.login(admin.username, "wrong password!!", totp_now(secret, clock()))
-    with pytest.raises(AuthenticationError, match="locked"):
+    with pytest.raises(AuthenticationError, match="locked") as locked:
         login(gov, admin.username, secret)  # right credentials, still locked
+    with pytest.raises(AuthenticationError) as unknown:
+        gov.auth.login("no.such.user", PASSWORD, "123456")
+    assert str(locked.value) == str(unknown.value)  # the same answer whatever the username
     clock.advance(601)
     assert login(gov, admin.username, secret)
-    denied = [r for r in gov.store.access_records() if r.action == "login" and r.outcome == "denied"]
+    denied = [r for r in gov.store.access_records() if r.action == "login" and r.outcome == "denied"
+              and r.username == admin.username]
     assert len(denied) == 4
 
 
@@ -134,8 +139,9 @@ def test_training_required_and_expires():
 def test_weak_password_refused():
     gov = make_gov()
     admin, _ = bootstrap(gov)
+    _, link = gov.auth.create_user(admin, "ofc.x", admin.agency, "operator")
     with pytest.raises(ValidationError):
-        gov.auth.create_user(admin, "ofc.x", admin.agency, "operator", "short")
+        gov.auth.enrol(link, "short")
 
 
 @pytest.mark.parametrize("role", list(Role))
@@ -144,7 +150,7 @@ def test_permission_matrix_is_least_privilege(role):
     admin, _ = bootstrap(gov)
     if role is Role.PLATFORM:
         with pytest.raises(PermissionDenied):  # an agency cannot create platform accounts
-            gov.auth.create_user(admin, "u.platform", admin.agency, "platform", PASSWORD)
+            gov.auth.create_user(admin, "u.platform", admin.agency, "platform")
         user = bootstrap(gov, "PLATFORM", "u.platform")[0]
         assert PERMISSIONS[role] == {Action.MANAGE_AGENCIES}
     else:
@@ -158,3 +164,100 @@ def test_permission_matrix_is_least_privilege(role):
                 gov.auth.authorize(user, action)
     assert (Action.SEARCH_READS in PERMISSIONS[role]) == (role in (Role.ADMINISTRATOR, Role.DESIGNEE, Role.OPERATOR))
     assert (Action.APPROVE_SHARE in PERMISSIONS[role]) == (role in (Role.ADMINISTRATOR, Role.DESIGNEE))
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 8: accounts a CJIS auditor would accept.
+def test_each_totp_code_is_accepted_once():
+    clock = Clock()
+    gov = make_gov(clock)
+    admin, secret = bootstrap(gov)
+    code = totp_now(secret, clock())
+    gov.auth.login(admin.username, PASSWORD, code)
+    with pytest.raises(AuthenticationError):
+        gov.auth.login(admin.username, PASSWORD, code)  # replayed within its 30 s window
+    clock.advance(10)
+    with pytest.raises(AuthenticationError):
+        gov.auth.login(admin.username, PASSWORD, code)  # still the same time step
+    last = gov.store.access_records()[-1]
+    assert last.outcome == "denied" and "reused" in last.detail
+    clock.advance(30)
+    assert gov.auth.login(admin.username, PASSWORD, totp_now(secret, clock()))[0]
+
+
+def test_users_set_and_change_their_own_password_and_mfa_admins_never_see_them():
+    clock = Clock()
+    gov = make_gov(clock)
+    admin, _ = bootstrap(gov)
+    user, link = gov.auth.create_user(admin, "ofc.self", admin.agency, "operator")
+    assert user.password_hash == "" and user.totp_secret == ""  # nothing for the administrator to see
+    with pytest.raises(AuthenticationError):
+        gov.auth.enrol("not-the-link", PASSWORD)
+    _, secret = gov.auth.enrol(link, PASSWORD)
+    with pytest.raises(AuthenticationError, match="already used"):
+        gov.auth.enrol(link, "another password 123")  # one-time
+    gov.auth.approve_user(admin, "ofc.self")
+    me = gov.store.get_user("ofc.self")
+    clock.advance(30)
+    new_pw = "a different long passphrase"
+    gov.auth.change_password(me, PASSWORD, new_pw, totp_now(secret, clock()))
+    clock.advance(30)
+    with pytest.raises(AuthenticationError):
+        gov.auth.login("ofc.self", PASSWORD, totp_now(secret, clock()))
+    assert gov.auth.login("ofc.self", new_pw, totp_now(secret, clock()))[0]
+    clock.advance(30)
+    new_secret = gov.auth.reset_mfa(me, new_pw, totp_now(secret, clock()))
+    clock.advance(30)
+    with pytest.raises(AuthenticationError):
+        gov.auth.login("ofc.self", new_pw, totp_now(secret, clock()))  # the old secret is dead
+    clock.advance(30)
+    assert gov.auth.login("ofc.self", new_pw, totp_now(new_secret, clock()))[0]
+    # an expired link is refused
+    _, old_link = gov.auth.create_user(admin, "ofc.late", admin.agency, "operator")
+    clock.advance(gov.settings.enrol_valid_h * 3600 + 1)
+    with pytest.raises(AuthenticationError, match="expired"):
+        gov.auth.enrol(old_link, PASSWORD)
+    actions = [r.action for r in gov.store.access_records()]
+    assert {"user_enrol", "password_change", "mfa_reset"} <= set(actions)
+
+
+def test_mfa_secrets_are_encrypted_at_rest_with_a_key_outside_the_database(tmp_path, monkeypatch):
+    import sqlite3
+
+    from alpr.governance.keys import SecretBox
+    monkeypatch.setenv("ALPR_SECRETS_KEY", "ab" * 32)
+    gov = make_gov(db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+    admin, secret = bootstrap(gov)
+    _, s2 = add_user(gov, admin, "ofc.enc", "operator")
+    gov.close()
+    raw = sqlite3.connect(str(tmp_path / "gov.db")).execute("SELECT body FROM users").fetchall()
+    blob = "".join(b for (b,) in raw)
+    assert secret not in blob and s2 not in blob and "enc:v1:" in blob
+    with pytest.raises(Exception):
+        SecretBox(bytes(32)).open(next(json_body["totp_secret"] for json_body in map(_j, raw)))  # wrong key
+    assert ("ab" * 32) not in blob
+
+
+def _j(row):
+    import json
+    return json.loads(row[0])
+
+
+def test_unlock_and_suspend_are_admin_actions_of_the_same_agency():
+    clock = Clock()
+    gov = make_gov(clock, max_failed_logins=2)
+    admin, _ = bootstrap(gov)
+    op, secret = add_user(gov, admin, "ofc.l", "operator")
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            gov.auth.login("ofc.l", "wrong password!!", totp_now(secret, clock()))
+    with pytest.raises(AuthenticationError):
+        login(gov, "ofc.l", secret)
+    other_admin, _ = bootstrap(gov, "PSPD")
+    with pytest.raises(PermissionDenied):
+        gov.auth.unlock_user(other_admin, "ofc.l")
+    gov.auth.unlock_user(admin, "ofc.l")
+    assert login(gov, "ofc.l", secret)
+    gov.auth.suspend_user(admin, "ofc.l", "under review")
+    with pytest.raises(AuthenticationError, match="suspended"):
+        login(gov, "ofc.l", secret)

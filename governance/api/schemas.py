@@ -14,11 +14,27 @@ class LoginIn(BaseModel):
 
 
 class UserIn(BaseModel):
-    username: str
-    role: str
-    password: str
-    display_name: str = ""
-    title: str = ""
+    """No password and no MFA secret: the holder sets both from the one-time enrolment link."""
+    username: str = Field(max_length=64)
+    role: str = Field(max_length=32)
+    display_name: str = Field(default="", max_length=200)
+    title: str = Field(default="", max_length=200)
+
+
+class EnrolIn(BaseModel):
+    token: str = Field(max_length=200)
+    password: str = Field(max_length=1000)
+
+
+class PasswordChangeIn(BaseModel):
+    current_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+    totp: str = Field(max_length=12)
+
+
+class MfaResetIn(BaseModel):
+    password: str = Field(max_length=1000)
+    totp: str = Field(max_length=12)
 
 
 class TrainingIn(BaseModel):

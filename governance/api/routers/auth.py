@@ -11,16 +11,22 @@ from ...models import User
 from ...roles import Action
 from ...service import Governance
 from ..deps import bearer_token, current_user, get_gov
-from ..schemas import LoginIn, ReasonIn, TrainingIn, UserIn
+from ..schemas import EnrolIn, LoginIn, MfaResetIn, PasswordChangeIn, ReasonIn, TrainingIn, UserIn
 
 router = APIRouter(tags=["auth"])
 
 
 def public_user(u: User) -> dict:
     d = asdict(u)
-    d.pop("password_hash")
-    d.pop("totp_secret")
+    for secret in ("password_hash", "totp_secret", "enrol_token_hash"):
+        d.pop(secret)
     return d
+
+
+def _otp(secret: str, username: str) -> dict:
+    return {"totp_secret": secret,
+            "totp_uri": pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="alpr-stream"),
+            "note": "add this to your authenticator app now; it is shown only to you, once"}
 
 
 @router.post("/api/auth/login")
@@ -53,11 +59,45 @@ def list_users(user: User = Depends(current_user), gov: Governance = Depends(get
 
 @router.post("/api/users", status_code=201)
 def create_user(body: UserIn, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
-    new, secret = gov.auth.create_user(user, body.username, user.agency, body.role, body.password,
-                                       body.display_name, body.title)
-    uri = pyotp.TOTP(secret).provisioning_uri(name=new.username, issuer_name="alpr-stream")
-    return {**public_user(new), "totp_secret": secret, "totp_uri": uri,
-            "note": "hand the TOTP secret to the user once; it is not shown again"}
+    new, token = gov.auth.create_user(user, body.username, user.agency, body.role, body.display_name, body.title)
+    return {**public_user(new), "enrol_link": f"/console/enrol?token={token}",
+            "note": "give this one-time link to the user only: they set their own password and MFA"}
+
+
+@router.post("/api/auth/enrol")
+def enrol(body: EnrolIn, gov: Governance = Depends(get_gov)) -> dict:
+    """The holder of a one-time enrolment link sets their password and receives their MFA secret."""
+    user, secret = gov.auth.enrol(body.token, body.password, channel="api")
+    return {"username": user.username, **_otp(secret, user.username)}
+
+
+@router.post("/api/auth/password")
+def change_password(body: PasswordChangeIn, user: User = Depends(current_user),
+                    gov: Governance = Depends(get_gov)) -> dict:
+    gov.auth.change_password(user, body.current_password, body.new_password, body.totp)
+    return {"ok": True}
+
+
+@router.post("/api/auth/mfa")
+def reset_mfa(body: MfaResetIn, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    return {"username": user.username, **_otp(gov.auth.reset_mfa(user, body.password, body.totp), user.username)}
+
+
+@router.post("/api/users/{username}/unlock")
+def unlock(username: str, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    return public_user(gov.auth.unlock_user(user, username))
+
+
+@router.post("/api/users/{username}/suspend")
+def suspend(username: str, body: ReasonIn, user: User = Depends(current_user),
+            gov: Governance = Depends(get_gov)) -> dict:
+    return public_user(gov.auth.suspend_user(user, username, body.reason or "suspended"))
+
+
+@router.post("/api/users/{username}/reenrol")
+def reenrol(username: str, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
+    token = gov.auth.reissue_enrolment(user, username)
+    return {"username": username, "enrol_link": f"/console/enrol?token={token}"}
 
 
 @router.post("/api/users/{username}/approve")
