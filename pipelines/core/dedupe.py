@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from alpr.hotlist.normalize import DEFAULT_TABLE
+from alpr.observability import metrics as obs
 from alpr.records import Alert
 
 _FOLD = DEFAULT_TABLE.translation
@@ -50,9 +51,11 @@ class DedupeStage:
             del marks[k]
         own = ("g:" + alert.group_id, _plate_mark(alert.read_plate))
         if any(k in marks for k in own):
+            obs.observe_alert_deduplicated(alert.list_code)
             return state, False
         for k in own:
             marks[k] = now
+        obs.observe_alert(alert.list_code, alert.agency, alert.capture_ts, alert.emitted_ts)
         return state, True
 
     def expires_at(self, state: DedupeState) -> Optional[float]:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Optional
 
 from alpr.config import GroupingConfig
+from alpr.observability import metrics as obs
 from alpr.records import Candidate, PlateGroup, PlateRead, stable_id
 
 ALT_WEIGHT = 0.25
@@ -221,6 +222,13 @@ class GroupingStage:
     def __init__(self, cfg: GroupingConfig):
         self.cfg = cfg
 
+    def _observe(self, step: Step) -> Step:
+        for g in step.closed:
+            obs.observe_group(g.camera_id, g.agency)
+            if not is_confirmed(g, self.cfg):
+                obs.observe_group(g.camera_id, g.agency, confirmed=False)
+        return step
+
     def _confirm(self, g: OpenGroup, built: PlateGroup, out: list[PlateGroup]) -> None:
         if is_confirmed(built, self.cfg) and built.best_plate != g.confirmed_plate:
             g.confirmed_plate = built.best_plate
@@ -238,7 +246,7 @@ class GroupingStage:
             step.closed.append(built)
         state.groups = grouper.groups
         step.wake_at = grouper.next_deadline()
-        return step
+        return self._observe(step)
 
     def on_timer(self, state: Optional[GroupingState], now_ts: float) -> Step:
         """The event-time clock reached ``now_ts``: close what is due."""
@@ -247,7 +255,7 @@ class GroupingStage:
         step = Step(state, closed=grouper.flush_ready(now_ts))
         state.groups = grouper.groups
         step.wake_at = grouper.next_deadline()
-        return step
+        return self._observe(step)
 
     def flush(self, state: Optional[GroupingState]) -> Step:
         """End of a bounded input: close every open group."""
@@ -255,7 +263,7 @@ class GroupingStage:
         grouper = PlateGrouper(self.cfg, state.groups)
         step = Step(state, closed=grouper.flush_all())
         state.groups = []
-        return step
+        return self._observe(step)
 
     def run(self, reads: Iterable[PlateRead], state: Optional[GroupingState] = None,
             until: Optional[float] = None) -> Step:

@@ -22,6 +22,7 @@ from typing import Callable, Iterable, Optional
 
 from alpr.hotlist.entries import is_ncic_sourced
 from alpr.hotlist.matcher import Hit, HotlistMatcher
+from alpr.observability import metrics as obs
 from alpr.records import Alert, HotlistChange, HotlistEntry, PlateGroup, stable_id
 
 __all__ = ["HotlistChange", "HotlistSnapshot", "MatchStage", "entry_applies", "group_alert", "visible_alert"]
@@ -184,5 +185,7 @@ class MatchStage:
     def alerts(self, group: PlateGroup, camera_agency: Optional[str] = None, now: Optional[float] = None,
                extra: Iterable[object] = (), emitted_ts: Optional[float] = None) -> list[Alert]:
         """One alert per hit entry, with only the fields the camera's agency may see."""
-        return [visible_alert(group_alert(group, h, emitted_ts))
-                for h in self.hits(group, camera_agency, now, extra)]
+        hits = self.hits(group, camera_agency, now, extra)
+        for h in hits:
+            obs.observe_hit(h.entry.list_code, h.match_type)
+        return [visible_alert(group_alert(group, h, emitted_ts)) for h in hits]
