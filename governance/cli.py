@@ -5,8 +5,12 @@ on its subparsers and then ``args.func(args)`` (each handler returns an exit cod
     alpr audit verify [--anchors FILE]... [--mirror [--access-log-mirror SPEC]]
     alpr audit anchor
     alpr evidence export --case C --out F.zip --user U [--totp CODE]   (password: $ALPR_PASSWORD or prompt)
-    alpr users bootstrap --username U --agency A [--display-name N]   (password: $ALPR_ADMIN_PASSWORD or prompt)
-    alpr users list | alpr users suspend-inactive
+    alpr users bootstrap --username U --agency A [--display-name N] | --platform  (password: $ALPR_ADMIN_PASSWORD)
+    alpr users create --user ADMIN --username U --role R     -> a one-time enrolment link for U
+    alpr users enrol --token T                                (U's new password: $ALPR_NEW_PASSWORD or prompt)
+    alpr users approve|train|suspend|unlock|reenrol --user ADMIN --username U [--course C] [--reason R]
+    alpr users list --user ADMIN | alpr users suspend-inactive
+    (--user: the acting account; its password from $ALPR_PASSWORD or a prompt, --totp or a prompt)
 
 Common options: ``--gov-db PATH`` (governance SQLite), ``--read-store sqlite:PATH``; otherwise the
 ``ALPR_GOV_*`` environment variables and defaults of :class:`GovernanceSettings` apply.
@@ -24,6 +28,7 @@ from dataclasses import asdict
 from typing import Optional
 
 from .errors import GovernanceError
+from .roles import Action
 from .settings import GovernanceSettings
 
 
@@ -128,12 +133,15 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
 
 def cmd_users_bootstrap(args: argparse.Namespace) -> int:
     import pyotp
+
+    from .roles import PLATFORM_AGENCY
     gov = _gov(args)
     try:
         password = _secret("ALPR_ADMIN_PASSWORD", f"new password for {args.username}: ")
-        user, secret = gov.auth.bootstrap_admin(args.username, args.agency or gov.settings.home_agency, password,
+        agency = PLATFORM_AGENCY if args.platform else (args.agency or gov.settings.home_agency)
+        user, secret = gov.auth.bootstrap_admin(args.username, agency, password,
                                                 display_name=args.display_name or args.username)
-        print(f"administrator {user.username} ({user.agency}) created.")
+        print(f"{'platform operator' if args.platform else 'administrator'} {user.username} ({user.agency}) created.")
         print(f"TOTP secret (shown once, add it to an authenticator app now): {secret}")
         print(f"otpauth URI: {pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name='alpr-stream')}")
         return 0
@@ -144,16 +152,74 @@ def cmd_users_bootstrap(args: argparse.Namespace) -> int:
         gov.close()
 
 
-def cmd_users_list(args: argparse.Namespace) -> int:
+def _acting_user(gov, args: argparse.Namespace):
+    """Log the acting account in (password: $ALPR_PASSWORD or prompt; code: --totp or prompt)."""
+    password = _secret("ALPR_PASSWORD", f"password for {args.user}: ")
+    code = args.totp or input("MFA code: ")
+    token, _ = gov.auth.login(args.user, password, code, channel="cli")
+    return gov.auth.authenticate(token), token
+
+
+def cmd_users_action(args: argparse.Namespace) -> int:
+    """create | approve | train | suspend | unlock | reenrol | list, as the logged-in ``--user``."""
     gov = _gov(args)
     try:
-        users = gov.store.list_users()
-        gov.log.record(username=_os_user(), agency=gov.settings.home_agency, action="user_list",
-                       data_elements={"count": len(users)}, channel="cli", purpose_code="ADMIN")
-        for u in users:
-            print(f"{u.username}\t{u.agency}\t{u.role}\t{u.status}\ttraining="
-                  f"{'current' if gov.auth.training_current(u.username) else 'NONE'}")
+        actor, token = _acting_user(gov, args)
+        try:
+            op, name = args.users_cmd, getattr(args, "username", None)
+            if op == "create":
+                user, link = gov.auth.create_user(actor, name, actor.agency, args.role,
+                                                  args.display_name or "", args.title or "", channel="cli")
+                print(f"{user.username} ({user.agency}, {user.role}) created, pending approval.")
+                print(f"one-time enrolment link (give it to {user.username} only; valid "
+                      f"{gov.settings.enrol_valid_h} h): /console/enrol?token={link}")
+            elif op == "reenrol":
+                link = gov.auth.reissue_enrolment(actor, name, channel="cli")
+                print(f"new one-time enrolment link for {name}: /console/enrol?token={link}")
+            elif op == "approve":
+                print(json.dumps({"username": gov.auth.approve_user(actor, name, channel="cli").username,
+                                  "status": "active"}))
+            elif op == "train":
+                rec = gov.auth.record_training(actor, name, args.course, valid_days=args.valid_days, channel="cli")
+                print(json.dumps({"username": name, "course": rec.course, "expires_ts": rec.expires_ts}))
+            elif op == "suspend":
+                gov.auth.suspend_user(actor, name, args.reason or "suspended", channel="cli")
+                print(json.dumps({"username": name, "status": "suspended"}))
+            elif op == "unlock":
+                gov.auth.unlock_user(actor, name, channel="cli")
+                print(json.dumps({"username": name, "unlocked": True}))
+            elif op == "list":
+                gov.guard.check(actor, Action.MANAGE_USERS, channel="cli", data_elements={"users_of": actor.agency})
+                users = gov.store.list_users(actor.agency)
+                gov.log.record(username=actor.username, agency=actor.agency, action="user_list",
+                               data_elements={"users_of": actor.agency, "count": len(users)}, channel="cli",
+                               purpose_code="ADMIN")
+                for u in users:
+                    print(f"{u.username}\t{u.agency}\t{u.role}\t{u.status}\ttraining="
+                          f"{'current' if gov.auth.training_current(u.username) else 'NONE'}")
+            return 0
+        finally:
+            gov.auth.logout(token)
+    except GovernanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        gov.close()
+
+
+def cmd_users_enrol(args: argparse.Namespace) -> int:
+    """The holder of a one-time link sets their password and gets their MFA secret (shown to them only)."""
+    import pyotp
+    gov = _gov(args)
+    try:
+        password = _secret("ALPR_NEW_PASSWORD", "choose your password: ")
+        user, secret = gov.auth.enrol(args.token, password, channel="cli")
+        print(f"{user.username} enrolled. TOTP secret (shown once): {secret}")
+        print(f"otpauth URI: {pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name='alpr-stream')}")
         return 0
+    except GovernanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     finally:
         gov.close()
 
@@ -220,15 +286,43 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     users = subparsers.add_parser("users", help="user accounts")
     usub = users.add_subparsers(dest="users_cmd", required=True)
-    p = usub.add_parser("bootstrap", help="create the first administrator (password: $ALPR_ADMIN_PASSWORD)")
+    p = usub.add_parser("bootstrap", help="create an agency's first administrator, or (--platform) the platform "
+                                          "operator (password: $ALPR_ADMIN_PASSWORD)")
     _common(p)
     p.add_argument("--username", required=True)
     p.add_argument("--agency")
+    p.add_argument("--platform", action="store_true",
+                   help="the platform operator: maintains the recipient-agency registry only")
     p.add_argument("--display-name")
     p.set_defaults(func=cmd_users_bootstrap)
-    p = usub.add_parser("list", help="list accounts and training status")
+    p = usub.add_parser("enrol", help="set your password and get your MFA secret from a one-time link "
+                                      "(password: $ALPR_NEW_PASSWORD or prompt)")
     _common(p)
-    p.set_defaults(func=cmd_users_list)
+    p.add_argument("--token", required=True)
+    p.set_defaults(func=cmd_users_enrol)
+    actions = {"create": "create a pending account; prints its one-time enrolment link",
+               "approve": "supervisor approval of a pending or suspended account",
+               "train": "record a training course", "suspend": "suspend an account",
+               "unlock": "unlock an account locked by failed logins",
+               "reenrol": "new one-time enrolment link (lost MFA device, forgotten password)",
+               "list": "list the accounts of your agency and their training status"}
+    for name, help_ in actions.items():
+        p = usub.add_parser(name, help=help_)
+        _common(p)
+        p.add_argument("--user", required=True, help="the acting administrator or designee ($ALPR_PASSWORD)")
+        p.add_argument("--totp", help="its current MFA code (prompted if omitted)")
+        if name != "list":
+            p.add_argument("--username", required=True, help="the account acted on")
+        if name == "create":
+            p.add_argument("--role", required=True)
+            p.add_argument("--display-name")
+            p.add_argument("--title")
+        if name == "train":
+            p.add_argument("--course", required=True)
+            p.add_argument("--valid-days", type=int)
+        if name == "suspend":
+            p.add_argument("--reason")
+        p.set_defaults(func=cmd_users_action)
     p = usub.add_parser("suspend-inactive", help="suspend accounts idle for the configured number of days")
     _common(p)
     p.set_defaults(func=cmd_users_suspend_inactive)

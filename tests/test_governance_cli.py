@@ -1,6 +1,8 @@
 """CLI: users bootstrap (TOTP secret printed once), audit verify, evidence export (all audited)."""
 
 import re
+
+import pytest
 import sqlite3
 
 from alpr.governance.auth import totp_now
@@ -108,3 +110,122 @@ def test_maintenance_run_purges_expired_reads_and_is_audited(tmp_path, capsys):
     conn = sqlite3.connect(gov_db)
     purges = conn.execute("SELECT data_elements FROM access_log WHERE action = 'purge_expired'").fetchall()
     assert purges and json.loads(purges[-1][0])["rows_purged"] == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 items 1 and 8: the `alpr users` CLI, and every agency-scoped CLI command of agency B
+# against agency A's data. Each CLI call logs its --user in; a TOTP code is accepted once, so each
+# call uses a code of a step that account has not used yet (now, then the next step).
+import json  # noqa: E402
+import time  # noqa: E402
+
+HOLDER_PW = "the holder's own long password"
+
+
+class CliEnv:
+    def __init__(self, tmp_path, monkeypatch, capsys):
+        self.capsys = capsys
+        self.common = ["--gov-db", str(tmp_path / "gov.db"), "--read-store", f"sqlite:{tmp_path / 'reads.db'}"]
+        monkeypatch.setenv("ALPR_GOV_ARGON2_TIME_COST", "1")
+        monkeypatch.setenv("ALPR_GOV_ARGON2_MEMORY_KIB", "8192")
+        monkeypatch.setenv("ALPR_PASSWORD", "correct horse battery staple")
+        self.gov = make_gov(db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+        self.secrets, self.steps = {}, {}
+
+    def add(self, admin, username, role):
+        u, s = add_user(self.gov, admin, username, role)
+        self.secrets[username] = s
+        return u
+
+    def code(self, username) -> str:
+        """A code of a time step ``username`` has not used yet (at most two per 30 s step)."""
+        n = self.steps.get(username, 0)
+        self.steps[username] = n + 1
+        assert n < 2, "use another account: only the current and the next code are valid"
+        return totp_now(self.secrets[username], time.time() + 30 * n)
+
+    def run(self, *argv, user=None) -> tuple[int, str, str]:
+        extra = ["--user", user, "--totp", self.code(user)] if user else []
+        rc = main([*argv, *extra, *self.common])
+        cap = self.capsys.readouterr()
+        return rc, cap.out, cap.err
+
+
+def test_alpr_users_cli_lifecycle_create_enrol_approve_train_suspend_unlock(tmp_path, monkeypatch, capsys):
+    env = CliEnv(tmp_path, monkeypatch, capsys)
+    gov = env.gov
+    admin, secret = __import__("governance_helpers").bootstrap(gov)
+    env.secrets[admin.username] = secret
+    env.add(admin, "sgt.one", "designee")
+    env.add(admin, "sgt.two", "designee")
+    rc, out, _ = env.run("users", "create", "--username", "ofc.cli", "--role", "operator", user=admin.username)
+    assert rc == 0 and "one-time enrolment link" in out
+    link = re.search(r"token=(\S+)", out).group(1)
+    monkeypatch.setenv("ALPR_NEW_PASSWORD", HOLDER_PW)
+    rc, out, _ = env.run("users", "enrol", "--token", link)
+    assert rc == 0
+    holder_secret = re.search(r"TOTP secret \(shown once\): ([A-Z2-7]+)", out).group(1)
+    assert env.run("users", "enrol", "--token", link)[0] == 2  # one-time
+    assert env.run("users", "approve", "--username", "ofc.cli", user=admin.username)[0] == 0
+    assert env.run("users", "train", "--username", "ofc.cli", "--course", "ALPR operator", user="sgt.one")[0] == 0
+    assert gov.auth.training_current("ofc.cli", time.time() + 1) and gov.store.get_user("ofc.cli").status == "active"
+    # the holder logs in with their own password and secret; a replay of the code is refused
+    code = totp_now(holder_secret)
+    assert gov.auth.login("ofc.cli", HOLDER_PW, code)[0]
+    with pytest.raises(Exception):
+        gov.auth.login("ofc.cli", HOLDER_PW, code)
+    for _ in range(gov.settings.max_failed_logins):
+        with pytest.raises(Exception):
+            gov.auth.login("ofc.cli", "wrong password!!", "000000")
+    assert gov.store.get_user("ofc.cli").locked_until
+    assert env.run("users", "unlock", "--username", "ofc.cli", user="sgt.one")[0] == 0
+    assert gov.store.get_user("ofc.cli").locked_until is None
+    assert env.run("users", "suspend", "--username", "ofc.cli", "--reason", "review", user="sgt.two")[0] == 0
+    assert gov.store.get_user("ofc.cli").status == "suspended"
+    rc, out, _ = env.run("users", "list", user="sgt.two")
+    assert rc == 0 and "ofc.cli\tDHSPD\toperator\tsuspended" in out
+    cli_actions = {r.action for r in gov.store.access_records() if r.channel == "cli" and r.outcome == "allowed"}
+    assert {"user_create", "user_enrol", "user_approve", "training_record", "user_unlock", "user_suspend",
+            "user_list"} <= cli_actions
+
+
+def test_every_agency_scoped_cli_command_of_agency_b_on_agency_a_data_is_refused(tmp_path, monkeypatch, capsys):
+    import pytest as _pytest  # noqa: F401
+    from governance_helpers import OTHER, bootstrap
+
+    env = CliEnv(tmp_path, monkeypatch, capsys)
+    gov = env.gov
+    a_admin, a_secret = bootstrap(gov)
+    a_op = env.add(a_admin, "a.operator", "operator")
+    env.add(a_admin, "a.pending", "operator")
+    gov.store.put_user(__import__("dataclasses").replace(gov.store.get_user("a.pending"), status="pending"))
+    seed_reads(gov)
+    gov.evidence.place_hold(a_op, "C-A-HOLD", "robbery", SearchCriteria(plate_pattern="7ABC*"))
+    b_admin, b_secret = bootstrap(gov, OTHER)
+    env.secrets[b_admin.username] = b_secret
+    b_users = [env.add(b_admin, f"b.des{i}", "designee").username for i in range(4)]
+    b_cust = env.add(b_admin, "b.custodian", "custodian").username
+    before = {u.username: u for u in gov.store.list_users("DHSPD")}
+    actors = iter([b_admin.username, *b_users, b_admin.username])
+    attempts = {
+        "approve": ("users", "approve", "--username", "a.pending"),
+        "train": ("users", "train", "--username", "a.operator", "--course", "x"),
+        "suspend": ("users", "suspend", "--username", "a.operator"),
+        "unlock": ("users", "unlock", "--username", "a.operator"),
+        "reenrol": ("users", "reenrol", "--username", "a.operator"),
+    }
+    for what, argv in attempts.items():
+        rc, out, err = env.run(*argv, user=next(actors))
+        assert rc == 2 and "may not manage accounts of agency DHSPD" in err, (what, rc, out, err)
+    rc, out, err = env.run("evidence", "export", "--case", "C-A-HOLD", "--out", str(tmp_path / "x.zip"),
+                           "--user", b_cust, "--totp", env.code(b_cust))
+    assert rc == 2 and "no evidence hold" in err and not (tmp_path / "x.zip").exists()
+    rc, out, _ = env.run("users", "list", user=next(actors))
+    assert rc == 0 and "a.operator" not in out and "chief.dhspd" not in out and "b.des0" in out
+    # nothing of agency A moved, and every refusal is in the access log under agency B
+    assert {u.username: u for u in gov.store.list_users("DHSPD")} == before
+    denied = [r for r in gov.store.access_records() if r.agency == OTHER and r.outcome == "denied"]
+    assert len(denied) >= len(attempts) + 1
+    # `users create` always creates in the caller's own agency: there is no way to name agency A
+    rc, out, _ = env.run("users", "create", "--username", "b.new", "--role", "operator", user=b_users[0])
+    assert rc == 0 and gov.store.get_user("b.new").agency == OTHER
