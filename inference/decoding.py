@@ -145,6 +145,15 @@ def is_jurisdiction_word(text: str) -> bool:
     return len(text) >= 4 and text.isalpha() and any(text in name for name in JURISDICTIONS)
 
 
+LENGTH_PRIOR = {2: 0.35, 3: 0.55, 4: 0.75, 5: 0.9, 6: 0.97, 7: 1.0, 8: 0.85}
+
+
+def length_prior(text: str) -> float:
+    """The length part of :func:`plate_prior` (plates mostly have 5-7 characters)."""
+    n = len(text)
+    return LENGTH_PRIOR.get(n, 0.5 if n > 8 else 0.0)
+
+
 def plate_prior(text: str) -> float:
     """How plate-like a string is (0..1), independent of any one country's format.
 
@@ -153,7 +162,7 @@ def plate_prior(text: str) -> float:
     kind ("AB123C" and "AB12C3" are unusual, "AB123CD" and "1AB2345" are not).
     """
     n = len(text)
-    length = {2: 0.35, 3: 0.55, 4: 0.75, 5: 0.9, 6: 0.97, 7: 1.0, 8: 0.85}.get(n, 0.5 if n > 8 else 0.0)
+    length = length_prior(text)
     digits = sum(ch.isdigit() for ch in text)
     mix = 1.0 if 0 < digits < n else 0.9
     parts = blocks(text)

@@ -34,6 +34,9 @@ from . import plates as rules
 from . import regions
 from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
 
+#: line crops are padded by these fractions of the line height at each end / top and bottom, so
+#: the first and last characters are never clipped
+PAD_X, PAD_Y = 0.25, 0.08
 MAX_SIDE = 8192
 MIN_SIDE = 8
 
@@ -286,7 +289,7 @@ class PlateRecognizer:
             if ln.parts == 0:
                 ln.crop = imgs[ln.image]
             else:
-                ln.crop = geo.crop_quad(imgs[ln.image], geo.expand_quad(ln.quad, 0.12, 0.08))
+                ln.crop = geo.crop_quad(imgs[ln.image], geo.expand_quad(ln.quad, PAD_X, PAD_Y))
             ln.width = geo.rec_width(ln.crop.shape[:2])
         by_width: dict[int, list[int]] = {}
         for k, ln in enumerate(lines):

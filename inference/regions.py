@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from .decoding import length_prior, plate_prior
+
 TABLE_PATH = Path(__file__).resolve().parent / "us_formats.json"
 
 #: digits that plate fonts draw like letters, for reading state names and slogans
@@ -36,11 +38,12 @@ _YEAR = re.compile(r"^(19[6-9]|20[0-4])\d$")  # a registration sticker's year
 #: words printed on or around plates that are never the registration
 _WORDS = frozenset(
     "MONTH YEAR STATE COUNTY USA DEALER DEALERS TRUCK TRAILER PASSENGER FLEET GOVT GOVERNMENT "
-    "OFFICIAL EXEMPT NONGAME WILDLIFE FIREFIGHTER RESIDENT VETERAN EXPLORE STICKER "
+    "OFFICIAL EXEMPT PERM PERMANENT NONGAME WILDLIFE FIREFIGHTER RESIDENT VETERAN EXPLORE STICKER "
     "TOYOTA HONDA NISSAN FORD CHEVROLET CHEVY DODGE MAZDA SUBARU HYUNDAI KIA VOLVO ACURA LEXUS "
     "INFINITI VOLKSWAGEN AUDI BMW JEEP BUICK CADILLAC CHRYSLER LINCOLN MERCURY PONTIAC SATURN "
     "CAMRY COROLLA CIVIC ACCORD ALTIMA SENTRA MAXIMA FOCUS TAURUS EXPLORER ESCAPE PRIUS JETTA "
-    "PASSAT ELANTRA SONATA MUSTANG TACOMA TUNDRA".split()
+    "PASSAT ELANTRA SONATA MUSTANG TACOMA TUNDRA CITROEN PEUGEOT RENAULT OPEL FIAT SKODA MERCEDES "
+    "PORSCHE MITSUBISHI SUZUKI TESLA".split()
 )
 
 
@@ -147,6 +150,8 @@ def format_factor(weight: float, best: float, floor: float = 0.6) -> float:
     keep the reader's order)."""
     if best <= 0:
         return 1.0
+    if weight <= 0:  # no state issues this pattern while a look-alike reading fits one
+        return KNOWN_FLOOR
     return floor + (1.0 - floor) * min(1.0, weight / best)
 
 
@@ -185,7 +190,10 @@ def rerank(cands: list[tuple[str, float]], state: str | None) -> list[tuple[str,
 
     Every candidate stays (a look-alike the prior demotes can still hit a hotlist).
     """
-    spelt = [(us_text(text, state), conf) for text, conf in cands]
+    # the generic structure prior's penalties (all digits, a lone last letter, 5+ digit runs) do
+    # not hold for US serials: keep only its length part, the formats do the rest
+    spelt = [(us_text(text, state), conf * length_prior(text) / max(plate_prior(text), 1e-6))
+             for text, conf in cands]
     weights = {t: format_weight(t, state) for t, _ in spelt}
     top = max(weights.values(), default=0.0)
     best: dict[str, float] = {}
