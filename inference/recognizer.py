@@ -37,6 +37,8 @@ from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_pro
 #: line crops are padded by these fractions of the line height at each end / top and bottom, so
 #: the first and last characters are never clipped
 PAD_X, PAD_Y = 0.25, 0.08
+#: the best WIDE_LINES plate-like lines of an image are read again padded by WIDE_PAD heights
+WIDE_LINES, WIDE_PAD = 2, 0.9
 MAX_SIDE = 8192
 MIN_SIDE = 8
 
@@ -133,6 +135,7 @@ class _Line:
     quad: np.ndarray
     det_score: float
     parts: int  # number of detector boxes merged into it (0 = whole-image fallback)
+    pad: float = PAD_X  # crop padding at each end, in line heights
     crop: np.ndarray | None = None
     width: int = 0
 
@@ -227,10 +230,25 @@ class PlateRecognizer:
         for i, (img, bxs) in enumerate(zip(imgs, boxes)):
             lines.extend(self._lines(i, img, bxs))
         readings = self._read(imgs, lines)
+        readings += self._read(imgs, self._wide_lines(imgs, readings))
         per_image: list[list[_Reading]] = [[] for _ in imgs]
         for r in readings:
             per_image[r.image].append(r)
         return [self._select(self._with_stacked(rs)) for rs in per_image]
+
+    def _wide_lines(self, imgs: list[np.ndarray], readings: list[_Reading]) -> list[_Line]:
+        """The best plate-like lines of each scene again, with room for a character the
+        detector left outside the box (a small first or last character, one past a gap).
+        Lines spanning much of the image (plate crops) are read whole already."""
+        best: dict[int, list[_Reading]] = {}
+        for r in sorted(readings, key=lambda r: -r.score):
+            if r.parts == 0 or not 4 <= len(r.plate) <= 7 or regions.is_decoration(r.plate):
+                continue
+            if np.ptp(r.quad[:, 0]) > 0.3 * imgs[r.image].shape[1]:
+                continue
+            if len(best.setdefault(r.image, [])) < WIDE_LINES:
+                best[r.image].append(r)
+        return [_Line(r.image, r.quad, 0.0, r.parts, pad=WIDE_PAD) for rs in best.values() for r in rs]
 
     # ------------------------------------------------------------------ detection
     def _detect(self, imgs: list[np.ndarray]) -> list[list[geo.TextBox]]:
@@ -289,7 +307,7 @@ class PlateRecognizer:
             if ln.parts == 0:
                 ln.crop = imgs[ln.image]
             else:
-                ln.crop = geo.crop_quad(imgs[ln.image], geo.expand_quad(ln.quad, PAD_X, PAD_Y))
+                ln.crop = geo.crop_quad(imgs[ln.image], geo.expand_quad(ln.quad, ln.pad, PAD_Y))
             ln.width = geo.rec_width(ln.crop.shape[:2])
         by_width: dict[int, list[int]] = {}
         for k, ln in enumerate(lines):
