@@ -27,6 +27,9 @@ DAY_S = 86_400
 MIN_RETENTION_DAYS = 365  # policy 461.4 / Gov. Code 34090.6 floor
 
 
+_TYPED = {"coerce_numbers_to_str": True}
+
+
 class ConfigError(ValueError):
     """A setting is missing or out of range."""
 
@@ -34,6 +37,8 @@ class ConfigError(ValueError):
 @dataclass(frozen=True)
 class GroupingConfig:
     """Plate-group knobs, after Rekor/OpenALPR Watchman's ``plate_groups_*`` settings."""
+
+    __pydantic_config__ = _TYPED  # YAML/env values: a camera id of 12 is the string '12'
 
     time_delta_s: float = 4.5      # wait this long for a similar read; resets on each match
     min_reads: int = 2             # reads needed before a group is matched against hotlists
@@ -45,6 +50,7 @@ class GroupingConfig:
 
 @dataclass(frozen=True)
 class KafkaConfig:
+    __pydantic_config__ = _TYPED
     bootstrap: str = "127.0.0.1:19092"
     frames_topic: str = "frames"
     alerts_topic: str = "alerts"
@@ -57,12 +63,9 @@ class KafkaConfig:
 
 @dataclass(frozen=True)
 class Settings:
-    runner: str = "direct"                       # direct | flink
-    flink_master: str = "[local]"
-    flink_version: str = "1.19"
-    flink_job_server_jar: Optional[str] = None
-    environment_type: Optional[str] = None       # LOOPBACK | EXTERNAL
-    environment_config: Optional[str] = None
+    __pydantic_config__ = _TYPED
+    runner: str = "direct"                       # direct (Beam, in-process) | flink (the PyFlink job)
+    flink_master: str = "[local]"                # --runner flink: the JobManager's host:port
     parallelism: int = 1
     source: str = "synthetic:6"                  # synthetic:N | folder path | video path | kafka
     camera_id: str = "cam-1"
@@ -78,7 +81,8 @@ class Settings:
     alert_dedupe_s: float = 600.0
     alerts_sink: str = "jsonl:.run/alerts.jsonl"  # jsonl:PATH | kafka
     deadletter_sink: str = "store"               # store | kafka | jsonl:PATH
-    print_results: bool = True
+    print_results: bool = False                  # print reads/groups/alerts (plates!) to stdout: the demo's console
+    debug_plates: bool = False                   # plates in stdout and logs for debugging (ALPR_DEBUG_PLATES=1, --debug)
     metrics_port: Optional[int] = None
     grouping: GroupingConfig = field(default_factory=GroupingConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
@@ -98,6 +102,16 @@ class Settings:
             raise ConfigError(f"inference must be 'onnx' or 'triton://host:port', got {self.inference!r}")
         if not (self.store.startswith("sqlite:") or self.store.startswith("cassandra://")):
             raise ConfigError(f"store must be 'sqlite:PATH' or 'cassandra://host:port/keyspace', got {self.store!r}")
+        if not (self.alerts_sink == "kafka" or (self.alerts_sink.startswith("jsonl:") and self.alerts_sink[6:])):
+            raise ConfigError(f"alerts_sink must be 'jsonl:PATH' or 'kafka', got {self.alerts_sink!r}")
+        if not (self.deadletter_sink in ("store", "kafka")
+                or (self.deadletter_sink.startswith("jsonl:") and self.deadletter_sink[6:])):
+            raise ConfigError(f"deadletter_sink must be 'store', 'kafka' or 'jsonl:PATH' (dead letters always go to "
+                              f"the store as well), got {self.deadletter_sink!r}")
+        if self.alert_dedupe_s <= 0 or self.hotlist_refresh_s <= 0:
+            raise ConfigError("alert_dedupe_s and hotlist_refresh_s must be > 0")
+        if self.batch_size < 1 or self.parallelism < 1:
+            raise ConfigError("batch_size and parallelism must be >= 1")
         if self.grouping.min_reads < 1 or self.grouping.time_delta_s <= 0:
             raise ConfigError("grouping.min_reads must be >= 1 and grouping.time_delta_s > 0")
         if not 1 <= self.topn <= 50:
@@ -108,47 +122,131 @@ class Settings:
         return dataclasses.replace(self, **changes).validate()
 
 
-def _convert(current: Any, raw: Any, name: str) -> Any:
-    if isinstance(current, bool):
-        if isinstance(raw, bool):
-            return raw
-        return str(raw).lower() in ("1", "true", "yes", "on")
-    if isinstance(current, int) and not isinstance(current, bool):
-        try:
-            return int(raw)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from exc
-    if isinstance(current, float):
-        try:
-            return float(raw)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
-    return raw
+ENV_PREFIX = "ALPR_"
+# ALPR_* variables that belong to other components (CLI, governance, services, tests), not to Settings
+OTHER_ENV = frozenset({
+    "ALPR_CACHE", "ALPR_RUN", "ALPR_SERVICES", "ALPR_CONFIG", "ALPR_SERVICES_LOCK", "ALPR_SHARED_DATA",
+    "ALPR_PYTHON", "ALPR_UP_TIMEOUT", "ALPR_STOP_TIMEOUT", "ALPR_VERSION", "ALPR_PROGRESS",
+    "ALPR_METRICS_PORT_SPAN", "ALPR_EXPECTED_CAMERAS", "ALPR_CAMERA_OFFLINE_AFTER_S",
+    "ALPR_PASSWORD", "ALPR_ADMIN_PASSWORD", "ALPR_SECRETS_KEY", "ALPR_AUDIT_KEY",
+    "ALPR_HOTLIST_ALLOW_PURE_PYTHON",
+})
+OTHER_ENV_PREFIXES = ("ALPR_GOV_", "ALPR_FLINK_ENV_", "ALPR_TEST_")
+# settings that existed once: say why they went instead of only "unknown"
+REMOVED = {
+    "flink_version": "the Beam FlinkRunner is gone; the streaming job is the PyFlink job (alpr run --runner flink)",
+    "flink_job_server_jar": "the Beam Flink job server is gone (its jar is not obtainable); Flink runs the PyFlink job",
+    "environment_type": "the Beam worker pool is gone; Flink runs the PyFlink job's Python workers itself",
+    "environment_config": "the Beam worker pool is gone; Flink runs the PyFlink job's Python workers itself",
+}
 
 
-def _build(cls, data: dict, prefix: str):
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(data) - set(known)
-    if unknown:
-        raise ConfigError(f"unknown setting(s) {', '.join(sorted(prefix + u for u in unknown))}")
+def _fields(cls) -> dict:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def _setting_paths(cls=None, prefix: tuple = ()) -> list[tuple]:
+    """Every leaf setting as a path: ``("store",)``, ``("kafka", "max_records")``..."""
+    cls = cls or Settings
+    out = []
     defaults = cls()
-    kwargs = {}
-    for name, value in data.items():
-        current = getattr(defaults, name)
+    for name in _fields(cls):
+        value = getattr(defaults, name)
+        if dataclasses.is_dataclass(value):
+            out += _setting_paths(type(value), prefix + (name,))
+        else:
+            out.append(prefix + (name,))
+    return out
+
+
+def env_name(path: tuple) -> str:
+    return ENV_PREFIX + "__".join(p.upper() for p in path)
+
+
+def _nearest(word: str, choices: list[str]) -> str:
+    import difflib
+
+    best = difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    return f"; did you mean {best[0]}?" if best else ""
+
+
+def _unknown(name: str, choices: list[str], key: str) -> ConfigError:
+    why = REMOVED.get(key)
+    if why:
+        return ConfigError(f"{name} is no longer a setting: {why}")
+    return ConfigError(f"unknown setting {name}{_nearest(name, choices)}")
+
+
+def _check_known(data: dict, cls, prefix: tuple, styler) -> None:
+    """Raise for a key that is no setting, naming the nearest valid one (in ``styler``'s style)."""
+    known = _fields(cls)
+    defaults = cls()
+    for key, value in data.items():
+        if key not in known:
+            raise _unknown(styler(prefix + (key,)), [styler(p) for p in _setting_paths()], key)
+        current = getattr(defaults, key)
         if dataclasses.is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{prefix}{name}: expected a mapping")
-            kwargs[name] = _build(type(current), value, f"{prefix}{name}.")
-        elif value is None:
-            kwargs[name] = None
+                raise ConfigError(f"{styler(prefix + (key,))}: expected a mapping, got {value!r}")
+            _check_known(value, type(current), prefix + (key,), styler)
+
+
+def _merge(into: dict, data: dict) -> dict:
+    for k, v in data.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
         else:
-            kwargs[name] = _convert(current, value, prefix + name) if current is not None else value
-    return cls(**kwargs)
+            into[k] = v
+    return into
+
+
+def _typed(data: dict) -> Settings:
+    """Build Settings with every value converted to its declared type (a number from the
+    environment is a number: ``ALPR_KAFKA__MAX_RECORDS=100`` is ``int`` 100)."""
+    from pydantic import TypeAdapter, ValidationError  # imported here: Flink workers unpickle Settings only
+
+    try:
+        return TypeAdapter(Settings).validate_python(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            problems.append(f"{where} ({env_name(tuple(str(p) for p in err['loc']))}): {err['msg']}, "
+                            f"got {err.get('input')!r}")
+        raise ConfigError("bad setting: " + "; ".join(problems)) from None
+
+
+def _env_data(env) -> dict:
+    data: dict = {}
+    choices = [env_name(p) for p in _setting_paths()] + sorted(OTHER_ENV)
+    for key, value in env.items():
+        if not key.startswith(ENV_PREFIX) or key in OTHER_ENV or key.startswith(OTHER_ENV_PREFIXES):
+            continue
+        parts = [p for p in key[len(ENV_PREFIX):].lower().split("__")]
+        node, cls = data, Settings
+        for i, part in enumerate(parts):
+            fields = _fields(cls) if cls else {}
+            if part not in fields:
+                raise _unknown(key, choices, part)
+            default = getattr(cls(), part)
+            if i == len(parts) - 1:
+                if dataclasses.is_dataclass(default):
+                    raise ConfigError(f"{key} is a group of settings; set its members, e.g. "
+                                      f"{env_name(tuple(parts) + (next(iter(_fields(type(default)))),))}")
+                node[part] = None if value == "" and default is None else value
+            else:
+                if not dataclasses.is_dataclass(default):
+                    raise _unknown(key, choices, part)
+                node = node.setdefault(part, {})
+                cls = type(default)
+    return data
 
 
 def load_settings(path: str | Path | None = None, env: Optional[dict] = None, **overrides: Any) -> Settings:
     """Settings from (lowest to highest precedence) defaults, a YAML file, ``ALPR_*`` env vars
-    (``ALPR_STORE``, ``ALPR_GROUPING__MIN_READS``...), then keyword overrides."""
+    (``ALPR_STORE``, ``ALPR_GROUPING__MIN_READS``...), then keyword overrides. Values are
+    converted to their declared types; an unknown key (in any layer) is an error that names
+    the nearest valid one."""
     data: dict = {}
     if path:
         try:
@@ -157,19 +255,12 @@ def load_settings(path: str | Path | None = None, env: Optional[dict] = None, **
             raise ConfigError(f"cannot read config {path}: {exc}") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
-        data.update(loaded)
+        _check_known(loaded, Settings, (), lambda p: ".".join(p))
+        _merge(data, loaded)
     env = os.environ if env is None else env
-    for key, value in env.items():
-        if not key.startswith("ALPR_") or key in ("ALPR_CACHE", "ALPR_RUN", "ALPR_SERVICES", "ALPR_CONFIG"):
-            continue
-        parts = key[5:].lower().split("__")
-        if parts[0] not in {f.name for f in dataclasses.fields(Settings)}:
-            continue
-        node = data
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = value
-    for key, value in overrides.items():
-        if value is not None:
-            data[key] = value
-    return _build(Settings, data, "").validate()
+    _merge(data, _env_data(env))
+    given = {k: (dataclasses.asdict(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v)
+             for k, v in overrides.items() if v is not None}
+    _check_known(given, Settings, (), lambda p: ".".join(p))
+    _merge(data, given)
+    return _typed(data).validate()

@@ -84,27 +84,23 @@ def cmd_run(args) -> int:
     from alpr.pipelines.graph import run
 
     overrides = {k: getattr(args, k) for k in ("source", "store", "inference", "runner") if getattr(args, k, None)}
+    if getattr(args, "debug", False):
+        overrides["debug_plates"] = True  # --debug: plates in stdout/logs (never by default)
     settings = _settings(args, **overrides)
     entries = None
     if args.hotlist:
         entries = _load_hotlist_file(args.hotlist, args.hotlist_list)
     _preflight(settings)
-    if not args.follow:
-        from alpr.app.live import frames_factory
+    # Beam (runner direct): one bounded run; a Kafka source is read up to its current end, then
+    # committed. The long-running streaming job is the Flink one (runner flink, alpr.pipelines.flink).
+    from alpr.app.live import frames_factory
 
-        frames, close = frames_factory(settings)  # opens the source now: a missing one fails here
-        try:
-            print(run(settings, hotlist_entries=entries, frames=frames).line())
-        finally:
-            close()
-        return 0
-    if settings.source != "kafka":
-        raise ValueError("--follow needs the Kafka source (a bounded source has nothing to follow)")
-    while True:  # back-to-back snapshots of the frames topic; offsets commit after each
-        summary = run(settings, hotlist_entries=entries)
-        print(summary.line(), flush=True)
-        if not summary.counters.get("frames_in"):
-            time.sleep(args.interval)
+    frames, close = frames_factory(settings)  # opens the source now: a missing one fails here
+    try:
+        print(run(settings, hotlist_entries=entries, frames=frames).line())
+    finally:
+        close()
+    return 0
 
 
 def _preflight(settings) -> None:
@@ -186,8 +182,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=["direct", "flink"])
     p.add_argument("--hotlist", help="hotlist file to match against (side input)")
     p.add_argument("--hotlist-list", default="HOT", help="list code for --hotlist rows that carry none")
-    p.add_argument("--follow", action="store_true", help="Kafka source: keep processing new frames")
-    p.add_argument("--interval", type=float, default=1.0, help="--follow: idle wait between snapshots (s)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("synth", help="write a synthetic camera clip with ground truth")

@@ -62,7 +62,7 @@ def run_demo(out_dir: Path, vehicles: int = 6, on_hotlist: int = 2, seed: int = 
     settings = load_settings(
         source=f"synthetic:{vehicles}", camera_id=DEMO_CAMERA, agency=DEMO_AGENCY, seed=seed,
         store=f"sqlite:{out_dir / 'alpr.db'}", alerts_sink=f"jsonl:{out_dir / 'alerts.jsonl'}",
-        runner="direct", inference="onnx")
+        runner="direct", inference="onnx", print_results=True)  # the demo's console output shows its plates
     start_ts = time.time()  # the synthetic camera is live: its clip starts now
     camera = SyntheticCamera(DEMO_CAMERA, DEMO_AGENCY, n_vehicles=vehicles, seed=seed, start_ts=start_ts)
     plates = [v.plate for v in camera.vehicles]
