@@ -73,6 +73,7 @@ setup(
         "pyotp>=2.9,<3",
         "jsonschema>=4,<5",
         "rich>=13,<16",  # progress bars (demo, run, hotlist import, eval, benchmarks)
+        "pydantic>=2.6,<3",  # alpr.config: typed settings from YAML / ALPR_* environment
     ],
     extras_require={
         "test": [
