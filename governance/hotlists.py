@@ -1,10 +1,12 @@
 """Agency hotlist entries (461.3(c); audit findings F2, F7).
 
 Partial plates from major crimes may be entered with ``*``/``?`` wildcards. Every entry
-needs a case number and an expiry (at most ``hotlist_entry_max_days`` ahead); entries derived
-from CLETS are flagged ``clets_derived``. Personal data (DOB, SSN, names/addresses) is refused.
-When an entry is added, stored reads of the look-back period are matched retroactively
-(:func:`retro_alerts_search`) and historical hits are stored as alerts.
+needs a purpose code and a case number (an entry is a standing search: it is logged as one) and
+an expiry (at most ``hotlist_entry_max_days`` ahead); entries derived from CLETS are flagged
+``clets_derived``. Personal data in any free text (names, dates of birth, addresses:
+:func:`alpr.governance.pii.personal_data`) is refused. When an entry is added, the agency's
+OWN stored reads of the look-back period are matched retroactively (:func:`retro_alerts_search`),
+a search in its own right: logged as ``hotlist_lookback`` with the same purpose.
 """
 
 from __future__ import annotations
@@ -16,18 +18,16 @@ from typing import Any, Callable, Optional
 from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.records import Alert, HotlistEntry, stable_id
 
-from .errors import NotFound, ValidationError
+from .errors import ValidationError
 from .guard import Guard
 from .models import User
+from .pii import personal_data
 from .roles import Action
 
 DAY_S = 86_400
 _PLATE_RE = re.compile(r"^[A-Z0-9*?]{2,10}$")
-_PERSONAL = [
-    (re.compile(r"\b\d{3}-\d{2}-\d{4}\b"), "a social security number"),
-    (re.compile(r"\b(DOB|D\.O\.B|DATE OF BIRTH|SSN|ADDRESS|ADDR)\b", re.I), "personal identifiers"),
-    (re.compile(r"\b\d{1,2}/\d{1,2}/(19|20)\d{2}\b"), "a date of birth"),
-]
+MAX_PRIORITY = 100
+MAX_DESCRIPTION = 200
 
 
 def retro_alerts_search(lookback_s: float, clock: Callable[[], float] = time.time) -> Callable[..., list[Alert]]:
@@ -38,7 +38,7 @@ def retro_alerts_search(lookback_s: float, clock: Callable[[], float] = time.tim
     def search(entry: HotlistEntry, reads: ReadStore) -> list[Alert]:
         now = clock()
         alerts = []
-        scope = [entry.agency, *entry.shared_with] if entry.agency else None
+        scope = [entry.agency]  # the look-back searches the entry's own agency's reads only
         for read, hit in retro_search(reads, entry, lookback_s, now, agencies=scope):
             alerts.append(Alert(
                 alert_id=stable_id("retro-alert", read.read_id, entry.entry_id), group_id=f"retro:{read.read_id}",
@@ -68,47 +68,69 @@ class HotlistService:
         self.retro_search = retro_search if retro_search is not None else find_retro_search()
 
     def add_entry(self, user: User, *, plate: str, list_code: str, case_number: str,
-                  expires_at: Optional[float], description: str = "", state: str = "", priority: int = 50,
-                  covert: bool = False, clets_derived: bool = False, list_name: str = "",
-                  channel: str = "api") -> tuple[HotlistEntry, int]:
-        """Add an agency entry; returns (entry, number of historical hits raised by retro search)."""
-        norm = re.sub(r"[\s\-]", "", (plate or "").upper())
-        elements = {"plate": norm, "list_code": list_code, "case_number": case_number}
-        self.guard.check(user, Action.MANAGE_HOTLIST, channel=channel, data_elements=elements)
+                  expires_at: Optional[float], purpose_code: Optional[str] = None, description: str = "",
+                  state: str = "", priority: int = 50, covert: bool = False, clets_derived: bool = False,
+                  list_name: str = "", channel: str = "api") -> tuple[HotlistEntry, int]:
+        """Add an agency entry; returns (entry, number of historical hits raised by the look-back)."""
+        norm = re.sub(r"[\s\-]", "", (plate or "").upper())[:64]
+        elements = {"plate": norm, "list_code": (list_code or "")[:64], "case_number": (case_number or "")[:64]}
+        purpose = self.guard.check_with_purpose(user, Action.MANAGE_HOTLIST, purpose_code, case_number, None,
+                                                channel=channel, data_elements=elements)
         now = self.clock()
         try:
             if not _PLATE_RE.match(norm) or len(norm.replace("*", "").replace("?", "")) < 2:
                 raise ValidationError(f"plate {plate!r}: 2-10 letters/digits, '*' or '?', at least 2 known characters")
-            case_number = self.guard.purposes.validate_case(case_number)
             if not list_code or not re.match(r"^[A-Za-z0-9_\-]{1,32}$", list_code):
                 raise ValidationError("list_code is required (letters, digits, '_' or '-')")
             if expires_at is None:
                 raise ValidationError("an expiry date is mandatory for agency hotlist entries")
-            if expires_at <= now:
+            if not isinstance(expires_at, (int, float)) or expires_at != expires_at or expires_at <= now:
                 raise ValidationError("expiry must be in the future")
             if expires_at > now + self.max_days * DAY_S:
                 raise ValidationError(f"expiry may be at most {self.max_days} days ahead; "
                                       "extensions need a commander's approval")
-            for rx, what in _PERSONAL:
-                if rx.search(description or ""):
-                    raise ValidationError(f"description seems to contain {what}; hotlist entries may not hold "
+            if not isinstance(priority, int) or not 0 <= priority <= MAX_PRIORITY:
+                raise ValidationError(f"priority must be an integer from 0 to {MAX_PRIORITY}")
+            if len(description or "") > MAX_DESCRIPTION or len(list_name or "") > 64 or len(state or "") > 2:
+                raise ValidationError(f"description: at most {MAX_DESCRIPTION} characters; state: 2 letters")
+            for field_name, text in (("description", description), ("list name", list_name)):
+                kind = personal_data(text)
+                if kind:
+                    raise ValidationError(f"{field_name} seems to contain {kind}; hotlist entries may not hold "
                                           "personal data (State Auditor 2019-118 rec. 2)")
         except ValidationError as exc:
-            self.guard.deny(user, "hotlist_add", exc, channel, elements, case_number=case_number or "")
+            self.guard.deny(user, "hotlist_add", exc, channel, elements, purpose.code, purpose.case_number)
             raise
+        case_number = purpose.case_number
         entry = HotlistEntry(
             entry_id=stable_id(user.agency, norm, case_number, list_code), plate=norm, list_code=list_code,
             state=state.upper(), list_name=list_name or list_code, priority=int(priority),
             description=description.strip(), case_number=case_number, expires_at=float(expires_at),
             covert=bool(covert), source="clets" if clets_derived else "agency",
             match_strategy="lenient", agency=user.agency, clets_derived=bool(clets_derived), created_ts=now)
-        self.hotlists.upsert_entries([entry])
+        try:
+            self.hotlists.upsert_entries([entry])
+        except Exception as exc:  # logged even when the store fails
+            self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
+                                  data_elements={**elements, "entry_id": entry.entry_id}, purpose=purpose,
+                                  channel=channel, outcome="error", detail=f"store failed: {type(exc).__name__}")
+            raise
         self.guard.auth.store.register_case(case_number, user.agency, "hotlist", now)
-        hits = self._retro(entry)
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
                               data_elements={**elements, "entry_id": entry.entry_id, "expires_at": entry.expires_at,
-                                             "clets_derived": entry.clets_derived, "historical_hits": hits},
-                              purpose_code="HOTLIST-ENTRY", case_number=case_number, channel=channel)
+                                             "clets_derived": entry.clets_derived},
+                              purpose=purpose, channel=channel)
+        try:
+            hits = self._retro(entry)
+        except Exception as exc:
+            self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_lookback",
+                                  data_elements={"plate": norm, "entry_id": entry.entry_id}, purpose=purpose,
+                                  channel=channel, outcome="error", detail=f"look-back failed: {type(exc).__name__}")
+            raise
+        self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_lookback",
+                              data_elements={"plate_pattern": norm, "entry_id": entry.entry_id,
+                                             "agencies": [user.agency], "result_count": hits},
+                              purpose=purpose, channel=channel)
         return entry, hits
 
     def _retro(self, entry: HotlistEntry) -> int:

@@ -59,7 +59,7 @@ ENDPOINTS = [
     Endpoint("hotlist_add", Action.MANAGE_HOTLIST,
              lambda c, h, i: c.post("/api/hotlist", headers=h, json={
                  "plate": "6TRY555", "list_code": "LOCAL", "case_number": "C-24-200",
-                 "expires_at": _now() + 86_400})),
+                 "purpose_code": "STOLEN-VEHICLE", "expires_at": _now() + 86_400})),
     Endpoint("hotlist_remove", Action.MANAGE_HOTLIST,
              lambda c, h, i: c.delete(f"/api/hotlist/{i['entry_id']}", headers=h)),
     Endpoint("users_list", Action.MANAGE_USERS, lambda c, h, i: c.get("/api/users", headers=h)),
@@ -126,7 +126,8 @@ class Env:
         seed_alerts(gov)
         now = time.time()
         entry, _ = gov.hotlists.add_entry(users["operator"], plate="4HOM777", list_code="HOME-HOT-1",
-                                          case_number="C-24-150", expires_at=now + 86_400)
+                                          case_number="C-24-150", purpose_code="STOLEN-VEHICLE",
+                                          expires_at=now + 86_400)
         pending = gov.sharing.create_request(
             users["custodian"], requesting_agency=OTHER, requester_name="Det. Home", purpose_code="STOLEN-VEHICLE",
             case_number="C-24-101", purpose_text="stolen car", scope=_scope(now))
@@ -286,7 +287,8 @@ def test_sql_injection_in_every_string_parameter_fails_safely(env, payload):
             "case_number": payload, "reason": "r", "plate_pattern": payload})),
         ("export case", lambda: c.post(f"/api/evidence/{payload}/export", headers=h)),
         ("hotlist add", lambda: c.post("/api/hotlist", headers=h, json={
-            "plate": payload, "list_code": payload, "case_number": payload, "expires_at": time.time() + 3600})),
+            "plate": payload, "list_code": payload, "case_number": payload, "purpose_code": payload,
+            "expires_at": time.time() + 3600})),
         ("hotlist remove", lambda: c.delete(f"/api/hotlist/{payload}", headers=h)),
         ("user approve", lambda: c.post(f"/api/users/{payload}/approve", headers=h)),
         ("share review", lambda: c.post(f"/api/sharing/requests/{payload}/review", headers=h, json={"approve": True})),

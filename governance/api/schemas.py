@@ -81,13 +81,14 @@ class DispositionIn(BaseModel):
 
 
 class HotlistIn(BaseModel):
-    plate: str
-    list_code: str
-    case_number: str
-    expires_at: Optional[float] = None
-    description: str = ""
-    state: str = ""
-    priority: int = 50
+    plate: str = Field(max_length=64)
+    list_code: str = Field(max_length=64)
+    case_number: str = Field(max_length=64)
+    purpose_code: Optional[str] = Field(default=None, max_length=64)
+    expires_at: Optional[float] = Field(default=None, allow_inf_nan=False)
+    description: str = Field(default="", max_length=200)
+    state: str = Field(default="", max_length=2)
+    priority: int = Field(default=50, ge=0, le=100)
     covert: bool = False
     clets_derived: bool = False
 

@@ -165,12 +165,13 @@ def hotlists_page(request: Request, user: User = Depends(console_user), gov: Gov
 
 @router.post("/hotlists", response_class=HTMLResponse)
 def hotlists_add(request: Request, plate: str = Form(""), list_code: str = Form("MAJOR"),
-                 case_number: str = Form(""), expires: str = Form(""), description: str = Form(""),
+                 case_number: str = Form(""), purpose_code: str = Form(""), expires: str = Form(""),
+                 description: str = Form(""),
                  clets_derived: str = Form(""), user: User = Depends(console_user), _: None = Depends(check_csrf),
                  gov: Governance = Depends(get_gov)):
     try:
         gov.hotlists.add_entry(user, plate=plate, list_code=list_code, case_number=case_number,
-                               expires_at=_ts(expires), description=description,
+                               purpose_code=purpose_code, expires_at=_ts(expires), description=description,
                                clets_derived=clets_derived == "on", channel="ui")
     except (GovernanceError, ValueError) as exc:
         return render(request, "hotlists.html", user, status=getattr(exc, "status", 422), error=str(exc),
