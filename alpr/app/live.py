@@ -34,11 +34,15 @@ from apache_beam.utils.timestamp import Timestamp
 from alpr.app.progress import Progress
 
 _LIVE: dict = {}  # token -> _Feed
+# The FnApiRunner fires a timer set inside a timer callback only in its next round (one round per
+# source bundle), and the grouping step advances one pending read per timer. After each chunk the
+# source therefore yields this many empty rounds, so the chunk's groups close before the next one.
+IDLE_ROUNDS = 40
 
 
 def quiet_cuts(visible: Iterable[tuple[int, int]], n_frames: int, min_gap_frames: int) -> list[int]:
-    """Frame numbers where a chunk may end: before the first frame of a vehicle that enters
-    after every earlier vehicle has been out of view for at least ``min_gap_frames``.
+    """Frame numbers where a chunk may end: halfway through each gap of more than
+    ``min_gap_frames`` in which no vehicle is in view.
     ``visible`` holds (frame seq, vehicle id) for every frame a plate is visible in."""
     spans: dict[int, list[int]] = {}
     for seq, vid in visible:
@@ -46,8 +50,10 @@ def quiet_cuts(visible: Iterable[tuple[int, int]], n_frames: int, min_gap_frames
         s[0], s[1] = min(s[0], seq), max(s[1], seq)
     cuts, last_end = [], None
     for first, last in sorted(spans.values()):
+        # cut in the middle of the quiet gap: a plate is often read a frame or two before and
+        # after the frames where it is fully visible (which is what the ground truth lists)
         if last_end is not None and first - last_end > min_gap_frames and 0 < first < n_frames:
-            cuts.append(first)
+            cuts.append((first + last_end + 1) // 2)
         last_end = last if last_end is None else max(last_end, last)
     return cuts
 
@@ -55,9 +61,10 @@ def quiet_cuts(visible: Iterable[tuple[int, int]], n_frames: int, min_gap_frames
 class _Feed:
     """The source's frames in order, and the progress bar they tick."""
 
-    def __init__(self, source, progress: Optional[Progress]):
+    def __init__(self, source, progress: Optional[Progress], idle_rounds: int = 0):
         self.source, self.progress = source, progress
         self.it, self.pos = iter(source), 0
+        self.idle_rounds, self.idle_left = idle_rounds, 0
 
     def frames(self, start: int, stop: int):
         if start != self.pos:  # a restarted restriction: re-read from the start
@@ -96,6 +103,10 @@ class _LiveFramesFn(beam.DoFn):
         token, _n = element
         feed: _Feed = _LIVE[token]
         r = tracker.current_restriction()
+        if feed.idle_left > 0:  # a round without input: downstream timers take one more step
+            feed.idle_left -= 1
+            tracker.defer_remainder()
+            return
         stop = min([c for c in self.cuts if c > r.start] + [r.stop])
         seq = r.start
         for frame in feed.frames(r.start, stop):
@@ -112,6 +123,7 @@ class _LiveFramesFn(beam.DoFn):
                 tracker.try_claim(r.stop - 1)
             return
         if stop < r.stop:
+            feed.idle_left = feed.idle_rounds
             tracker.defer_remainder()
 
 
@@ -120,11 +132,12 @@ class LiveFrames(beam.PTransform):
     in chunks that end at ``cuts``, ticking ``progress``. Use it as a context manager around
     the pipeline run so the registry entry is removed afterwards."""
 
-    def __init__(self, source, n_frames: int, cuts: Sequence[int] = (), progress: Optional[Progress] = None):
+    def __init__(self, source, n_frames: int, cuts: Sequence[int] = (), progress: Optional[Progress] = None,
+                 idle_rounds: int = IDLE_ROUNDS):
         super().__init__()
         self.token = uuid.uuid4().hex
         self.n_frames, self.cuts = int(n_frames), list(cuts)
-        _LIVE[self.token] = _Feed(source, progress)
+        _LIVE[self.token] = _Feed(source, progress, idle_rounds)
 
     def expand(self, pbegin):
         return (pbegin | "Source" >> beam.Create([(self.token, self.n_frames)])
