@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# alpr-stream infrastructure without containers: Kafka (KRaft), Cassandra 5.0, Flink + Beam
-# Python worker pool, Beam Flink job server, Triton (raw tritonserver from nvidia-pytriton).
+# alpr-stream infrastructure without containers: Kafka (KRaft), Cassandra 5.0, a Flink 2.2
+# standalone cluster (JobManager + FLINK_TASKMANAGERS TaskManagers, PyFlink job environment),
+# Triton (raw tritonserver from nvidia-pytriton).
 #
-# usage: infra/services.sh {fetch|up|down|status} [kafka|cassandra|flink|jobserver|triton|all]...
+# usage: infra/services.sh {fetch|up|down|status} [kafka|cassandra|flink|triton|all]...
 #
-#   fetch   download jars (mvn, packaging=pom projects in infra/maven/) and wheels (pip --no-deps
-#           --target) into ${ALPR_CACHE:-<repo>/.cache}; anything already there is skipped.
+#   fetch   download jars (mvn) and wheels (pip) into ${ALPR_CACHE:-<repo>/.cache}; anything
+#           already there is skipped. `fetch flink` builds the Flink job venv (whose pyflink/
+#           folder is the Flink home) and fetches the Kafka connector jar.
 #   up      start on 127.0.0.1 with data/logs/pids under ${ALPR_RUN:-<repo>/.run}/<service>/,
 #           wait until healthy, create Kafka topics / apply the Cassandra schema.
 #   down    SIGTERM, wait, then SIGKILL.
@@ -14,8 +16,7 @@
 # Versions and ports: infra/versions.env; any of its keys set in the environment wins, e.g.
 #   KAFKA_PORT=29092 ALPR_RUN=/tmp/run1 infra/services.sh up kafka
 # Other knobs: ALPR_PYTHON (venv python for health checks, default <repo>/.venv/bin/python),
-#   ALPR_UP_TIMEOUT (seconds per service, default 240), ALPR_STOP_TIMEOUT (default 60),
-#   BEAM_FLINK_JOB_SERVER_JAR (use this job-server jar instead of the Maven one).
+#   ALPR_UP_TIMEOUT (seconds per service, default 240), ALPR_STOP_TIMEOUT (default 60).
 set -euo pipefail
 
 INFRA="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,12 +40,16 @@ MVN=(mvn -B -q -ntp -Dstyle.color=never -Djansi.passthrough=false)
 
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION"
 CASSANDRA_LIBS="$CACHE/cassandra-$CASSANDRA_VERSION"
-FLINK_DIR="$CACHE/flink-$FLINK_VERSION"
-FLINK_HOME_DIR="$FLINK_DIR/pyflink"
-JOBSERVER_DIR="$CACHE/beam-flink-$FLINK_MINOR-jobserver-$BEAM_VERSION"
-JOBSERVER_JAR_DEFAULT="$JOBSERVER_DIR/beam-runners-flink-$FLINK_MINOR-job-server-$BEAM_VERSION.jar"
 PYTRITON_DIR="$CACHE/pytriton-$PYTRITON_VERSION"
 PY_TAG="$("$PY" -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')"
+# the Flink job environment (a venv); its pyflink/ folder is the Flink home (bin/, lib/, plugins/)
+FLINK_ENV="$CACHE/flink-env-$FLINK_VERSION-py$PY_TAG"
+FLINK_PY="$FLINK_ENV/bin/python"
+FLINK_HOME_DIR="$FLINK_ENV/lib/python$PY_TAG/site-packages/pyflink"
+FLINK_CONNECTOR_DIR="$CACHE/flink-sql-connector-kafka-$FLINK_KAFKA_CONNECTOR_VERSION"
+FLINK_KAFKA_JAR="$FLINK_CONNECTOR_DIR/flink-sql-connector-kafka-$FLINK_KAFKA_CONNECTOR_VERSION.jar"
+# the job's small Java part (Kafka record <-> byte[] envelope, capture-time assigner), built by fetch
+FLINK_ALPR_JAR="$CACHE/flink-alpr-$FLINK_VERSION/alpr-flink.jar"
 TRITON_ENV="$CACHE/triton-pyenv-$PY_TAG"
 
 log() { printf '[services %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
@@ -131,36 +136,76 @@ fetch_kafka() {
 fetch_cassandra() {
   mvn_copy cassandra "$INFRA/maven/cassandra" "$CASSANDRA_LIBS" -Dcassandra.version="$CASSANDRA_VERSION"
 }
-fetch_flink() {
-  pip_target flink "$FLINK_DIR" "apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION"
-  chmod +x "$FLINK_HOME_DIR"/bin/* 2>/dev/null || true
-  [[ -x $FLINK_HOME_DIR/bin/jobmanager.sh ]] || die "fetch flink: $FLINK_HOME_DIR/bin/jobmanager.sh missing"
-  ls "$FLINK_HOME_DIR"/lib/flink-dist*.jar >/dev/null 2>&1 || die "fetch flink: no lib/flink-dist jar in $FLINK_HOME_DIR"
+base_python() { # the interpreter the project venv was made from (venvs of the same Python)
+  local base; base="$("$PY" -c 'import sys; print(sys.base_prefix)')"
+  [[ -x $base/bin/python$PY_TAG ]] || die "base interpreter $base/bin/python$PY_TAG not found"
+  echo "$base/bin/python$PY_TAG"
 }
-fetch_jobserver() {
-  if [[ -n ${BEAM_FLINK_JOB_SERVER_JAR:-} ]]; then
-    [[ -f $BEAM_FLINK_JOB_SERVER_JAR ]] || die "BEAM_FLINK_JOB_SERVER_JAR=$BEAM_FLINK_JOB_SERVER_JAR does not exist"
-    log "fetch jobserver: using BEAM_FLINK_JOB_SERVER_JAR"; return 0
+fetch_flink() {
+  local reqs=("apache-flink==$FLINK_VERSION" "apache-flink-libraries==$FLINK_VERSION"
+              "apache-beam==$FLINK_ENV_BEAM_VERSION" "tritonclient[grpc]==$FLINK_ENV_TRITONCLIENT_VERSION"
+              -r "$INFRA/flink/requirements.txt" "setuptools>=69" wheel)
+  local sum; sum="$({ echo "${reqs[*]}"; cat "$INFRA/flink/requirements.txt"; } | sha256sum | cut -c1-16)"
+  if have_marker "$FLINK_ENV" && [[ "$(cat "$FLINK_ENV/.alpr-reqs" 2>/dev/null)" == "$sum" ]]; then
+    log "fetch flink-env: cached in $FLINK_ENV"
+  else
+    if ! have_marker "$FLINK_ENV"; then
+      log "fetch flink-env: venv $FLINK_ENV (apache-flink $FLINK_VERSION, apache-beam $FLINK_ENV_BEAM_VERSION, tritonclient $FLINK_ENV_TRITONCLIENT_VERSION)"
+      rm -rf "$FLINK_ENV"
+      "$(base_python)" -m venv "$FLINK_ENV"
+    else
+      log "fetch flink-env: requirements changed, updating $FLINK_ENV"
+    fi
+    "$FLINK_PY" -m pip install -q --no-compile --disable-pip-version-check "${reqs[@]}" \
+      || { rm -rf "$FLINK_ENV"; die "fetch flink-env: pip failed"; }
+    # the project itself is installed --no-deps (its own pins are the project venv's): not checked
+    local broken; broken="$("$FLINK_PY" -m pip check 2>&1 | grep -v '^alpr-stream ' | grep -v '^No broken' || true)"
+    [[ -z $broken ]] || { printf '%s\n' "$broken" >&2; die "fetch flink-env: pip check failed"; }
+    chmod +x "$FLINK_HOME_DIR"/bin/*
+    mark_done "$FLINK_ENV"; echo "$sum" > "$FLINK_ENV/.alpr-reqs"
   fi
-  if have_marker "$JOBSERVER_DIR"; then log "fetch jobserver: cached in $JOBSERVER_DIR"; return 0; fi
-  command -v mvn >/dev/null || die "mvn not found"
-  local gav="org.apache.beam:beam-runners-flink-$FLINK_MINOR-job-server:$BEAM_VERSION"
-  log "fetch jobserver: mvn dependency:copy $gav"
-  rm -rf "$JOBSERVER_DIR.tmp"; mkdir -p "$JOBSERVER_DIR.tmp"
-  "${MVN[@]}" -U -f "$INFRA/maven/jobserver/pom.xml" -Dbeam.version="$BEAM_VERSION" -Dflink.minor="$FLINK_MINOR" \
-      dependency:copy-dependencies -DexcludeTransitive=true -DoutputDirectory="$JOBSERVER_DIR.tmp" \
-    || { rm -rf "$JOBSERVER_DIR.tmp"; date -u +%FT%TZ > "$JOBSERVER_DIR.unavailable"
-         die "fetch jobserver: $gav does not resolve from the Maven repository in use (Beam job-server jars can lag the PyPI release); set BEAM_FLINK_JOB_SERVER_JAR=<jar> or change BEAM_VERSION/FLINK_MINOR in infra/versions.env"; }
-  rm -rf "$JOBSERVER_DIR" "$JOBSERVER_DIR.unavailable"; mv "$JOBSERVER_DIR.tmp" "$JOBSERVER_DIR"; mark_done "$JOBSERVER_DIR"
+  [[ -x $FLINK_HOME_DIR/bin/jobmanager.sh ]] || die "fetch flink: $FLINK_HOME_DIR/bin/jobmanager.sh missing"
+  ls "$FLINK_HOME_DIR"/lib/flink-dist-*.jar >/dev/null 2>&1 || die "fetch flink: no lib/flink-dist jar in $FLINK_HOME_DIR"
+  # this checkout, editable and --no-deps (the env's pins stay as they are); redone when the
+  # shared cache last served another checkout
+  if [[ "$(cat "$FLINK_ENV/.alpr-project" 2>/dev/null)" != "$REPO" ]]; then
+    log "fetch flink-env: pip install --no-deps -e $REPO"
+    "$FLINK_PY" -m pip install -q --no-deps --no-build-isolation --disable-pip-version-check -e "$REPO" \
+      || die "fetch flink-env: installing the project failed"
+    echo "$REPO" > "$FLINK_ENV/.alpr-project"
+  fi
+  if have_marker "$FLINK_CONNECTOR_DIR"; then log "fetch flink-kafka-connector: cached in $FLINK_CONNECTOR_DIR"; else
+    command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
+    local gav="org.apache.flink:flink-sql-connector-kafka:$FLINK_KAFKA_CONNECTOR_VERSION"
+    log "fetch flink-kafka-connector: mvn dependency:copy $gav"
+    rm -rf "$FLINK_CONNECTOR_DIR.tmp"; mkdir -p "$FLINK_CONNECTOR_DIR.tmp"
+    "${MVN[@]}" dependency:copy -Dartifact="$gav" -DoutputDirectory="$FLINK_CONNECTOR_DIR.tmp" >"$CACHE/mvn-flink.log" 2>&1 \
+      || { tail -n 20 "$CACHE/mvn-flink.log" >&2; rm -rf "$FLINK_CONNECTOR_DIR.tmp"; die "fetch flink-kafka-connector: maven could not resolve $gav"; }
+    rm -rf "$FLINK_CONNECTOR_DIR"; mv "$FLINK_CONNECTOR_DIR.tmp" "$FLINK_CONNECTOR_DIR"; mark_done "$FLINK_CONNECTOR_DIR"
+  fi
+  [[ -f $FLINK_KAFKA_JAR ]] || die "fetch flink: $FLINK_KAFKA_JAR missing"
+  build_alpr_jar
+}
+build_alpr_jar() { # infra/flink/java -> $FLINK_ALPR_JAR, rebuilt when the sources change
+  local src="$INFRA/flink/java" sum dir; dir="$(dirname "$FLINK_ALPR_JAR")"
+  sum="$(cat "$src"/alpr/flink/*.java | sha256sum | cut -c1-16)"
+  if [[ -f $FLINK_ALPR_JAR && "$(cat "$dir/.src-sha" 2>/dev/null)" == "$sum" ]]; then log "fetch flink-alpr-jar: cached in $FLINK_ALPR_JAR"; return 0; fi
+  command -v javac >/dev/null || die "javac (JDK 17) not found: needed to build $FLINK_ALPR_JAR"
+  log "fetch flink-alpr-jar: javac infra/flink/java -> $FLINK_ALPR_JAR"
+  rm -rf "$dir.tmp"; mkdir -p "$dir.tmp/classes"
+  javac -nowarn --release 17 -cp "$(ls "$FLINK_HOME_DIR"/lib/flink-dist-*.jar):$FLINK_KAFKA_JAR" \
+      -d "$dir.tmp/classes" "$src"/alpr/flink/*.java \
+    && jar --create --file "$dir.tmp/alpr-flink.jar" -C "$dir.tmp/classes" . \
+    || { rm -rf "$dir.tmp"; die "fetch flink-alpr-jar: build failed"; }
+  echo "$sum" > "$dir.tmp/.src-sha"; rm -rf "$dir.tmp/classes"
+  rm -rf "$dir"; mv "$dir.tmp" "$dir"
 }
 fetch_triton() {
   pip_target pytriton "$PYTRITON_DIR" "nvidia-pytriton==$PYTRITON_VERSION"
   [[ -x $PYTRITON_DIR/pytriton/tritonserver/bin/tritonserver ]] || chmod +x "$PYTRITON_DIR/pytriton/tritonserver/bin/tritonserver"
   if have_marker "$TRITON_ENV"; then log "fetch triton-env: cached in $TRITON_ENV"; return 0; fi
   # python-backend execution environment: a plain venv of the SAME interpreter as the stub
-  local base; base="$("$PY" -c 'import sys; print(sys.base_prefix)')"
-  local basepy="$base/bin/python$PY_TAG"
-  [[ -x $basepy ]] || die "fetch triton: base interpreter $basepy not found"
+  local basepy; basepy="$(base_python)"
   log "fetch triton-env: venv $TRITON_ENV ($TRITON_ENV_NUMPY, $TRITON_ENV_ONNXRUNTIME)"
   rm -rf "$TRITON_ENV"
   "$basepy" -m venv "$TRITON_ENV"
@@ -248,62 +293,26 @@ up_cassandra() {
 down_cassandra() { cassandra_paths; stop_pid cassandra "$CPID" "$CD"; }
 status_cassandra() { cassandra_paths; status_line cassandra "$CPID" "$CD" "$HOST:$CASSANDRA_CQL_PORT"; }
 
-# ============================================================================ Flink (+ Beam worker pool)
-flink_paths() { FD="$RUN/flink"; WPID="$FD/worker_pool.pid"; WLOG="$FD/log/worker_pool.out"; }
+# ============================================================================ Flink
+flink_paths() { FD="$RUN/flink"; }
 flink_env() {
   export FLINK_HOME="$FLINK_HOME_DIR" FLINK_CONF_DIR="$FD/conf" FLINK_LOG_DIR="$FD/log" FLINK_PID_DIR="$FD/pids"
   export FLINK_IDENT_STRING=alpr
 }
 flink_conf() {
-  rm -rf "$FD/conf"; mkdir -p "$FD/conf" "$FD/log" "$FD/pids" "$FD/tmp"
-  cp "$FLINK_HOME_DIR"/conf/* "$FD/conf/"
-  "$PY" - "$FD/conf/config.yaml" <<EOF
-import sys, yaml
-path = sys.argv[1]
-with open(path) as fh:
-    cfg = yaml.safe_load(fh) or {}
-def put(key, value):
-    if key in cfg:
-        cfg[key] = value
-        return
-    node = cfg
-    parts = key.split(".")
-    for i, p in enumerate(parts[:-1]):
-        rest = ".".join(parts[i + 1:])
-        if isinstance(node.get(p), dict) and rest in node[p]:
-            node[p][rest] = value
-            return
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
-for k, v in {
-    "jobmanager.rpc.address": "$HOST", "jobmanager.rpc.port": int("$FLINK_RPC_PORT"),
-    "jobmanager.bind-host": "$HOST", "taskmanager.bind-host": "$HOST", "taskmanager.host": "$HOST",
-    "rest.address": "$HOST", "rest.bind-address": "$HOST", "rest.port": int("$FLINK_REST_PORT"),
-    "jobmanager.memory.process.size": "$FLINK_JM_PROCESS_MEMORY",
-    "taskmanager.memory.process.size": "$FLINK_TM_PROCESS_MEMORY",
-    "taskmanager.numberOfTaskSlots": int("$FLINK_TASK_SLOTS"), "parallelism.default": 1,
-    "env.pid.dir": "$FD/pids", "env.log.dir": "$FD/log", "io.tmp.dirs": "$FD/tmp",
-    "web.tmpdir": "$FD/tmp", "blob.server.port": "0", "taskmanager.rpc.port": "0",
-    "env.java.opts.jobmanager": "-Dalpr.service=$FD", "env.java.opts.taskmanager": "-Dalpr.service=$FD",
-}.items():
-    put(k, v)
-with open(path, "w") as fh:
-    yaml.safe_dump(cfg, fh, default_flow_style=False, sort_keys=False)
-EOF
+  rm -rf "$FD/conf"; mkdir -p "$FD/conf" "$FD/log" "$FD/pids" "$FD/tmp" "$FD/checkpoints" "$FD/savepoints"
+  cp "$FLINK_HOME_DIR"/conf/log4j*.properties "$FD/conf/"
+  local jopts; jopts="$(sed -n 's/^ *all: //p' "$FLINK_HOME_DIR/conf/config.yaml" | head -n 1)"
+  render "$INFRA/flink/config.yaml.in" "$FD/conf/config.yaml" HOST="$HOST" FLINK_RUN="$FD" \
+    FLINK_RPC_PORT="$FLINK_RPC_PORT" FLINK_REST_PORT="$FLINK_REST_PORT" FLINK_PROM_PORTS="$FLINK_PROM_PORTS" \
+    FLINK_JM_PROCESS_MEMORY="$FLINK_JM_PROCESS_MEMORY" FLINK_TM_PROCESS_MEMORY="$FLINK_TM_PROCESS_MEMORY" \
+    FLINK_TASK_SLOTS="$FLINK_TASK_SLOTS" FLINK_PARALLELISM="$FLINK_PARALLELISM" FLINK_PY="$FLINK_PY" \
+    JAVA_OPTS_ALL="$jopts"
+  printf '%s\n' "$HOST:$FLINK_REST_PORT" > "$FD/conf/masters"
 }
 flink_pids() { cat "$FD"/pids/*.pid 2>/dev/null | tr -s ' \n' ' ' || true; }
-up_flink() {
-  flink_paths
-  [[ -x $FLINK_HOME_DIR/bin/jobmanager.sh ]] || fetch_flink
-  flink_env
-  if svcctl http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --timeout 1 >/dev/null 2>&1; then
-    log "flink: already answering on $HOST:$FLINK_REST_PORT"
-  else
-    flink_conf
-    log "flink: start jobmanager + taskmanager (REST $HOST:$FLINK_REST_PORT, $FLINK_TASK_SLOTS slots, JM $FLINK_JM_PROCESS_MEMORY, TM $FLINK_TM_PROCESS_MEMORY)"
-    "$FLINK_HOME/bin/jobmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: jobmanager.sh failed"; }
-    "$FLINK_HOME/bin/taskmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: taskmanager.sh failed"; }
-    "$PY" - "$HOST" "$FLINK_REST_PORT" "$FLINK_TASK_SLOTS" "$UP_TIMEOUT" <<'EOF' || { tail -n 30 "$FD"/log/*.log >&2 || true; die "flink: cluster not healthy"; }
+flink_wait() { # flink_wait SLOTS TIMEOUT: REST answers and every TaskManager registered its slots
+  "$PY" - "$HOST" "$FLINK_REST_PORT" "$1" "$2" <<'EOF'
 import json, sys, time, urllib.request
 host, port, slots, timeout = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
 deadline, last = time.monotonic() + timeout, None
@@ -320,17 +329,35 @@ while time.monotonic() < deadline:
 print(f"flink not ready after {timeout:.0f} s: {last}", file=sys.stderr)
 sys.exit(1)
 EOF
+}
+up_flink() {
+  flink_paths
+  fetch_flink >/dev/null 2>&1 || fetch_flink  # cheap when cached; rebuilds the Java part on change
+  flink_env
+  local slots=$((FLINK_TASKMANAGERS * FLINK_TASK_SLOTS)) i
+  if svcctl http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --timeout 1 >/dev/null 2>&1; then
+    log "flink: already answering on $HOST:$FLINK_REST_PORT"
+  else
+    flink_conf
+    log "flink: start jobmanager + $FLINK_TASKMANAGERS taskmanager(s) (REST $HOST:$FLINK_REST_PORT, $FLINK_TASK_SLOTS slots each, JM $FLINK_JM_PROCESS_MEMORY, TM $FLINK_TM_PROCESS_MEMORY)"
+    "$FLINK_HOME/bin/jobmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: jobmanager.sh failed"; }
   fi
-  if alive "$WPID" "worker_pool_main"; then log "beam worker pool: already running"; else
-    log "beam worker pool: start on port $BEAM_WORKER_POOL_PORT (EXTERNAL environment_config=$HOST:$BEAM_WORKER_POOL_PORT)"
-    spawn "$WPID" "$WLOG" "$PY" -m apache_beam.runners.worker.worker_pool_main \
-      --service_port="$BEAM_WORKER_POOL_PORT"
-    wait_or_die "beam worker pool" "$WLOG" svcctl port-wait --host "$HOST" --port "$BEAM_WORKER_POOL_PORT" --timeout 60 --pid-file "$WPID"
-  fi
+  # (re)start TaskManagers until FLINK_TASKMANAGERS run (after a test killed one, `up` adds it back)
+  local running; running="$(taskmanagers_alive)"
+  for ((i = running; i < FLINK_TASKMANAGERS; i++)); do
+    "$FLINK_HOME/bin/taskmanager.sh" start >>"$FD/log/start.out" 2>&1 || { tail -n 20 "$FD/log/start.out" >&2; die "flink: taskmanager.sh failed"; }
+  done
+  flink_wait "$slots" "$UP_TIMEOUT" || { tail -n 30 "$FD"/log/*.log >&2 || true; die "flink: cluster not healthy"; }
+}
+taskmanagers_alive() { # count TaskManager JVMs of this run dir that are alive
+  local n=0 pid
+  for pid in $(cat "$FD"/pids/flink-alpr-taskexecutor.pid 2>/dev/null); do
+    if kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$FD"; then n=$((n + 1)); fi
+  done
+  echo "$n"
 }
 down_flink() {
   flink_paths
-  stop_pid "beam worker pool" "$WPID" "worker_pool_main"
   local pids=() pid i
   # what flink-daemon.sh stop does (SIGTERM to the daemon pid), without its config-parsing JVMs
   for pid in $(flink_pids); do
@@ -349,30 +376,7 @@ down_flink() {
 status_flink() {
   flink_paths
   if "$PY" "$INFRA/svcctl.py" http-wait --url "http://$HOST:$FLINK_REST_PORT/overview" --json-key slots-total --timeout 1 2>/dev/null | sed 's/^ready: /flink: running /'; then :; else echo "flink: down"; fi
-  status_line "beam-worker-pool" "$WPID" worker_pool_main "$HOST:$BEAM_WORKER_POOL_PORT"
 }
-
-# ============================================================================ Beam Flink job server
-jobserver_paths() { JD="$RUN/jobserver"; JPID="$JD/jobserver.pid"; JLOG="$JD/jobserver.out"; }
-up_jobserver() {
-  jobserver_paths
-  local jar="${BEAM_FLINK_JOB_SERVER_JAR:-$JOBSERVER_JAR_DEFAULT}"
-  if alive "$JPID" "$JD"; then log "jobserver: already running"; return 0; fi
-  if [[ ! -f $jar && -z ${BEAM_FLINK_JOB_SERVER_JAR:-} && -f $JOBSERVER_DIR.unavailable ]]; then
-    die "jobserver: $jar is not available from Maven (checked $(cat "$JOBSERVER_DIR.unavailable")); run 'infra/services.sh fetch jobserver' to retry or set BEAM_FLINK_JOB_SERVER_JAR"
-  fi
-  [[ -f $jar ]] || fetch_jobserver
-  [[ -f $jar ]] || die "jobserver: $jar missing after fetch"
-  mkdir -p "$JD/artifacts"
-  log "jobserver: start (job $JOBSERVER_JOB_PORT, artifact $JOBSERVER_ARTIFACT_PORT, expansion $JOBSERVER_EXPANSION_PORT, flink $HOST:$FLINK_REST_PORT)"
-  spawn "$JPID" "$JLOG" "$(java_bin)" -Xmx"$JOBSERVER_HEAP" -Dalpr.service="$JD" -jar "$jar" \
-    --flink-master="$HOST:$FLINK_REST_PORT" --job-host="$HOST" --job-port="$JOBSERVER_JOB_PORT" \
-    --artifact-port="$JOBSERVER_ARTIFACT_PORT" --expansion-port="$JOBSERVER_EXPANSION_PORT" \
-    --artifacts-dir="$JD/artifacts"
-  wait_or_die jobserver "$JLOG" svcctl port-wait --host "$HOST" --port "$JOBSERVER_JOB_PORT" --timeout "$UP_TIMEOUT" --pid-file "$JPID"
-}
-down_jobserver() { jobserver_paths; stop_pid jobserver "$JPID" "$JD"; }
-status_jobserver() { jobserver_paths; status_line jobserver "$JPID" "$JD" "$HOST:$JOBSERVER_JOB_PORT"; }
 
 # ============================================================================ Triton
 triton_paths() { TD="$RUN/triton"; TPID="$TD/triton.pid"; TLOG="$TD/triton.out"; }
@@ -416,7 +420,7 @@ status_triton() { triton_paths; status_line triton "$TPID" "$TD" "grpc $HOST:$TR
 status_line() { # NAME PIDFILE MARKER WHERE
   if alive "$2" "$3"; then echo "$1: running (pid $(pid_of "$2")) $4"; else echo "$1: down"; fi
 }
-ALL=(kafka cassandra flink jobserver triton)
+ALL=(kafka cassandra flink triton)
 usage() { sed -n '2,18p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 2; }
 
 main() {
@@ -428,23 +432,17 @@ main() {
   for t in "${targets[@]}"; do
     case $t in
       all) expanded+=("${ALL[@]}") ;;
-      kafka|cassandra|flink|jobserver|triton) expanded+=("$t") ;;
-      *) die "unknown service '$t' (kafka|cassandra|flink|jobserver|triton|all)" ;;
+      kafka|cassandra|flink|triton) expanded+=("$t") ;;
+      *) die "unknown service '$t' (kafka|cassandra|flink|triton|all)" ;;
     esac
   done
   # stop in reverse order of start
   if [[ $action == down ]]; then
     rev=(); for ((i = ${#expanded[@]} - 1; i >= 0; i--)); do rev+=("${expanded[i]}"); done; expanded=("${rev[@]}")
   fi
-  all_mode=0; [[ " ${targets[*]} " == *" all "* ]] && all_mode=1
   for svc in "${expanded[@]}"; do
     start=$SECONDS
-    if [[ $svc == jobserver && $all_mode == 1 && $action =~ ^(fetch|up)$ ]]; then
-      # Under `all`, a job server jar that is not published for this Beam version must not stop the rest.
-      if ! ( "${action}_${svc}" ); then log "WARNING: $action jobserver failed; continuing with the other services"; continue; fi
-    else
-      "${action}_${svc}"
-    fi
+    "${action}_${svc}"
     if [[ $action =~ ^(fetch|up)$ ]]; then log "$action $svc: done in $((SECONDS - start)) s"; fi
   done
 }

@@ -123,9 +123,13 @@ class FlinkService:
     host: str
     rest_port: int
     rpc_port: int
-    worker_pool_port: int
-    task_slots: int
-    flink_home: str  # the PyPI-built Flink home (bin/flink, lib/flink-dist-*.jar)
+    task_slots: int            # per TaskManager
+    taskmanagers: int
+    parallelism: int           # the cluster's parallelism.default
+    flink_home: str            # pyflink/ of the Flink job environment (bin/flink, lib/, plugins/)
+    python: str                # interpreter of the Flink job environment
+    jars: tuple = ()           # flink-sql-connector-kafka + alpr-flink.jar
+    run_dir: Optional[str] = None  # <run>/flink (conf/, log/, pids/, checkpoints/) when started here
 
     @property
     def rest_url(self) -> str:
@@ -133,13 +137,26 @@ class FlinkService:
 
     @property
     def master(self) -> str:
-        """Value for Beam's ``--flink_master``."""
+        """Value for ``bin/flink run -m``."""
         return f"{self.host}:{self.rest_port}"
 
     @property
-    def environment_config(self) -> str:
-        """Value for ``--environment_type=EXTERNAL --environment_config=...`` (Beam worker pool)."""
-        return f"{self.host}:{self.worker_pool_port}"
+    def conf_dir(self) -> Optional[str]:
+        return f"{self.run_dir}/conf" if self.run_dir else None
+
+    def taskmanager_pids(self) -> list[int]:
+        """Live TaskManager JVMs of this cluster (from flink-daemon's pid file)."""
+        if not self.run_dir:
+            return []
+        path = Path(self.run_dir) / "pids" / "flink-alpr-taskexecutor.pid"
+        out = []
+        for tok in (path.read_text().split() if path.exists() else []):
+            try:
+                os.kill(int(tok), 0)
+                out.append(int(tok))
+            except (ValueError, ProcessLookupError):
+                pass
+        return out
 
 
 @dataclass(frozen=True)
@@ -230,6 +247,11 @@ class ServiceRunner:
 
 
 def _service(name: str, tmp_path_factory: pytest.TempPathFactory, ports: dict[str, int]) -> Iterator[None]:
+    yield from _service_in(name, tmp_path_factory, ports, None)
+
+
+def _service_in(name: str, tmp_path_factory: pytest.TempPathFactory, ports: dict, run_dir: Optional[Path]
+                ) -> Iterator[None]:
     m = mode()
     if m == "off":
         pytest.skip("ALPR_SERVICES=off")
@@ -238,7 +260,7 @@ def _service(name: str, tmp_path_factory: pytest.TempPathFactory, ports: dict[st
         return
     if shutil.which("java") is None and name != "triton":
         pytest.skip(f"{name}: java is not on PATH")
-    runner = ServiceRunner(name, tmp_path_factory.mktemp(f"svc-{name}"), ports)
+    runner = ServiceRunner(name, run_dir or tmp_path_factory.mktemp(f"svc-{name}"), ports)
     runner.start()
     _RUNNERS[name] = runner
     try:
@@ -292,13 +314,26 @@ def cassandra_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cass
 
 @pytest.fixture(scope="session")
 def flink_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkService]:
-    ports = _ports(["FLINK_REST_PORT", "FLINK_RPC_PORT", "BEAM_WORKER_POOL_PORT"])
+    """Flink 2.2 standalone: a JobManager and FLINK_TASKMANAGERS (2) TaskManagers."""
+    ports = _ports(["FLINK_REST_PORT", "FLINK_RPC_PORT"])
+    ports["FLINK_PROM_PORTS"] = ",".join(str(p) for p in free_ports(4))  # JM + TMs, one each
     cfg = versions_env()
     cache = Path(os.environ.get("ALPR_CACHE", REPO / ".cache"))
-    info = FlinkService(HOST, ports["FLINK_REST_PORT"], ports["FLINK_RPC_PORT"], ports["BEAM_WORKER_POOL_PORT"],
-                        int(cfg["FLINK_TASK_SLOTS"]), str(cache / f"flink-{cfg['FLINK_VERSION']}" / "pyflink"))
-    for _ in _service("flink", tmp_path_factory, ports):
-        yield info
+    tag = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    env_dir = cache / f"flink-env-{cfg['FLINK_VERSION']}-py{tag}"
+    connector = cfg["FLINK_KAFKA_CONNECTOR_VERSION"]
+    jars = (str(cache / f"flink-sql-connector-kafka-{connector}" / f"flink-sql-connector-kafka-{connector}.jar"),
+            str(cache / f"flink-alpr-{cfg['FLINK_VERSION']}" / "alpr-flink.jar"))
+    run_dir = None
+    m = mode()
+    if m == "local":
+        run_dir = tmp_path_factory.getbasetemp() / "svc-flink-run"
+    for _ in _service_in("flink", tmp_path_factory, ports, run_dir):
+        yield FlinkService(HOST, ports["FLINK_REST_PORT"], ports["FLINK_RPC_PORT"], int(cfg["FLINK_TASK_SLOTS"]),
+                           int(cfg["FLINK_TASKMANAGERS"]), int(cfg["FLINK_PARALLELISM"]),
+                           str(env_dir / "lib" / f"python{tag}" / "site-packages" / "pyflink"),
+                           str(env_dir / "bin" / "python"), jars,
+                           str(run_dir / "flink") if run_dir else None)
 
 
 @pytest.fixture(scope="session")

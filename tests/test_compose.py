@@ -34,14 +34,19 @@ def test_every_default_matches_versions_env():
 def test_stack_has_every_component_with_healthchecks_and_volumes():
     doc = yaml.safe_load(COMPOSE.read_text())
     services = doc["services"]
-    for name in ("kafka", "cassandra", "triton", "flink-jobmanager", "flink-taskmanager", "beam-jobserver",
-                 "beam-worker-pool", "prometheus", "grafana", "pipeline", "console"):
+    for name in ("kafka", "cassandra", "triton", "flink-jobmanager", "flink-taskmanager", "prometheus", "grafana",
+                 "pipeline", "console"):
         assert name in services, name
     for name in ("kafka", "cassandra", "triton", "flink-jobmanager", "prometheus", "console"):
         assert "healthcheck" in services[name], name
     assert {"kafka-data", "cassandra-data", "prometheus-data", "grafana-data"} <= set(doc["volumes"])
     env = services["pipeline"]["environment"]
     assert env["ALPR_RUNNER"] == "flink" and env["ALPR_SOURCE"] == "kafka"
+    # the same streaming job as `alpr run --runner flink`, on the Flink image with the job environment
+    assert services["pipeline"]["command"][:3] == ["run", "--runner", "flink"]
+    assert services["pipeline"]["image"] == services["flink-jobmanager"]["image"] == services["flink-taskmanager"]["image"]
+    assert services["flink-jobmanager"]["build"]["dockerfile"] == "infra/flink/Dockerfile"
+    assert not any(n.startswith("beam-") for n in services)  # no Beam job server / worker pool
     assert env["ALPR_INFERENCE"].startswith("triton://") and env["ALPR_STORE"].startswith("cassandra://")
     # topics created in compose are the ones the scripts create
     v = versions_env()
