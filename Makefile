@@ -14,17 +14,22 @@ export ALPR_CACHE ?= $(HOME)/.cache/alpr-stream
 .PHONY: install demo test test-unit test-integration services-fetch services-up services-down \
         system-deps bench bench-services soak eval clean
 
+# One short line per phase; pip's own output goes to $(VENV)/pip-install.log (shown if it fails).
 $(STAMP): setup.py
 	@command -v $(PY) >/dev/null || { echo "need $(PY) (Python 3.11)"; exit 1; }
-	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools>=69" wheel
-	$(BIN)/pip install -q -e ".[test]"
-	touch $(STAMP)
+	@echo "== make: environment $(VENV) ($$($(PY) --version))"
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	@echo "== make: installing pip, setuptools and wheel"
+	@$(BIN)/python -m pip install -q --upgrade "pip>=24" "setuptools>=69" wheel
+	@echo "== make: installing alpr-stream and its dependencies (PyPI)"
+	@$(BIN)/python infra/pip_progress.py -e ".[test]"
+	@touch $(STAMP)
 
 install: $(STAMP)
 
 demo: install
-	$(BIN)/alpr demo
+	@echo "== make: running the demo (alpr demo: synthetic clip, hotlist, pipeline, report)"
+	@$(BIN)/alpr demo
 
 system-deps:
 	bash infra/system-deps.sh
@@ -40,14 +45,18 @@ services-down:
 
 # The whole suite: unit, pipeline, browser and service-backed tests. The pytest fixtures
 # start Kafka, Cassandra, Flink and Triton once per session on free ports.
+# pytest prints the 15 slowest tests, then its summary line last.
+PYTEST := $(BIN)/python -m pytest -ra --durations=15
+
 test: install system-deps services-fetch
-	$(BIN)/python -m pytest -ra $(PYTEST_ARGS) tests
+	@echo "== make: running the test suite"
+	@$(PYTEST) $(PYTEST_ARGS) tests
 
 test-unit: install
-	$(BIN)/python -m pytest -ra -m "not services" $(PYTEST_ARGS) tests
+	@$(PYTEST) -m "not services" $(PYTEST_ARGS) tests
 
 test-integration: install services-fetch
-	$(BIN)/python -m pytest -ra -m services $(PYTEST_ARGS) tests
+	@$(PYTEST) -m services $(PYTEST_ARGS) tests
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
