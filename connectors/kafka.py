@@ -5,13 +5,15 @@ Why not Beam's cross-language ``ReadFromKafka``: it needs a Java SDK environment
 Docker container by default, and there is no proven non-Docker path on the Python
 DirectRunner. These Python transforms run unchanged on the DirectRunner and on Flink.
 
-The frames source reads a *snapshot*: at pipeline construction it plans, per partition,
-the range from the group's committed offset to the high watermark; workers read exactly
-those ranges; the driver commits the planned end offsets only after the pipeline has
-finished successfully, i.e. after every frame's reads, groups, alerts and dead letters are
-durable (:func:`commit_plan`). A crash before that re-reads the range (at-least-once; ids
-are deterministic, so replays overwrite the same rows and alerts are de-duplicated).
-``alpr run --source kafka --follow`` runs such snapshots back to back.
+The frames source here is for bounded replays and backfills on Beam (``alpr run --source
+kafka``): at pipeline construction it plans, per partition, the range from the group's
+committed offset to the high watermark; workers read exactly those ranges; the driver commits
+the planned end offsets only after the pipeline has finished successfully (state DONE), i.e.
+after every frame's reads, groups, alerts and dead letters are durable (:func:`commit_plan`).
+A failed run commits nothing and its range is read again (ids are deterministic, so replays
+overwrite the same rows and alerts are de-duplicated). The long-running streaming path is the
+Flink job with Flink's own KafkaSource (``alpr.pipelines.flink``); there is no snapshot loop.
+Live hotlists: :mod:`alpr.connectors.kafka_hotlist`.
 """
 
 from __future__ import annotations

@@ -43,15 +43,22 @@ def register(subparsers) -> argparse.ArgumentParser:
                       help="full replacement of the list (default)")
     mode.add_argument("--incremental", dest="mode", action="store_const", const="incremental",
                       help="add/remove entries, keep the rest")
-    i.add_argument("--store", default=DEFAULT_STORE,
-                   help=f"hotlist store, sqlite:PATH (default {DEFAULT_STORE}, the pipeline's default store)")
+    i.add_argument("--store", default=None,
+                   help="hotlist store, sqlite:PATH or cassandra://host:port/keyspace (default: the configured "
+                        f"store, ALPR_STORE / -c; {DEFAULT_STORE} when unset)")
+    i.add_argument("-c", "--config", help="YAML settings file (store, Kafka) as for alpr run")
+    pub = i.add_mutually_exclusive_group()
+    pub.add_argument("--publish", dest="publish", action="store_const", const=True,
+                     help="also publish every change to the compacted Kafka hotlist topic (the streaming job's "
+                          "live hotlists); default: when the configured source is kafka or the runner is flink")
+    pub.add_argument("--no-publish", dest="publish", action="store_const", const=False)
     i.add_argument("--states", default="", help="comma-separated state whitelist")
     i.add_argument("--agency", default="")
     i.add_argument("--matching", choices=["auto", "exact", "ocr", "fuzzy"], default="auto",
                    help="per-list fuzziness: exact only; OCR-equivalent characters (1 substitution); "
                         "fuzzy (OCR + one edit). auto = exact for state feeds (ncic, clew), ocr otherwise: "
                         "keeps fuzzy candidates under 0.1%% of reads (benchmarks/bench_hotlist_precision.py)")
-    i.set_defaults(func=cmd_import, mode=None)
+    i.set_defaults(func=cmd_import, mode=None, publish=None)
     return hp
 
 
@@ -125,27 +132,40 @@ def cmd_match(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) 
 
 
 def cmd_import(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
+    from alpr.config import ConfigError, load_settings
     from alpr.connectors.hotlists import HotlistFormatError, apply_import
-    from alpr.connectors.stores.sqlite import SqliteStore
+    from alpr.connectors.stores import open_store
 
     out = out or sys.stdout
     err = err or sys.stderr
-    kind, _, path = args.store.partition(":")
-    if kind != "sqlite" or not path:
-        print(f"error: unsupported store {args.store!r} (sqlite:PATH)", file=err)
+    try:
+        settings = load_settings(getattr(args, "config", None), **({"store": args.store} if args.store else {}))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=err)
         return 2
+    publish = args.publish if args.publish is not None else (
+        settings.source == "kafka" or settings.runner == "flink")
     report = _load(args, False, err)
     if report is None:
         return 2
     mode = args.mode or "replace"
-    store = SqliteStore(path)
+    store = target = open_store(settings.store)
+    publisher = None
     try:
-        written = apply_import(store, report, args.list_code, mode)
+        if publish:
+            from alpr.connectors.kafka_hotlist import HotlistPublisher, PublishingHotlistStore
+
+            publisher = HotlistPublisher(settings.kafka.bootstrap, settings.kafka.hotlist_topic)
+            target = PublishingHotlistStore(store, publisher)
+        written = apply_import(target, report, args.list_code, mode)
     except HotlistFormatError as exc:
         print(f"error: {exc}", file=err)
         print(report.summary(), file=out)
         return 1
     finally:
+        if publisher is not None:
+            publisher.close()
         store.close()
-    print(f"{report.summary()} mode={mode} list={args.list_code} written={written}", file=out)
+    topic = f" published={publisher.published} topic={settings.kafka.hotlist_topic}" if publisher else ""
+    print(f"{report.summary()} mode={mode} list={args.list_code} written={written}{topic}", file=out)
     return 0
