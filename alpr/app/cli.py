@@ -90,6 +90,10 @@ def cmd_run(args) -> int:
     entries = None
     if args.hotlist:
         entries = _load_hotlist_file(args.hotlist, args.hotlist_list)
+    if settings.runner == "flink":  # the long-running streaming job, submitted to the Flink cluster
+        from alpr.pipelines.flink.submit import run_flink
+
+        return run_flink(settings, hotlist=args.hotlist, hotlist_list=args.hotlist_list, follow=args.follow)
     _preflight(settings)
     # Beam (runner direct): one bounded run; a Kafka source is read up to its current end, then
     # committed. The long-running streaming job is the Flink one (runner flink, alpr.pipelines.flink).
@@ -182,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runner", choices=["direct", "flink"])
     p.add_argument("--hotlist", help="hotlist file to match against (side input)")
     p.add_argument("--hotlist-list", default="HOT", help="list code for --hotlist rows that carry none")
+    p.add_argument("--follow", action="store_true",
+                   help="runner flink: stay attached, exit when the job ends (non-zero unless it FINISHED)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("synth", help="write a synthetic camera clip with ground truth")

@@ -1,0 +1,129 @@
+"""Helpers for the Flink job tests and benchmarks: feed the frames/hotlist topics, read the
+output topics (read_committed), run the job on the cluster and wait for its counters."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+import numpy as np
+
+from alpr.records import Alert, Frame, HotlistChange, HotlistEntry, stable_id
+
+
+def blank_jpeg(width: int = 320, height: int = 240) -> bytes:
+    import cv2
+
+    ok, jpg = cv2.imencode(".jpg", np.full((height, width, 3), 90, np.uint8))
+    assert ok
+    return jpg.tobytes()
+
+
+def producer(bootstrap: str):
+    from confluent_kafka import Producer
+
+    from alpr.connectors.kafka import producer_config
+
+    return Producer(producer_config(bootstrap, **{"linger.ms": 0}))
+
+
+def publish_frames(bootstrap: str, topic: str, frames: Iterable[Frame], pace_s: float = 0.0,
+                   on_sent=None) -> int:
+    """Frames as the camera gateway writes them (key camera, JPEG value, headers); ``pace_s``
+    between frames (0: as fast as possible); ``on_sent(frame, wall_ts)`` after each."""
+    from alpr.connectors.kafka import frame_headers
+
+    p, n = producer(bootstrap), 0
+    for f in frames:
+        p.produce(topic, key=f.camera_id.encode(), value=f.data, headers=frame_headers(f))
+        p.poll(0)
+        if pace_s:
+            p.flush(5)
+        if on_sent:
+            on_sent(f, time.time())
+        n += 1
+        if pace_s:
+            time.sleep(pace_s)
+    assert p.flush(30) == 0
+    return n
+
+
+def publish_ticks(bootstrap: str, topic: str, partitions: int, capture_ts: float, agency: str = "DHSPD") -> int:
+    """One plate-less frame per partition at ``capture_ts``: moves every partition's watermark
+    (what live cameras do on their own) so the last open groups close. Counted as frames."""
+    from alpr.connectors.kafka import frame_headers
+
+    p, data = producer(bootstrap), blank_jpeg()
+    for part in range(partitions):
+        f = Frame(f"tick-{part}", agency, int(capture_ts), capture_ts, data, source="tick")
+        p.produce(topic, key=f.camera_id.encode(), value=data, headers=frame_headers(f), partition=part)
+    assert p.flush(30) == 0
+    return partitions
+
+
+def publish_hotlist(bootstrap: str, topic: str, entries: Sequence[HotlistEntry] = (),
+                    removes: Sequence[str] = ()) -> None:
+    p = producer(bootstrap)
+    for e in entries:
+        c = HotlistChange("upsert", e.entry_id, e, ts=time.time(), reason="add")
+        p.produce(topic, key=e.entry_id.encode(), value=c.to_json().encode())
+    for eid in removes:
+        p.produce(topic, key=eid.encode(), value=None)  # tombstone
+    assert p.flush(30) == 0
+
+
+def read_topic(bootstrap: str, topic: str, idle_s: float = 3.0, committed: bool = True, max_wait_s: float = 60,
+               expect: Optional[int] = None) -> list:
+    """Every message of ``topic`` (isolation.level read_committed unless ``committed=False``):
+    stops after ``idle_s`` of silence once ``expect`` messages (if given) are in, or at ``max_wait_s``."""
+    from confluent_kafka import Consumer
+
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{time.time_ns()}", "auto.offset.reset": "earliest",
+                  "enable.auto.commit": False,
+                  "isolation.level": "read_committed" if committed else "read_uncommitted"})
+    c.subscribe([topic])
+    out, last, t0 = [], time.time(), time.time()
+    try:
+        while time.time() - t0 < max_wait_s:
+            m = c.poll(0.3)
+            if m is None or m.error():
+                if time.time() - last > idle_s and (expect is None or len(out) >= expect):
+                    break
+                continue
+            out.append(m)
+            last = time.time()
+    finally:
+        c.close()
+    return out
+
+
+def alerts_of(msgs) -> list[Alert]:
+    return [Alert.from_json(m.value()) for m in msgs]
+
+
+def hit_entries(plates: Sequence[str], agency: str = "DHSPD") -> list[HotlistEntry]:
+    return [HotlistEntry(entry_id=stable_id("flink-test", p), plate=p, list_code="V", list_name="Stolen Vehicle",
+                         priority=10, source="ncic", match_strategy="lenient", created_ts=time.time())
+            for p in plates]
+
+
+@dataclass
+class JobRun:
+    jid: str
+    rest: object
+
+    def metric(self, vertex: str, name: str) -> float:
+        return self.rest.operator_metric(self.jid, vertex, name)
+
+    def wait_metric(self, vertex: str, name: str, at_least: float, timeout: float = 180) -> float:
+        deadline, v = time.monotonic() + timeout, 0.0
+        while time.monotonic() < deadline:
+            v = self.metric(vertex, name)
+            if v >= at_least:
+                return v
+            st = self.rest.state(self.jid)
+            if st in ("FAILED", "CANCELED", "FINISHED"):
+                raise AssertionError(f"job {st}: {self.rest.exceptions(self.jid)}")
+            time.sleep(1.0)
+        raise AssertionError(f"{vertex}.{name} = {v} < {at_least} after {timeout:.0f} s")
