@@ -318,6 +318,9 @@ def main(argv: list[str] | None = None) -> int:
     if str(args.out) != "-":
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(out, indent=1) + "\n")
+        from plots import try_plots  # accuracy per set (and per state) beside the JSON
+
+        try_plots(args.out)
     print(json.dumps(out))
     return 0
 

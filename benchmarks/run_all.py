@@ -252,6 +252,9 @@ def main(argv: Optional[list[str]] = None) -> int:
                                  "benchmarks": results}, indent=1, default=str))
     a.out.with_suffix(".md").write_text(md)
     print(f"wrote {a.out} and {a.out.with_suffix('.md')}")
+    from plots import try_plots  # PNGs beside the JSON: ratios to baselines, latency distributions
+
+    try_plots(a.out)
     failed = [n for n, e in results.items() if e.get("status") in ("failed", "timeout")]
     return 1 if failed else 0
 
