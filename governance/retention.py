@@ -1,12 +1,18 @@
-"""Retention (461.4, Gov. Code 34090.6): per-agency period with a 365-day floor, the TTL
-fed to the stores, and the audited purge job on the embedded store."""
+"""Retention (461.4, Gov. Code 34090.6): per-agency period with a 365-day floor, counted from
+each row's CAPTURE time. Setting it records it with the rows (the read store's
+``agency_retention``, which the pipeline's writers read through
+:func:`alpr.connectors.stores.base.ttl_seconds_for`) and re-expires the agency's stored rows;
+the audited purge (``alpr maintenance run``) deletes rows past their retention on SQLite and
+Cassandra alike. Reads under an evidence hold were copied to the evidence store when the hold
+was placed: they leave general search with everything else and are kept there, and each purge
+logs the holds it kept."""
 
 from __future__ import annotations
 
 import time
 from typing import Callable, Optional
 
-from alpr.connectors.stores.base import DAY_S, MIN_RETENTION_DAYS, ReadStore
+from alpr.connectors.stores.base import DAY_S, MIN_RETENTION_DAYS, ReadStore, RetentionStore, retention_ttl_s
 from alpr.observability.metrics import record_purge
 
 from .errors import PolicyViolation, ValidationError
@@ -27,11 +33,14 @@ class RetentionService:
 
     def retention_days(self, agency: str) -> int:
         s = self.store.get_retention(agency)
-        return s.days if s else self.default_days
+        return max(s.days if s else self.default_days, MIN_RETENTION_DAYS)
 
-    def ttl_seconds_for(self, agency: str) -> int:
-        """TTL (seconds) that writers of ``agency``'s reads must use."""
-        return int(self.retention_days(agency) * DAY_S)
+    def ttl_seconds_for(self, agency: str, capture_ts: Optional[float] = None, now: Optional[float] = None) -> int:
+        """TTL (seconds) a writer gives a row of ``agency`` captured at ``capture_ts`` (default: now):
+        the retention counted from the capture time; 0 = past retention, do not write."""
+        if capture_ts is None:
+            return int(self.retention_days(agency) * DAY_S)
+        return retention_ttl_s(capture_ts, self.retention_days(agency), self.clock() if now is None else now)
 
     def set_retention(self, user: User, agency: str, days: int, channel: str = "api") -> RetentionSetting:
         elements = {"agency": agency, "days": days}
@@ -52,23 +61,41 @@ class RetentionService:
             raise
         setting = RetentionSetting(agency, days, user.username, self.clock())
         self.store.put_retention(setting)
+        rows = 0
+        if isinstance(self.reads, RetentionStore):  # re-expire the agency's stored rows from capture time
+            rows = self.reads.set_agency_retention(agency, days, setting.set_ts)
         self.guard.log.record(username=user.username, agency=user.agency, action="set_retention",
-                              data_elements=elements, purpose_code="ADMIN", channel=channel)
+                              data_elements={**elements, "rows_re_expired": rows}, purpose_code="ADMIN",
+                              channel=channel)
         return setting
+
+    def held_read_ids(self) -> dict[str, list[str]]:
+        """Read ids under an evidence hold, by case (kept in the evidence store by every purge)."""
+        return {h.case_number: [i.read_id for i in self.store.evidence_items(h.case_number)]
+                for h in self.store.list_holds()}
 
     def run_purge(self, actor: Optional[User] = None, now: Optional[float] = None, channel: str = "system") -> int:
         """Delete expired rows from the read store; the purge and its row count are audited."""
         if actor is not None:
             self.guard.check(actor, Action.RUN_PURGE, channel=channel, data_elements={"purge": True})
         now = self.clock() if now is None else now
+        held = self.held_read_ids()
+        kept = sorted({rid for ids in held.values() for rid in ids})
         try:
             n = self.reads.purge_expired(now)
+            if isinstance(self.reads, RetentionStore):
+                for setting in self.store.list_retention():  # the store applies the latest settings
+                    if self.reads.agency_retention_days(setting.agency) != setting.days:
+                        self.reads.set_agency_retention(setting.agency, setting.days, now)
+                n += self.reads.purge_past_retention(now, self.default_days)
         except Exception:
             record_purge(0, ok=False)
             raise
         record_purge(n, ok=True)
         self.guard.log.record(username=actor.username if actor else "system",
                               agency=actor.agency if actor else "*", action="purge_expired",
-                              data_elements={"rows_purged": n, "as_of": now}, purpose_code="RETENTION",
-                              channel=channel)
+                              data_elements={"rows_purged": n, "as_of": now, "evidence_reads_kept": len(kept),
+                                             "evidence_cases": sorted(held)},
+                              purpose_code="RETENTION", channel=channel)
         return n
+

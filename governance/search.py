@@ -50,9 +50,11 @@ class SearchCriteria:
 
 class SearchService:
     def __init__(self, guard: Guard, reads: ReadStore, grants: Callable[[str, float], list],
-                 clock: Callable[[], float] = time.time):
-        """``grants(agency, now)`` returns the active :class:`SharingRequest` s granted to ``agency``."""
+                 clock: Callable[[], float] = time.time, retention_days: Optional[Callable[[str], int]] = None):
+        """``grants(agency, now)`` returns the active :class:`SharingRequest` s granted to ``agency``;
+        ``retention_days(agency)``: reads captured longer ago are never returned, purged or not."""
         self.guard, self.reads, self.grants, self.clock = guard, reads, grants, clock
+        self.retention_days = retention_days
 
     def search(self, user: User, criteria: SearchCriteria, purpose_code: Optional[str],
                case_number: Optional[str], note: Optional[str] = None, channel: str = "api") -> list[PlateRead]:
@@ -77,6 +79,9 @@ class SearchService:
                                           **elements, "request_id": grant.request_id, "result_count": len(got),
                                           "recipient": user.agency}, purpose=purpose, channel=channel)
             results.extend(got)
+        if self.retention_days is not None:
+            now = self.clock()
+            results = [r for r in results if r.capture_ts > now - self.retention_days(r.agency) * 86_400]
         results.sort(key=lambda r: (r.capture_ts, r.read_id))
         results = results[:criteria.limit]
         self.guard.log.record(username=user.username, agency=user.agency, action=Action.SEARCH_READS.value,

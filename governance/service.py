@@ -84,7 +84,7 @@ class Governance:
         gov = cls(
             settings=settings, store=store, reads=reads, hotlist_store=hotlist_store, log=log, auth=auth,
             purposes=purposes, guard=guard,
-            search=SearchService(guard, reads, sharing.active_grants_for, clock),
+            search=SearchService(guard, reads, sharing.active_grants_for, clock, retention.retention_days),
             alerts=AlertWorkflowService(guard, reads, clock),
             hotlists=HotlistService(guard, hotlist_store, reads, settings.hotlist_entry_max_days, clock,
                                     retro_search=retro_search or retro_alerts_search(
@@ -116,8 +116,8 @@ class Governance:
         return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
                 "audit_sample": audit.audit_id if audit else None, "anchored_seq": anchor.seq if anchor else None}
 
-    def ttl_seconds_for(self, agency: str) -> int:
-        return self.retention.ttl_seconds_for(agency)
+    def ttl_seconds_for(self, agency: str, capture_ts: Optional[float] = None, now: Optional[float] = None) -> int:
+        return self.retention.ttl_seconds_for(agency, capture_ts, now)
 
     def verify_chain(self, extra_anchor_files: tuple[str, ...] = ()) -> ChainReport:
         """The keyed chain, checked against every anchor (configured sinks + auditors' copies)."""

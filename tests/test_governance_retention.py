@@ -83,3 +83,87 @@ def test_tampered_evidence_zip_is_detected(env, tmp_path):
         for n, b in files.items():
             zf.writestr(n, b)
     assert verify_evidence_zip(out) == ["reads/r1.json: sha256 mismatch"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 6: expiry from the capture time, the agency's retention on every row, purge
+# with back-dated reads.
+DAY = 86_400
+
+
+def _backdated(gov, days_old: float, read_id: str, plate: str, agency: str = "DHSPD"):
+    """A read captured ``days_old`` days ago, written today the way the old code did: a fixed
+    365-day TTL from the WRITE time (so it would have outlived its retention)."""
+    r = read(read_id, plate, agency=agency, ts=time.time() - days_old * DAY)
+    gov.reads.put_reads([r], ttl_s=365 * DAY)
+    return r
+
+
+def _ids(gov, user):
+    return {r.read_id for r in gov.search.search(user, SearchCriteria(plate_pattern="*"), "STOLEN-VEHICLE",
+                                                  "C-24-1", None)}
+
+
+def test_expiry_runs_from_the_capture_time(env):
+    gov, admin, cust, op = env
+    _backdated(gov, 400, "old400", "4OLD400")
+    _backdated(gov, 300, "old300", "3OLD300")
+    assert "old400" not in _ids(gov, op), "a read past its retention is never returned, purged or not"
+    assert "old300" in _ids(gov, op)
+    n = gov.retention.run_purge()
+    assert n >= 1
+    assert gov.reads.read_expiry("old400") is None and gov.reads.read_expiry("old300") is not None
+
+
+def test_the_agency_retention_sets_each_rows_ttl_and_the_pipeline_ttl(env):
+    from alpr.connectors.stores.base import ttl_seconds_for
+    gov, admin, cust, op = env
+    r400 = _backdated(gov, 400, "old400", "4OLD400")
+    _backdated(gov, 800, "old800", "8OLD800")
+    other = _backdated(gov, 400, "p400", "4PSP400", agency="PSPD")
+    gov.retention.set_retention(cust, "DHSPD", 730)
+    # the stored row now expires 730 days after its capture; the other agency's row is untouched
+    assert abs(gov.reads.read_expiry("old400") - (r400.capture_ts + 730 * DAY)) < 1
+    assert abs(gov.reads.read_expiry("p400") - (time.time() + 365 * DAY)) < 60
+    assert gov.store.access_records()[-1].data_elements["rows_re_expired"] >= 2
+    # what the pipeline's writer gets for a new row of each agency (layer-0/1 function)
+    now = time.time()
+    cap = now - 10 * DAY
+    assert ttl_seconds_for("DHSPD", cap, now, store=gov.reads) == pytest.approx(720 * DAY, abs=1)
+    assert ttl_seconds_for("PSPD", cap, now, store=gov.reads) == pytest.approx(355 * DAY, abs=1)
+    assert ttl_seconds_for("DHSPD", now - 731 * DAY, now, store=gov.reads) == 0
+    assert gov.ttl_seconds_for("DHSPD", cap, now) == pytest.approx(720 * DAY, abs=1)
+    gov.retention.run_purge()
+    assert gov.reads.read_expiry("old400") is not None  # kept: 400 < 730 days
+    assert gov.reads.read_expiry("old800") is None       # purged: 800 > 730 days
+    assert gov.reads.read_expiry("p400") is None          # PSPD keeps the 365-day default
+    assert other.read_id not in _ids(gov, op)
+
+
+def test_held_evidence_is_kept_and_the_purge_logs_it(env, tmp_path):
+    gov, admin, cust, op = env
+    _backdated(gov, 364.99, "ev364", "6EVD364")
+    gov.evidence.place_hold(op, "C-24-600", "homicide", SearchCriteria(plate_pattern="6EVD*"))
+    n = gov.retention.run_purge(now=time.time() + 2 * DAY)
+    assert n >= 1 and gov.reads.read_expiry("ev364") is None  # out of general search
+    rec = gov.store.access_records()[-1]
+    assert rec.action == "purge_expired" and rec.data_elements["evidence_cases"] == ["C-24-600"]
+    assert rec.data_elements["evidence_reads_kept"] == 1
+    gov.evidence.export_evidence(cust, "C-24-600", tmp_path / "c.zip")  # still whole
+    assert verify_evidence_zip(tmp_path / "c.zip") == []
+
+
+def test_alpr_maintenance_run_purges_backdated_reads_on_sqlite(tmp_path, capsys):
+    from alpr.governance.cli import main
+    from governance_helpers import make_gov as mk
+    gov = mk(db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+    _backdated(gov, 500, "old500", "5OLD500")
+    _backdated(gov, 10, "new10", "1NEW010")
+    gov.close()
+    assert main(["maintenance", "run", "--gov-db", str(tmp_path / "gov.db"),
+                 "--read-store", f"sqlite:{tmp_path / 'reads.db'}"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows_purged"] == 1
+    from alpr.connectors.stores.sqlite import SqliteStore
+    s = SqliteStore(str(tmp_path / "reads.db"))
+    assert s.read_expiry("old500") is None and s.read_expiry("new10") is not None
+    s.close()

@@ -9,6 +9,7 @@ version so long-running matchers can reload when it changes.
 from __future__ import annotations
 
 import fnmatch
+import math
 import re
 from dataclasses import dataclass
 from typing import Iterable, Optional, Protocol, Sequence, runtime_checkable
@@ -41,6 +42,47 @@ def plate_pattern_regex(pattern: str) -> re.Pattern:
 
 def pattern_is_exact(pattern: str) -> bool:
     return "*" not in pattern and "?" not in pattern
+
+
+# --------------------------------------------------------------------------- retention
+def retention_ttl_s(capture_ts: float, retention_days: int, now: Optional[float] = None) -> int:
+    """Seconds a row captured at ``capture_ts`` has left under ``retention_days`` (never below the
+    365-day floor), counted from the CAPTURE time; 0 when it is already past its retention."""
+    import time as _time
+    now = _time.time() if now is None else now
+    left = capture_ts + max(int(retention_days), MIN_RETENTION_DAYS) * DAY_S - now
+    return 0 if left <= 0 else int(math.ceil(left))
+
+
+@runtime_checkable
+class RetentionStore(Protocol):
+    """Per-agency retention kept with the rows themselves, so every writer (the pipeline, the
+    governance layer) and the purge apply the same period. Implemented by both stores."""
+
+    def agency_retention_days(self, agency: str) -> Optional[int]: ...
+
+    def set_agency_retention(self, agency: str, days: int, now: Optional[float] = None) -> int:
+        """Record the period and re-expire the agency's stored rows from their capture time;
+        returns the number of rows whose expiry changed."""
+        ...
+
+    def purge_past_retention(self, now: Optional[float] = None, default_days: int = MIN_RETENTION_DAYS) -> int:
+        """Delete reads, groups and alerts whose capture time is past their agency's retention
+        (whatever TTL they were written with)."""
+        ...
+
+
+def retention_days_for(store, agency: str, default_days: int = MIN_RETENTION_DAYS) -> int:
+    """The agency's retention from ``store`` (a :class:`RetentionStore`), else ``default_days``; >= 365."""
+    days = store.agency_retention_days(agency) if isinstance(store, RetentionStore) else None
+    return max(int(days if days is not None else default_days), MIN_RETENTION_DAYS)
+
+
+def ttl_seconds_for(agency: str, capture_ts: float, now: Optional[float] = None, store=None,
+                    default_days: int = MIN_RETENTION_DAYS) -> int:
+    """The TTL (seconds) a writer must give a row of ``agency`` captured at ``capture_ts``: the
+    agency's retention in ``store`` (>= 365 days) counted from the capture time; 0 = do not write."""
+    return retention_ttl_s(capture_ts, retention_days_for(store, agency, default_days), now)
 
 
 @runtime_checkable

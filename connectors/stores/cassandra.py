@@ -8,7 +8,10 @@ so the Beam bundle fails and is retried instead of losing rows. By default that 
 connect and queries for that many seconds, so a pipeline rides out a Cassandra restart
 instead of failing the bundle. The driver reconnects to a node that was down every
 ``reconnect_max_s`` at most (its default backs off to 10 minutes). Expiry is Cassandra's TTL:
-``purge_expired`` has nothing to delete (it returns 0), expired cells are never served.
+``purge_expired`` has nothing to delete (it returns 0), expired cells are never served. The
+per-agency retention (table ``agency_retention``) re-TTLs an agency's rows when it changes
+(:meth:`set_agency_retention`), and :meth:`purge_past_retention` deletes rows whose capture time
+is past their agency's retention whatever TTL they were written with (maintenance job).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from alpr.observability.metrics import record_store_retry
 from alpr.records import Alert, Candidate, DeadLetter, HotlistEntry, PlateGroup, PlateRead, stable_id
 
 from .base import ReadQuery, pattern_is_exact, plate_pattern_regex
+from .cassandra_retention import CassandraRetention
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +78,8 @@ def _ident(name: str) -> str:
     return name
 
 
-class CassandraStore:
-    """ReadStore + HotlistStore on Cassandra 5.0."""
+class CassandraStore(CassandraRetention):
+    """ReadStore + HotlistStore (+ RetentionStore) on Cassandra 5.0."""
 
     def __init__(self, hosts: list[str], port: int = 9042, keyspace: str = "alpr",
                  concurrency: int = 64, retries: int = 5, connect_timeout_s: float = 10.0,

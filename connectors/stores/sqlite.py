@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 from alpr.records import Alert, DeadLetter, HotlistEntry, PlateGroup, PlateRead
 
-from .base import ReadQuery, pattern_is_exact, plate_pattern_regex
+from .base import DAY_S, MIN_RETENTION_DAYS, ReadQuery, pattern_is_exact, plate_pattern_regex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reads (
@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS hotlist (
     entry_id TEXT PRIMARY KEY, list_code TEXT NOT NULL, plate TEXT NOT NULL,
     expires_at REAL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS hotlist_meta (k TEXT PRIMARY KEY, version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS agency_retention (agency TEXT PRIMARY KEY, days INTEGER NOT NULL, set_ts REAL NOT NULL);
 """
 
 
@@ -186,6 +187,51 @@ class SqliteStore:
         with self._lock:
             for table in ("reads", "plate_groups", "alerts", "dead_letters"):
                 total += self._conn.execute(f"DELETE FROM {table} WHERE expires_at <= ?", (now,)).rowcount
+        return total
+
+    # -- retention (RetentionStore) ----------------------------------------------
+    def agency_retention_days(self, agency: str) -> Optional[int]:
+        rows = self._query("SELECT days FROM agency_retention WHERE agency = ?", (agency,))
+        return int(rows[0][0]) if rows else None
+
+    def set_agency_retention(self, agency: str, days: int, now: Optional[float] = None) -> int:
+        days = int(days)
+        if days < MIN_RETENTION_DAYS:
+            raise ValueError(f"retention {days} days is below the {MIN_RETENTION_DAYS}-day floor")
+        now = time.time() if now is None else now
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.execute("INSERT INTO agency_retention VALUES (?,?,?) ON CONFLICT(agency) DO UPDATE "
+                                   "SET days = excluded.days, set_ts = excluded.set_ts", (agency, days, now))
+                n = 0
+                for table, ts_col in (("reads", "capture_ts"), ("alerts", "capture_ts"),
+                                      ("plate_groups", "epoch_start")):
+                    n += self._conn.execute(f"UPDATE {table} SET expires_at = {ts_col} + ? WHERE agency = ? "
+                                            f"AND expires_at != {ts_col} + ?",
+                                            (days * DAY_S, agency, days * DAY_S)).rowcount
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return n
+
+    def purge_past_retention(self, now: Optional[float] = None, default_days: int = MIN_RETENTION_DAYS) -> int:
+        now = time.time() if now is None else now
+        default_days = max(int(default_days), MIN_RETENTION_DAYS)
+        total = 0
+        with self._lock:
+            set_days = dict(self._conn.execute("SELECT agency, days FROM agency_retention").fetchall())
+            agencies = {a for (a,) in self._conn.execute("SELECT DISTINCT agency FROM reads UNION "
+                                                         "SELECT DISTINCT agency FROM alerts").fetchall()}
+            for agency in agencies:
+                cutoff = now - max(int(set_days.get(agency, default_days)), MIN_RETENTION_DAYS) * DAY_S
+                total += self._conn.execute("DELETE FROM reads WHERE agency = ? AND capture_ts <= ?",
+                                            (agency, cutoff)).rowcount
+                total += self._conn.execute("DELETE FROM alerts WHERE agency = ? AND capture_ts <= ?",
+                                            (agency, cutoff)).rowcount
+                total += self._conn.execute("DELETE FROM plate_groups WHERE agency = ? AND epoch_start <= ?",
+                                            (agency, cutoff)).rowcount
         return total
 
     # -- HotlistStore ------------------------------------------------------------
