@@ -100,3 +100,14 @@ def test_write_rows_sets_each_rows_expiry_from_its_capture_time(tmp_path):
     assert abs(store.read_expiry(old.read_id) - (now + 165 * DAY_S)) < 120
     assert store.read_expiry(ancient.read_id) is None
     store.close()
+
+
+def test_write_rows_uses_the_agencys_retention_from_the_store(tmp_path):
+    store = open_store(f"sqlite:{tmp_path}/r.db")
+    store.set_agency_retention("LONG", 730)
+    now = time.time()
+    a, b = read("AAA111", now - 500 * DAY_S, agency="LONG", seq=1), read("BBB222", now - 500 * DAY_S, agency="X", seq=2)
+    assert write_rows(store, "reads", [a, b], 365, "sqlite:x") == 1  # X keeps 365 days: past it
+    assert abs(store.read_expiry(a.read_id) - (now + 230 * DAY_S)) < 120
+    assert store.read_expiry(b.read_id) is None
+    store.close()

@@ -1,7 +1,7 @@
 """Sink helpers shared by the engines: row TTLs and batched store writes.
 
-A stored read, group, alert or dead letter lives for the agency's retention (never below the
-365-day floor) counted from its capture time, not from when it was written: a backfilled
+A stored read, group, alert or dead letter lives for the agency's retention (the store's
+per-agency setting, else ``retention_days``; never below the 365-day floor) counted from its capture time, not from when it was written: a backfilled
 read captured 400 days ago under a 365-day retention is not written at all. TTLs are rounded
 up to the minute so that one batch is one or two writes.
 """
@@ -50,11 +50,27 @@ def ttl_buckets(records: Iterable, retention_days: int, now: Optional[float] = N
     return dict(buckets), expired
 
 
+def agency_retention(store, default_days: int) -> Callable[[str], int]:
+    """``agency -> retention days`` from the store's per-agency setting (``RetentionStore``;
+    never below 365), else ``default_days``; looked up once per agency per batch."""
+    from alpr.connectors.stores.base import retention_days_for
+
+    cache: dict[str, int] = {}
+
+    def days(agency: str) -> int:
+        if agency not in cache:
+            cache[agency] = retention_days_for(store, agency, default_days)
+        return cache[agency]
+    return days
+
+
 def write_rows(store, table: str, records: Sequence, retention_days: int, store_spec: str = "",
                now: Optional[float] = None, retention_for: Optional[Callable[[str], int]] = None) -> int:
     """Write ``records`` to ``store``'s ``table`` with per-row TTLs from capture time; returns
     how many rows were past their retention and therefore not written."""
     method = getattr(store, WRITERS[table])
+    if retention_for is None:
+        retention_for = agency_retention(store, retention_days)
     buckets, expired = ttl_buckets(records, retention_days, now, retention_for)
     backend = obs.store_backend(store_spec) if store_spec else "unknown"
     for ttl, rows in sorted(buckets.items()):
