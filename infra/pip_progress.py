@@ -14,6 +14,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from collections import deque
 
@@ -69,6 +70,15 @@ def main(argv: list[str]) -> int:
     phase = "resolving and downloading"
     installing = 0
     cmd = [sys.executable, "-m", "pip", "install", "--progress-bar", "off", *argv]
+    stop = threading.Event()
+
+    def tick() -> None:  # pip is silent while it installs: keep the elapsed time moving
+        while not stop.wait(15 if isinstance(view, _Plain) else 0.5):
+            if installing:
+                view.show(f"{phase}, elapsed {_fmt(time.monotonic() - t0)}")
+
+    ticker = threading.Thread(target=tick, daemon=True)
+    ticker.start()
     with open(log_path, "w") as log:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
         assert proc.stdout is not None
@@ -86,16 +96,21 @@ def main(argv: list[str]) -> int:
                 continue
             elapsed = time.monotonic() - t0
             rate = len(collected) / elapsed if elapsed > 0 else 0.0
+            if not collected and not installing:
+                continue
             if installing:
                 view.show(f"{phase}, elapsed {_fmt(elapsed)}")
             else:
                 view.show(f"{phase}: {len(collected)} packages ({rate:.1f}/s), elapsed {_fmt(elapsed)}"
                           + (f", last {collected[-1]}" if collected else ""))
         status = proc.wait()
+    stop.set()
+    ticker.join()
     view.close()
     elapsed = _fmt(time.monotonic() - t0)
     if status:
-        print(f"install: pip failed (exit {status}) after {elapsed}; last lines of {log_path}:", file=sys.stderr)
+        print(f"install: pip failed (exit {status}) after {elapsed}; last lines of {os.path.normpath(log_path)}:",
+              file=sys.stderr)
         for line in tail:
             print(f"  {line}", file=sys.stderr)
         return status
