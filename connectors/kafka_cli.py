@@ -18,7 +18,8 @@ class KafkaUnreachable(ConnectionError):
     """Kafka did not answer within the connect timeout."""
 
 
-def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_timeout_s: float, states):
+def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_timeout_s: float, states,
+                   subscribe: bool = True):
     """A consumer of ``topic`` once Kafka answers (retried with backoff + jitter until
     ``connect_timeout_s``); broker state changes are reported once each through ``states``."""
     from confluent_kafka import Consumer, KafkaError, KafkaException
@@ -35,7 +36,7 @@ def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_tim
     backoff, deadline = Backoff(base_s=0.5, cap_s=5.0), time.monotonic() + connect_timeout_s
     while True:
         try:
-            consumer.list_topics(topic, timeout=min(5.0, max(0.5, deadline - time.monotonic())))
+            consumer.list_topics(topic if subscribe else None, timeout=min(5.0, max(0.5, deadline - time.monotonic())))
             break
         except KafkaException as exc:
             if time.monotonic() >= deadline:
@@ -44,8 +45,17 @@ def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_tim
                     f"cannot reach Kafka at {bootstrap} within {connect_timeout_s:g}s ({exc.args[0].str()}); "
                     "start it (make services-up) or pass --bootstrap HOST:PORT") from exc
             time.sleep(min(backoff.next_delay(), max(0.0, deadline - time.monotonic())))
-    consumer.subscribe([topic])
+    if subscribe:
+        consumer.subscribe([topic])
     return consumer
+
+
+def wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
+    """Return once Kafka at ``bootstrap`` answers; :class:`KafkaUnreachable` after ``timeout_s``
+    (retried with backoff + jitter, librdkafka's per-attempt lines kept quiet)."""
+    consumer = _tail_consumer(bootstrap, "", False, timeout_s, StateLog(log, initial="connecting"),
+                              subscribe=False)
+    consumer.close()
 
 
 def cmd_alerts_tail(args) -> int:
@@ -88,6 +98,7 @@ def cmd_gateway(args) -> int:
     from alpr.connectors.camera.sources import open_source
     from alpr.connectors.kafka import CameraGateway, stream_rtsp
 
+    wait_for_kafka(args.bootstrap, args.connect_timeout)  # one clear line instead of librdkafka's retries
     gw = CameraGateway(args.bootstrap, args.topic)
     if args.source.startswith("rtsp://"):
         frames = stream_rtsp(args.source, args.camera, args.agency, max_frames=args.max_frames)
@@ -122,4 +133,6 @@ def register(sub) -> None:
     g.add_argument("--bootstrap", default=d.bootstrap)
     g.add_argument("--topic", default=d.frames_topic)
     g.add_argument("--max-frames", type=int, default=None)
+    g.add_argument("--connect-timeout", type=float, default=15.0,
+                   help="give up (exit 2) if Kafka does not answer within this many seconds (default 15)")
     g.set_defaults(func=cmd_gateway)

@@ -89,6 +89,15 @@ def test_alerts_tail_without_kafka_gives_up_with_one_line():
     assert "Connection refused" not in p.stdout
 
 
+def test_gateway_without_kafka_one_line_no_librdkafka_spam():
+    port = closed_port()
+    p = alpr("gateway", "synthetic:1", "--camera", "c1", "--agency", "DHSPD", "--bootstrap", f"127.0.0.1:{port}",
+             "--connect-timeout", "2", timeout=60)
+    assert p.returncode == 2
+    assert f"cannot reach Kafka at 127.0.0.1:{port} within 2s" in one_error_line(p, "gateway")
+    assert "rdkafka" not in p.stderr
+
+
 def test_backoff_full_jitter_grows_and_caps():
     b = Backoff(base_s=0.5, cap_s=4.0, rng=random.Random(3))
     delays = [b.next_delay() for _ in range(12)]
