@@ -208,11 +208,17 @@ def main(argv: Optional[list[str]] = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
+    from alpr.app.progress import Progress
+
     results: dict[str, dict] = {}
     local = [b for b in chosen if not b.services and not (a.services and b.optional_services)]
     with_services = [b for b in chosen if b.services or (a.services and b.optional_services)]
+    # one progress line per finished benchmark (count, elapsed, ETA from the mean so far)
+    bar = Progress("benchmarks", total=len(local) + (len(with_services) if a.services else 0), every_s=0.0)
+    bar.__enter__()
     for b in local:
         results[b.name] = run_one(b, a.tiny, [], a.timeout, log)
+        bar.advance()
     if with_services and not a.services:
         for b in with_services:
             results[b.name] = {"status": "skipped", "reason": f"needs {', '.join(b.services)}: run with --services",
@@ -228,11 +234,13 @@ def main(argv: Optional[list[str]] = None) -> int:
                     for b in with_services:
                         svc = b.services + b.optional_services
                         results[b.name] = run_one(b, a.tiny, ep.args(svc), a.timeout, log)
+                        bar.advance()
             except RuntimeError as exc:  # a service did not start: report, keep the rest
                 log(f"== services failed: {exc}")
                 for b in with_services:
                     results.setdefault(b.name, {"status": "failed", "error": f"services: {exc}"[:2000]})
 
+    bar.__exit__(None, None, None)
     meta = machine()
     rows: list[dict] = []
     for name, entry in results.items():

@@ -35,6 +35,7 @@ class Progress:
         self._t0 = self._last = time.monotonic()
         self._rich = None
         self._task = None
+        self._printed = -1  # the count of the last plain line printed
 
     # ------------------------------------------------------------------ state
     @property
@@ -87,14 +88,14 @@ class Progress:
                 return
             now = time.monotonic()
             if now - self._last >= self.every_s:
-                self._last = now
+                self._last, self._printed = now, self.done
                 print(self.line(), file=self.stream, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self._rich is not None:
             self._rich.__exit__(*exc)
             self._rich = None
-        elif self.enabled and self.done:
+        elif self.enabled and self.done and self._printed != self.done:
             print(self.line(), file=self.stream, flush=True)
 
 
