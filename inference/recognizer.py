@@ -36,9 +36,9 @@ from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_pro
 
 #: line crops are padded by these fractions of the line height at each end / top and bottom, so
 #: the first and last characters are never clipped
-PAD_X, PAD_Y = 0.25, 0.08
-#: the best WIDE_LINES plate-like lines of an image are read again padded by WIDE_PAD heights
-WIDE_LINES, WIDE_PAD = 2, 0.9
+PAD_X, PAD_Y = 0.12, 0.08
+#: the best WIDE_LINES plate-like lines of an image are read again padded by these heights
+WIDE_LINES, WIDE_PAD, US_PAD = 2, 0.9, 0.25
 MAX_SIDE = 8192
 MIN_SIDE = 8
 
@@ -136,6 +136,7 @@ class _Line:
     det_score: float
     parts: int  # number of detector boxes merged into it (0 = whole-image fallback)
     pad: float = PAD_X  # crop padding at each end, in line heights
+    origin: str = ""  # wide re-read: the text read with the normal padding
     crop: np.ndarray | None = None
     width: int = 0
 
@@ -237,18 +238,24 @@ class PlateRecognizer:
         return [self._select(self._with_stacked(rs)) for rs in per_image]
 
     def _wide_lines(self, imgs: list[np.ndarray], readings: list[_Reading]) -> list[_Line]:
-        """The best plate-like lines of each scene again, with room for a character the
-        detector left outside the box (a small first or last character, one past a gap).
-        Lines spanning much of the image (plate crops) are read whole already."""
+        """The best plate-like lines of each image again with more room: padded by
+        ``US_PAD`` (US-looking lines: more context for edge characters; a reading of its own)
+        and, in scenes, by ``WIDE_PAD`` (a character the detector left outside the box; only
+        counts when it adds one). Lines spanning most of the image are plate crops, read whole."""
         best: dict[int, list[_Reading]] = {}
         for r in sorted(readings, key=lambda r: -r.score):
             if r.parts == 0 or not 4 <= len(r.plate) <= 7 or regions.is_decoration(r.plate):
                 continue
-            if np.ptp(r.quad[:, 0]) > 0.3 * imgs[r.image].shape[1]:
-                continue
             if len(best.setdefault(r.image, [])) < WIDE_LINES:
                 best[r.image].append(r)
-        return [_Line(r.image, r.quad, 0.0, r.parts, pad=WIDE_PAD) for rs in best.values() for r in rs]
+        out: list[_Line] = []
+        for rs in best.values():
+            for r in rs:
+                if self.country in ("auto", "us") and not (r.band or regions.looks_foreign(r.plate)):
+                    out.append(_Line(r.image, r.quad, r.score, r.parts, pad=US_PAD))
+                if np.ptp(r.quad[:, 0]) <= 0.3 * imgs[r.image].shape[1]:
+                    out.append(_Line(r.image, r.quad, r.score, r.parts, pad=WIDE_PAD, origin=r.plate))
+        return out
 
     # ------------------------------------------------------------------ detection
     def _detect(self, imgs: list[np.ndarray]) -> list[list[geo.TextBox]]:
@@ -326,7 +333,10 @@ class PlateRecognizer:
         readings: list[_Reading] = []
         for ln, red in zip(lines, reduced):
             assert red is not None and ln.crop is not None
-            readings.extend(self._interpret(ln, red))
+            for r in self._interpret(ln, red):
+                # a wide re-read only counts when it adds a character at an end of the plate
+                if not ln.origin or (len(r.plate) == len(ln.origin) + 1 and ln.origin in r.plate):
+                    readings.append(r)
         return readings
 
     def _reading(self, image: int, quad: np.ndarray, chars: list[DecodedChar], parts: int, shape: float) -> _Reading | None:
@@ -384,7 +394,7 @@ class PlateRecognizer:
             if not forced and (regions.looks_foreign(r.plate) or r.band):
                 out.append(r)  # another country's format or an EU band: keep the generic reading
                 continue
-            cands = regions.rerank(r.cands, state)
+            cands = regions.rerank(r.cands, state, forced)
             plate, conf = cands[0]
             r = dataclasses.replace(r, plate=plate, confidence=conf, score=conf * r.shape * self._height(r, readings),
                                     cands=cands)

@@ -144,14 +144,15 @@ def format_weight(text: str, state: str | None) -> float:
     return sum(s.prior * s.formats.get(p, 0.0) for s in states.values())
 
 
-def format_factor(weight: float, best: float, floor: float = 0.6) -> float:
+def format_factor(weight: float, best: float, floor: float = 0.6, common: float = 0.3) -> float:
     """Re-ranking factor ``floor``..1: a candidate's format weight relative to the best weight
     among the candidates of the same reading (1 when none matches a format, so vanity plates
-    keep the reader's order)."""
+    keep the reader's order). A candidate that fits no format at all (a vanity plate, or a
+    misread serial) loses up to 40 % as the best look-alike's format approaches ``common``."""
     if best <= 0:
         return 1.0
-    if weight <= 0:  # no state issues this pattern while a look-alike reading fits one
-        return KNOWN_FLOOR
+    if weight <= 0:
+        return 1.0 - (1.0 - KNOWN_FLOOR) * min(1.0, best / common)
     return floor + (1.0 - floor) * min(1.0, weight / best)
 
 
@@ -185,20 +186,30 @@ def guess_state(cue_votes: dict[str, float], text: str, hint: str | None = None)
     return code, round(100.0 * post[code] / total, 1)
 
 
-def rerank(cands: list[tuple[str, float]], state: str | None) -> list[tuple[str, float]]:
+def _us_prior(text: str) -> float:
+    """The generic structure prior without the penalties that do not hold for US serials (all
+    digits, a lone last letter, 5+ digit runs); all-letter texts keep theirs (signs, words)."""
+    return length_prior(text) * (0.9 if text.isalpha() else 1.0)
+
+
+def rerank(cands: list[tuple[str, float]], state: str | None, sure: bool = True) -> list[tuple[str, float]]:
     """Candidates re-scored by :func:`format_factor` and spelt by :func:`us_text`, best first.
 
-    Every candidate stays (a look-alike the prior demotes can still hit a hotlist).
+    ``sure``: the plate is known to be American (hint or state cue); otherwise an all-letter
+    text keeps its letter O. Every candidate stays (a look-alike the prior demotes can still
+    hit a hotlist).
     """
-    # the generic structure prior's penalties (all digits, a lone last letter, 5+ digit runs) do
-    # not hold for US serials: keep only its length part, the formats do the rest
-    spelt = [(us_text(text, state), conf * length_prior(text) / max(plate_prior(text), 1e-6))
+    spelt = [(us_text(text, state) if sure or not text.isalpha() else text,
+              min(100.0, conf * _us_prior(text) / max(plate_prior(text), 1e-6)))
              for text, conf in cands]
     weights = {t: format_weight(t, state) for t, _ in spelt}
     top = max(weights.values(), default=0.0)
     best: dict[str, float] = {}
     for t, conf in spelt:
-        c = conf * format_factor(weights[t], top, KNOWN_FLOOR if state else UNKNOWN_FLOOR)
+        if state:
+            c = conf * format_factor(weights[t], top, KNOWN_FLOOR, 0.3)
+        else:
+            c = conf * format_factor(weights[t], top, UNKNOWN_FLOOR, 0.08)
         if c > best.get(t, -1.0):
             best[t] = c
     return sorted(((t, round(c, 3)) for t, c in best.items()), key=lambda kv: (-kv[1], kv[0]))
