@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +157,28 @@ def test_beam_resource_warning_has_no_cause_left():
     assert base.resource is not None
     assert base._get_current_process_memory_in_bytes() > 0
 
+
+
+def test_commands_named_in_messages_exist():
+    """A message that tells a person to run `alpr X Y` names a command that exists
+    (a bootstrap error once named `alpr users create` before there was one)."""
+    import argparse
+    import re
+
+    from alpr.app.cli import build_parser
+
+    def subs(parser):
+        return next((a.choices for a in parser._actions if isinstance(a, argparse._SubParsersAction)), {})
+
+    repo = Path(__file__).resolve().parents[1]
+    root = subs(build_parser())
+    named = []
+    for folder in ("alpr", "connectors", "governance", "inference", "pipelines"):
+        for f in (repo / folder).rglob("*.py"):
+            for m in re.finditer(r"`alpr ([a-z][a-z-]*)(?: ([a-z][a-z-]*))?", f.read_text()):
+                named.append((f.relative_to(repo), m.group(1), m.group(2)))
+    assert named
+    for f, cmd, sub in named:
+        assert cmd in root, f"{f}: `alpr {cmd}` does not exist"
+        if sub and subs(root[cmd]):
+            assert sub in subs(root[cmd]), f"{f}: `alpr {cmd} {sub}` does not exist"
