@@ -341,21 +341,27 @@ class AuthService:
         self.log.record(username=username, agency=user.agency, action="login", channel=channel, purpose_code="AUTH")
         return token, session
 
-    def authenticate(self, token: Optional[str]) -> User:
+    def authenticate(self, token: Optional[str], channel: str = "api") -> User:
+        """The session's user; every refused token is logged (1798.90.52: failed attempts too)."""
+        def fail(reason: str, username: str = "", agency: str = "") -> AuthenticationError:
+            self.log.record(username=username, agency=agency, action="session", channel=channel,
+                            outcome="denied", detail=reason, purpose_code="AUTH")
+            return AuthenticationError(reason)
+
         if not token:
-            raise AuthenticationError("not logged in")
+            raise fail("not logged in")
         th = hash_token(token)
         session = self.store.get_session(th)
         now = self.clock()
         if session is None:
-            raise AuthenticationError("unknown or ended session")
+            raise fail("unknown or ended session")
         if now >= session.expires_ts or now - session.last_seen_ts >= self.settings.session_idle_s:
             self.store.delete_session(th)
-            raise AuthenticationError("session expired; log in again")
+            raise fail("session expired; log in again", session.username)
         user = self.store.get_user(session.username)
         if user is None or user.status != "active":
             self.store.delete_session(th)
-            raise AuthenticationError("account is not active")
+            raise fail("account is not active", session.username, user.agency if user else "")
         self.store.put_session(_replace(session, last_seen_ts=now))
         self.store.put_user(_replace(user, last_activity_ts=now))
         return user

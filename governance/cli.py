@@ -10,6 +10,7 @@ on its subparsers and then ``args.func(args)`` (each handler returns an exit cod
     alpr users enrol --token T                                (U's new password: $ALPR_NEW_PASSWORD or prompt)
     alpr users approve|train|suspend|unlock|reenrol --user ADMIN --username U [--course C] [--reason R]
     alpr users list --user ADMIN | alpr users suspend-inactive
+    alpr go-live meeting --user ADMIN --date D --body B --agenda-item I --minutes M | start | status
     (--user: the acting account; its password from $ALPR_PASSWORD or a prompt, --totp or a prompt)
 
 Common options: ``--gov-db PATH`` (governance SQLite), ``--read-store sqlite:PATH``; otherwise the
@@ -119,7 +120,7 @@ def cmd_evidence_export(args: argparse.Namespace) -> int:
         password = _secret("ALPR_PASSWORD", f"password for {args.user}: ")
         code = args.totp or input("MFA code: ")
         token, _ = gov.auth.login(args.user, password, code, channel="cli")
-        user = gov.auth.authenticate(token)
+        user = gov.auth.authenticate(token, channel="cli")
         manifest = gov.evidence.export_evidence(user, args.case, args.out, channel="cli")
         gov.auth.logout(token)
         print(json.dumps({"out": args.out, "files": len(manifest["files"])}))
@@ -157,7 +158,7 @@ def _acting_user(gov, args: argparse.Namespace):
     password = _secret("ALPR_PASSWORD", f"password for {args.user}: ")
     code = args.totp or input("MFA code: ")
     token, _ = gov.auth.login(args.user, password, code, channel="cli")
-    return gov.auth.authenticate(token), token
+    return gov.auth.authenticate(token, channel="cli"), token
 
 
 def cmd_users_action(args: argparse.Namespace) -> int:
@@ -197,6 +198,32 @@ def cmd_users_action(args: argparse.Namespace) -> int:
                 for u in users:
                     print(f"{u.username}\t{u.agency}\t{u.role}\t{u.status}\ttraining="
                           f"{'current' if gov.auth.training_current(u.username) else 'NONE'}")
+            return 0
+        finally:
+            gov.auth.logout(token)
+    except GovernanceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        gov.close()
+
+
+def cmd_golive(args: argparse.Namespace) -> int:
+    """``alpr go-live meeting|start|status`` as the agency's logged-in administrator."""
+    gov = _gov(args)
+    try:
+        actor, token = _acting_user(gov, args)
+        try:
+            if args.golive_cmd == "meeting":
+                m = gov.policies.record_public_meeting(actor, meeting_date=args.date, governing_body=args.body,
+                                                       agenda_item=args.agenda_item, minutes_ref=args.minutes,
+                                                       channel="cli")
+                print(json.dumps(asdict(m)))
+            elif args.golive_cmd == "start":
+                print(json.dumps(asdict(gov.policies.go_live(actor, channel="cli"))))
+            else:
+                gov.guard.check(actor, Action.PUBLISH_POLICY, channel="cli", data_elements={"go_live_checklist": 1})
+                print(json.dumps({"agency": actor.agency, **gov.policies.go_live_checklist(actor.agency)}))
             return 0
         finally:
             gov.auth.logout(token)
@@ -326,6 +353,22 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = usub.add_parser("suspend-inactive", help="suspend accounts idle for the configured number of days")
     _common(p)
     p.set_defaults(func=cmd_users_suspend_inactive)
+
+    gl = subparsers.add_parser("go-live", help="public-comment meeting (Civ. Code 1798.90.55(a)) and go-live")
+    gsub = gl.add_subparsers(dest="golive_cmd", required=True)
+    for name, help_ in (("meeting", "record the governing body's public meeting on the ALPR program"),
+                        ("start", "start the agency's program (refused until the meeting is recorded)"),
+                        ("status", "the go-live checklist")):
+        p = gsub.add_parser(name, help=help_)
+        _common(p)
+        p.add_argument("--user", required=True, help="the agency's administrator ($ALPR_PASSWORD)")
+        p.add_argument("--totp", help="its current MFA code (prompted if omitted)")
+        if name == "meeting":
+            p.add_argument("--date", required=True, help="YYYY-MM-DD")
+            p.add_argument("--body", required=True, help="governing body, e.g. 'Desert Hot Springs City Council'")
+            p.add_argument("--agenda-item", required=True)
+            p.add_argument("--minutes", required=True, help="where the minutes are published")
+        p.set_defaults(func=cmd_golive)
 
     maint = subparsers.add_parser("maintenance", help="retention purge and other periodic jobs")
     msub = maint.add_subparsers(dest="maintenance_cmd", required=True)

@@ -21,6 +21,10 @@ from .roles import Action
 
 
 T = TypeVar("T")
+# actions on ALPR data: refused for an agency that has not gone live (1798.90.55(a))
+DATA_ACTIONS = frozenset({Action.SEARCH_READS, Action.VIEW_ALERTS, Action.WORK_ALERTS, Action.MANAGE_HOTLIST,
+                          Action.VIEW_HOTLIST, Action.REQUEST_SHARE, Action.APPROVE_SHARE, Action.FULFIL_SHARE,
+                          Action.EVIDENCE_HOLD, Action.EVIDENCE_EXPORT})
 
 
 class Guard:
@@ -37,9 +41,16 @@ class Guard:
               agency: Optional[str] = None) -> None:
         try:
             self.auth.authorize(user, action, agency)
+            if action in DATA_ACTIONS and self.auth.settings.require_go_live and not self.is_live(user.agency):
+                raise PermissionDenied(f"agency {user.agency} has not gone live: record the public-comment meeting "
+                                       "(Civ. Code 1798.90.55(a)) and run go-live first")
         except PermissionDenied as exc:
             self.deny(user, action.value, exc, channel, data_elements)
             raise
+
+    def is_live(self, agency: str) -> bool:
+        meeting = self.auth.store.get_public_meeting(agency)
+        return bool(meeting and meeting.live_ts)
 
     def owned(self, user: User, action: Action | str, obj: Optional[T], owner_agency: Optional[str], what: str,
               *, channel: str, data_elements: Optional[dict] = None) -> T:

@@ -222,3 +222,19 @@ class PolicyVersion:
     published_by: str
     published_ts: float
     public_comment_meeting: str = ""  # 1798.90.55(a) date / body of the public meeting
+
+
+@dataclass(frozen=True)
+class PublicCommentMeeting:
+    """Civ. Code 1798.90.55(a): the regularly scheduled public meeting of the agency's governing body
+    at which the public could comment on the ALPR program, before it starts."""
+
+    agency: str
+    meeting_date: str        # ISO date of the meeting
+    governing_body: str      # e.g. "Desert Hot Springs City Council"
+    agenda_item: str         # agenda item / resolution number
+    minutes_ref: str         # where the minutes are published
+    recorded_by: str
+    recorded_ts: float
+    live_ts: Optional[float] = None   # when the agency went live (after the meeting was recorded)
+    live_by: str = ""

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 from .errors import PolicyViolation, ValidationError
 from .guard import Guard
-from .models import PolicyVersion, User
+from .models import PolicyVersion, PublicCommentMeeting, User
 from .roles import Action
 
 ELEMENT_KEYS = ("A", "B", "C", "D", "E", "F", "G")
@@ -77,10 +77,66 @@ class PolicyRegistry:
         versions = self.store.list_policies()
         return versions[-1] if versions else None
 
-    def go_live_checklist(self) -> dict:
+    def go_live_checklist(self, agency: Optional[str] = None) -> dict:
+        """What must be true before ``agency`` may go live (all agencies' policy items when None)."""
         cur = self.current()
+        meeting = self.store.get_public_meeting(agency) if agency else None
         return {
             "policy_published": cur is not None,
             "all_elements_present": cur is not None and not missing_elements(cur.elements),
-            "public_comment_meeting_recorded": bool(cur and cur.public_comment_meeting),  # 1798.90.55(a)
+            "public_comment_meeting_recorded": bool(meeting) if agency else bool(cur and cur.public_comment_meeting),
+            "live": bool(meeting and meeting.live_ts),
         }
+
+    # -- 1798.90.55(a): public comment before the program starts ----------------------
+    def record_public_meeting(self, user: User, *, meeting_date: str, governing_body: str, agenda_item: str,
+                              minutes_ref: str, channel: str = "api") -> PublicCommentMeeting:
+        """The agency's administrator records the governing body's public meeting (date, body,
+        agenda item, where the minutes are). Once live, the record cannot be replaced."""
+        import datetime
+        elements = {"meeting_date": meeting_date, "governing_body": governing_body, "agenda_item": agenda_item}
+        self.guard.check(user, Action.PUBLISH_POLICY, channel=channel, data_elements=elements)
+        try:
+            try:
+                day = datetime.date.fromisoformat((meeting_date or "").strip())
+            except ValueError as exc:
+                raise ValidationError("meeting_date must be an ISO date (YYYY-MM-DD)") from exc
+            if day > datetime.datetime.fromtimestamp(self.clock(), datetime.timezone.utc).date():
+                raise ValidationError("the public meeting must have taken place already")
+            for name, value in (("governing_body", governing_body), ("agenda_item", agenda_item),
+                                ("minutes_ref", minutes_ref)):
+                if not (value or "").strip() or len(value) > 300:
+                    raise ValidationError(f"{name} is required (at most 300 characters)")
+            existing = self.store.get_public_meeting(user.agency)
+            if existing is not None and existing.live_ts:
+                raise PolicyViolation("the agency is live; its public-comment meeting record is final")
+        except (ValidationError, PolicyViolation) as exc:
+            self.guard.deny(user, "public_meeting_record", exc, channel, elements)
+            raise
+        meeting = PublicCommentMeeting(user.agency, day.isoformat(), governing_body.strip(), agenda_item.strip(),
+                                       minutes_ref.strip(), user.username, self.clock())
+        self.store.put_public_meeting(meeting)
+        self.guard.log.record(username=user.username, agency=user.agency, action="public_meeting_record",
+                              data_elements=elements, purpose_code="ADMIN", channel=channel)
+        return meeting
+
+    def go_live(self, user: User, channel: str = "api") -> PublicCommentMeeting:
+        """Start the agency's ALPR program: refused until the checklist is complete."""
+        self.guard.check(user, Action.PUBLISH_POLICY, channel=channel, data_elements={"go_live": user.agency})
+        checklist = self.go_live_checklist(user.agency)
+        missing = [k for k, ok in checklist.items() if k != "live" and not ok]
+        meeting = self.store.get_public_meeting(user.agency)
+        if missing or meeting is None:
+            exc = PolicyViolation(f"go-live refused: {', '.join(missing)} missing (the public-comment meeting of "
+                                  "Civ. Code 1798.90.55(a) must be recorded first)")
+            self.guard.deny(user, "go_live", exc, channel, {"checklist": checklist})
+            raise exc
+        if meeting.live_ts:
+            return meeting
+        import dataclasses
+        meeting = dataclasses.replace(meeting, live_ts=self.clock(), live_by=user.username)
+        self.store.put_public_meeting(meeting)
+        self.guard.log.record(username=user.username, agency=user.agency, action="go_live",
+                              data_elements={"meeting_date": meeting.meeting_date}, purpose_code="ADMIN",
+                              channel=channel)
+        return meeting

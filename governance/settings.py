@@ -50,6 +50,8 @@ class GovernanceSettings:
     audit_anchor_every: int = 1                   # checkpoint every N access records (and each maintenance run)
     secure_cookies: bool = False                  # set True behind TLS
     evidence_dir: str = ".run/evidence"
+    require_go_live: bool = True                 # data access only after the agency's go-live (1798.90.55(a))
+    max_request_bytes: int = 64 * 1024            # larger request bodies are refused (413) before parsing
     maintenance_interval_s: int = 3600            # purge, inactivity suspension, audit sampling, share expiry
 
     def anchor_file(self) -> Optional[str]:

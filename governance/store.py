@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Callable, Iterable, Optional, Protocol, runtime_checkable
 
 from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSample, EvidenceHold,
-                     EvidenceItem, PolicyVersion, RetentionSetting, Session, ShareDelivery, SharingRequest,
+                     EvidenceItem, PolicyVersion, PublicCommentMeeting, RetentionSetting, Session, ShareDelivery,
+                     SharingRequest,
                      TrainingRecord, User)
 
 GENESIS_HASH = "0" * 64
@@ -79,6 +80,9 @@ class GovernanceStore(AccessLogStore, Protocol):
     # policy versions
     def put_policy(self, policy: PolicyVersion) -> None: ...
     def list_policies(self) -> list[PolicyVersion]: ...
+    # public-comment meeting and go-live (1798.90.55(a))
+    def put_public_meeting(self, meeting: PublicCommentMeeting) -> None: ...
+    def get_public_meeting(self, agency: str) -> Optional[PublicCommentMeeting]: ...
     # case register (cases known to exist: from RMS, hotlist entries, holds, alerts)
     def register_case(self, case_number: str, agency: str, source: str, ts: float) -> None: ...
     def known_cases(self, agency: Optional[str] = None) -> set[str]: ...

@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Type, TypeVar
 
 from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSample, EvidenceHold,
-                     EvidenceItem, PolicyVersion, RetentionSetting, Session, ShareDelivery, SharingRequest,
-                     SharingScope, TrainingRecord, User)
+                     EvidenceItem, PolicyVersion, PublicCommentMeeting, RetentionSetting, Session, ShareDelivery,
+                     SharingRequest, SharingScope, TrainingRecord, User)
 from .store import GENESIS_HASH, RecordMaker
 
 T = TypeVar("T")
@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS retention (agency TEXT PRIMARY KEY, body TEXT NOT NUL
 CREATE TABLE IF NOT EXISTS audits (audit_id TEXT PRIMARY KEY, created_ts REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS policy_versions (version TEXT PRIMARY KEY, published_ts REAL NOT NULL,
     body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS public_meetings (agency TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cases (case_number TEXT NOT NULL, agency TEXT NOT NULL, source TEXT NOT NULL,
     ts REAL NOT NULL, PRIMARY KEY (case_number, agency));
 """
@@ -316,6 +317,14 @@ class SqliteGovernanceStore:
     def list_policies(self) -> list[PolicyVersion]:
         return [_load(PolicyVersion, b)
                 for (b,) in self._q("SELECT body FROM policy_versions ORDER BY published_ts")]
+
+    # -- public-comment meeting and go-live (1798.90.55(a)) ------------------------
+    def put_public_meeting(self, meeting: PublicCommentMeeting) -> None:
+        self._x("INSERT OR REPLACE INTO public_meetings VALUES (?,?)", (meeting.agency, _dump(meeting)))
+
+    def get_public_meeting(self, agency: str) -> Optional[PublicCommentMeeting]:
+        rows = self._q("SELECT body FROM public_meetings WHERE agency = ?", (agency,))
+        return _load(PublicCommentMeeting, rows[0][0]) if rows else None
 
     # -- cases -------------------------------------------------------------------
     def register_case(self, case_number: str, agency: str, source: str, ts: float) -> None:

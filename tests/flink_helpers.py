@@ -127,3 +127,69 @@ class JobRun:
                 raise AssertionError(f"job {st}: {self.rest.exceptions(self.jid)}")
             time.sleep(1.0)
         raise AssertionError(f"{vertex}.{name} = {v} < {at_least} after {timeout:.0f} s")
+
+
+# --------------------------------------------------------------------------- isolation per test
+def make_topics(bootstrap: str, prefix: str, partitions: int = 2) -> dict[str, str]:
+    """Fresh frames/alerts/deadletter/hotlist topics for one test (hotlist compacted, 1 partition)."""
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    names = {role: f"{prefix}-{role}" for role in ("frames", "alerts", "deadletter", "hotlist")}
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    new = [NewTopic(n, 1 if role == "hotlist" else partitions, 1,
+                    config={"cleanup.policy": "compact"} if role == "hotlist" else {})
+           for role, n in names.items()]
+    for fut in admin.create_topics(new).values():
+        fut.result(30)
+    return names
+
+
+def make_keyspace(host: str, port: int, keyspace: str) -> str:
+    """The project's schema in a keyspace of its own; returns the store spec."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    infra = Path(__file__).resolve().parents[1] / "infra"
+    subprocess.run([sys.executable, str(infra / "svcctl.py"), "cassandra-schema", "--host", host, "--port", str(port),
+                    "--file", str(infra / "cassandra" / "schema.cql"), "--keyspace", keyspace], check=True, timeout=300)
+    return f"cassandra://{host}:{port}/{keyspace}"
+
+
+def job_env(bootstrap: str, topics: dict[str, str], store: str, group_id: str, **extra) -> dict[str, str]:
+    """``ALPR_*`` settings for the Flink job (it loads its settings from the environment)."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_") or k in ("ALPR_CACHE",)}
+    env.update({"ALPR_STORE": store, "ALPR_INFERENCE": extra.pop("inference", "onnx"), "ALPR_ALERTS_SINK": "kafka",
+                "ALPR_DEADLETTER_SINK": "kafka", "ALPR_KAFKA__BOOTSTRAP": bootstrap,
+                "ALPR_KAFKA__FRAMES_TOPIC": topics["frames"], "ALPR_KAFKA__ALERTS_TOPIC": topics["alerts"],
+                "ALPR_KAFKA__DEADLETTER_TOPIC": topics["deadletter"], "ALPR_KAFKA__HOTLIST_TOPIC": topics["hotlist"],
+                "ALPR_KAFKA__GROUP_ID": group_id})
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+def run_reference(flink_python: str, spec: dict, tmp) -> dict:
+    """The embedded default on the clip, in the Flink job environment (tests/flink_reference.py)."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "reference.json"
+    spec_path.write_text(json.dumps(spec))
+    script = Path(__file__).resolve().with_name("flink_reference.py")
+    proc = subprocess.run([flink_python, str(script), str(spec_path), str(out_path)], capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out_path.read_text())
+
+
+def wait_for(fn, ok, timeout: float = 240, every: float = 2.0, what: str = "condition"):
+    deadline, last = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        last = fn()
+        if ok(last):
+            return last
+        time.sleep(every)
+    raise AssertionError(f"{what}: not reached after {timeout:.0f} s (last: {last!r})"[:2000])

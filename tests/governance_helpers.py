@@ -42,9 +42,23 @@ def make_gov(clock: Optional[Clock] = None, db_path: str = ":memory:", read_path
     return gov
 
 
-def bootstrap(gov: Governance, agency: str = HOME, username: Optional[str] = None) -> tuple[User, str]:
-    return gov.auth.bootstrap_admin(username or f"chief.{agency.lower()}", agency, PASSWORD,
-                                    display_name=f"Chief {agency}")
+def bootstrap(gov: Governance, agency: str = HOME, username: Optional[str] = None,
+              live: bool = True) -> tuple[User, str]:
+    """The agency's first administrator; ``live``: record the 1798.90.55(a) public meeting and go live
+    (data access is refused before that)."""
+    admin, secret = gov.auth.bootstrap_admin(username or f"chief.{agency.lower()}", agency, PASSWORD,
+                                             display_name=f"Chief {agency}")
+    if live and agency != "PLATFORM":
+        go_live(gov, admin)
+    return admin, secret
+
+
+def go_live(gov: Governance, admin: User) -> None:
+    if gov.guard.is_live(admin.agency):
+        return
+    gov.policies.record_public_meeting(admin, meeting_date="2024-01-09", governing_body=f"{admin.agency} council",
+                                       agenda_item="Item 7: ALPR program", minutes_ref="https://example.org/min")
+    gov.policies.go_live(admin)
 
 
 def add_user(gov: Governance, admin: User, username: str, role: str, trained: bool = True,

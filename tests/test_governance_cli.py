@@ -30,6 +30,7 @@ def test_bootstrap_verify_and_export(tmp_path, monkeypatch, capsys):
     admin = gov.store.get_user("chief")
     assert gov.auth.login("chief", PW, totp_now(secret, gov.clock()))[0]  # the printed secret is the MFA seed
     cust, cust_secret = add_user(gov, admin, "rec.c", "custodian")
+    __import__("governance_helpers").go_live(gov, admin)
     seed_reads(gov)
     gov.evidence.place_hold(admin, "C-CLI-1", "robbery", SearchCriteria(plate_pattern="7ABC*"))
     gov.close()

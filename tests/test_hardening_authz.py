@@ -448,6 +448,10 @@ def _b_calls(ids: dict) -> dict[tuple[str, str], Callable]:
         ("POST", "/api/sharing/requests/{request_id}/fulfil"): lambda c, h: c.post(
             f"/api/sharing/requests/{ids['approved_share']}/fulfil", headers=h),
         ("GET", "/api/retention"): lambda c, h: c.get("/api/retention", headers=h),
+        ("GET", "/api/go-live"): lambda c, h: c.get("/api/go-live", headers=h),
+        ("POST", "/api/go-live/meeting"): lambda c, h: c.post("/api/go-live/meeting", headers=h, json={
+            "meeting_date": "2024-02-01", "governing_body": "council", "agenda_item": "7", "minutes_ref": "x"}),
+        ("POST", "/api/go-live"): lambda c, h: c.post("/api/go-live", headers=h),
         ("PUT", "/api/retention/{agency}"): lambda c, h: c.put(f"/api/retention/{HOME}", headers=h, json={"days": 400}),
         ("POST", "/api/retention/purge"): lambda c, h: c.post("/api/retention/purge", headers=h),
         ("POST", "/api/evidence/holds"): lambda c, h: c.post("/api/evidence/holds", headers=h, json={
@@ -477,6 +481,7 @@ def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
         f"routes without an A-vs-B matrix entry: {sorted(routes - NO_AGENCY_DATA - set(calls))}; "
         f"stale entries: {sorted(set(calls) - routes)}")
     before = {"profile": gov.store.get_agency(HOME), "audit": gov.store.get_audit(sample.audit_id),
+              "meeting": gov.store.get_public_meeting(HOME),
               "pending": gov.store.get_sharing(env.ids["pending_share"]).status,
               "hold": gov.store.get_hold("C-HOME-HOLD"), "retention": gov.retention.retention_days(HOME)}
     for who in B_ROLES:
@@ -494,6 +499,7 @@ def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
         assert env.client.post("/api/auth/logout", headers=h).status_code == 200
     # nothing of A moved
     assert gov.store.get_agency(HOME) == before["profile"]
+    assert gov.store.get_public_meeting(HOME) == before["meeting"]
     assert gov.store.get_audit(sample.audit_id) == before["audit"]
     assert gov.store.get_sharing(env.ids["pending_share"]).status == before["pending"]
     assert gov.store.get_hold("C-HOME-HOLD") == before["hold"]

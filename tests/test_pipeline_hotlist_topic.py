@@ -101,3 +101,19 @@ def test_alpr_hotlist_import_publishes_to_the_compacted_topic(kafka_service, tmp
     rc, out, _ = _cli(["hotlist", "import", str(day1), "--list", "SV"])
     assert rc == 0 and "published=" not in out
     assert len(read_hotlist_changes(kafka_service.bootstrap, topic)) == len(changes)
+
+
+@pytest.mark.services
+def test_alpr_hotlist_import_writes_to_a_configured_cassandra_store(cassandra_service, tmp_path, monkeypatch):
+    spec = f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
+    monkeypatch.setenv("ALPR_STORE", spec)
+    code = f"C{uuid.uuid4().hex[:6].upper()}"
+    f = tmp_path / "list.csv"
+    f.write_text(f"plate,list_code,description\nCAS111,{code},stolen\nCAS222,{code},stolen\n")
+    rc, out, err = _cli(["hotlist", "import", str(f), "--list", code, "--no-publish"])
+    assert rc == 0 and "written=2" in out, out + err
+    store = open_store(spec)
+    try:
+        assert sorted(e.plate for e in store.load_entries() if e.list_code == code) == ["CAS111", "CAS222"]
+    finally:
+        store.close()

@@ -34,6 +34,48 @@ def _fmt_ts(value: Any) -> str:
     return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+class BodyLimit:
+    """ASGI middleware: refuse request bodies over ``max_bytes`` with 413 before reading them
+    (by Content-Length), or as soon as a chunked body passes the limit."""
+
+    def __init__(self, app, max_bytes: int):
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or ()).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            return await self._refuse(send)
+        seen, refused = 0, False
+
+        async def limited():
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:  # answer now; the app sees the client gone
+                    refused = True
+                    await self._refuse(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if not refused:
+                await send(message)
+
+        await self.app(scope, limited, guarded_send)
+
+    async def _refuse(self, send) -> None:
+        body = b'{"detail":"request body too large","error":"PayloadTooLarge"}'
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"connection", b"close")]})
+        await send({"type": "http.response.body", "body": body})
+
+
 def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Optional[Governance] = None) -> FastAPI:
     """Build the app. Pass ``governance`` to inject pre-built services (tests, custom stores)."""
     settings = settings or (governance.settings if governance else GovernanceSettings.from_env())
@@ -64,6 +106,13 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
                   version="1.0")
     app.state.gov = gov
     app.state.templates = _templates()
+    app.add_middleware(BodyLimit, max_bytes=gov.settings.max_request_bytes)
+
+    @app.exception_handler(ValueError)
+    @app.exception_handler(OverflowError)
+    async def _bad_value(request: Request, exc: Exception):
+        """A value the services cannot use (bad pattern, out-of-range number) is the caller's error."""
+        return JSONResponse({"detail": f"invalid value: {exc}", "error": "ValidationError"}, status_code=422)
 
     @app.exception_handler(GovernanceError)
     async def _gov_error(request: Request, exc: GovernanceError):
@@ -77,11 +126,28 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
         return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status,
                             headers=headers)
 
-    from .routers import alerts, audit, auth, hotlists, public, retention, search, sharing
-    for mod in (auth, search, alerts, hotlists, audit, sharing, retention, public):
+    from .routers import alerts, audit, auth, golive, hotlists, public, retention, search, sharing
+    for mod in (auth, search, alerts, hotlists, audit, sharing, retention, golive, public):
         app.include_router(mod.router)
     from ..console.routes import router as console_router
     app.include_router(console_router)
+
+    def openapi() -> dict:
+        """The document tells the truth about 422s: FastAPI's own (``detail`` a list of field errors)
+        and the policy layer's (``detail`` a sentence, ``error`` the rule's class)."""
+        if app.openapi_schema is None:
+            from fastapi.openapi.utils import get_openapi
+            doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            err = doc.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+            if err is not None:
+                detail = err["properties"]["detail"]
+                err["properties"]["detail"] = {"anyOf": [{"type": "string"}, {k: v for k, v in detail.items()
+                                                                               if k != "title"}], "title": "Detail"}
+                err["properties"]["error"] = {"type": "string", "title": "Error"}
+            app.openapi_schema = doc
+        return app.openapi_schema
+
+    app.openapi = openapi
 
     @app.get("/", include_in_schema=False)
     def root():

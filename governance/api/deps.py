@@ -23,5 +23,6 @@ def bearer_token(authorization: Optional[str] = Header(default=None)) -> Optiona
 
 def current_user(token: Optional[str] = Depends(bearer_token), gov: Governance = Depends(get_gov)) -> User:
     if not token:
+        gov.auth.authenticate(None)  # logs the refused attempt, raises
         raise AuthenticationError("missing bearer token; POST /api/auth/login first")
     return gov.auth.authenticate(token)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Annotated, Optional
 
 from pydantic import BaseModel, Field
 
+# every field is bounded: an oversized or non-finite value is a 422, never a 500 or a slow request
+Short = Annotated[str, Field(max_length=64)]
+Text = Annotated[str, Field(max_length=500)]
+Pattern = Annotated[str, Field(max_length=32, description="'*' any run of characters, '?' exactly one")]
+Ts = Annotated[float, Field(ge=0, le=4_102_444_800, allow_inf_nan=False)]  # epoch seconds up to 2100
+Days = Annotated[int, Field(ge=-100_000, le=100_000)]
+
 
 class LoginIn(BaseModel):
-    username: str
-    password: str
-    totp: str = Field(description="6-digit code from the authenticator app")
+    username: Short
+    password: str = Field(max_length=1000)
+    totp: str = Field(max_length=12, description="6-digit code from the authenticator app")
 
 
 class UserIn(BaseModel):
@@ -38,46 +45,46 @@ class MfaResetIn(BaseModel):
 
 
 class TrainingIn(BaseModel):
-    course: str
-    valid_days: Optional[int] = None
-    completed_ts: Optional[float] = None
+    course: Text
+    valid_days: Optional[Days] = None
+    completed_ts: Optional[Ts] = None
 
 
 class ReasonIn(BaseModel):
-    reason: str = ""
+    reason: Text = ""
 
 
 class PurposeIn(BaseModel):
-    purpose_code: Optional[str] = Field(None, description="structured purpose code (GET /public/purposes)")
-    case_number: Optional[str] = Field(None, description="case or incident number (mandatory)")
-    note: Optional[str] = Field(None, description="free-text supplement; never sufficient alone")
+    purpose_code: Optional[str] = Field(None, max_length=64, description="structured purpose code (GET /public/purposes)")
+    case_number: Optional[str] = Field(None, max_length=64, description="case or incident number (mandatory)")
+    note: Optional[str] = Field(None, max_length=500, description="free-text supplement; never sufficient alone")
 
 
 class SearchIn(PurposeIn):
-    plate_pattern: Optional[str] = Field(None, description="'*' any run of characters, '?' exactly one")
-    camera_id: Optional[str] = None
-    start_ts: Optional[float] = None
-    end_ts: Optional[float] = None
-    limit: int = 500
+    plate_pattern: Optional[Pattern] = None
+    camera_id: Optional[Short] = None
+    start_ts: Optional[Ts] = None
+    end_ts: Optional[Ts] = None
+    limit: int = Field(500, ge=1, le=10_000)
 
 
 class AcknowledgeIn(BaseModel):
-    incident_number: str
+    incident_number: Short
 
 
 class VerifyIn(BaseModel):
-    system: str = Field(description="CLETS or NCIC")
-    reference: str = Field(description="response / message reference of the confirmation")
+    system: str = Field(max_length=16, description="CLETS or NCIC")
+    reference: str = Field(max_length=128, description="response / message reference of the confirmation")
     confirmed: bool
     visual_check: bool = Field(description="plate and state visually checked against the image / vehicle")
 
 
 class EnforcementIn(BaseModel):
-    action: str
+    action: Text
 
 
 class DispositionIn(BaseModel):
-    disposition: str
+    disposition: Text
 
 
 class HotlistIn(BaseModel):
@@ -85,7 +92,7 @@ class HotlistIn(BaseModel):
     list_code: str = Field(max_length=64)
     case_number: str = Field(max_length=64)
     purpose_code: Optional[str] = Field(default=None, max_length=64)
-    expires_at: Optional[float] = Field(default=None, allow_inf_nan=False)
+    expires_at: Optional[Ts] = None
     description: str = Field(default="", max_length=200)
     state: str = Field(default="", max_length=2)
     priority: int = Field(default=50, ge=0, le=100)
@@ -94,17 +101,17 @@ class HotlistIn(BaseModel):
 
 
 class RetentionIn(BaseModel):
-    days: int
+    days: Days
 
 
 class HoldIn(BaseModel):
-    case_number: str
-    reason: str
-    plate_pattern: Optional[str] = None
-    camera_id: Optional[str] = None
-    start_ts: Optional[float] = None
-    end_ts: Optional[float] = None
-    limit: int = 1000
+    case_number: Short
+    reason: Text
+    plate_pattern: Optional[Pattern] = None
+    camera_id: Optional[Short] = None
+    start_ts: Optional[Ts] = None
+    end_ts: Optional[Ts] = None
+    limit: int = Field(1000, ge=1, le=10_000)
 
 
 class AgencyIn(BaseModel):
@@ -118,39 +125,47 @@ class AgencyProfileIn(BaseModel):
 
 
 class ScopeIn(BaseModel):
-    plate_pattern: Optional[str] = None
-    camera_id: Optional[str] = None
-    start_ts: Optional[float] = None
-    end_ts: Optional[float] = None
+    plate_pattern: Optional[str] = Field(None, max_length=300, description="named plates, comma separated")
+    camera_id: Optional[Short] = None
+    start_ts: Optional[Ts] = None
+    end_ts: Optional[Ts] = None
 
 
 class ShareIn(BaseModel):
-    requesting_agency: str
-    requester_name: str
-    purpose_code: Optional[str] = None
-    case_number: Optional[str] = None
-    purpose_text: str
+    requesting_agency: Short
+    requester_name: Text
+    purpose_code: Optional[Short] = None
+    case_number: Optional[Short] = None
+    purpose_text: Text
     scope: ScopeIn
 
 
 class ReviewIn(BaseModel):
     approve: bool
-    note: str = ""
-    days: Optional[int] = None
+    note: Text = ""
+    days: Optional[Days] = None
 
 
 class SampleIn(BaseModel):
-    period_start: float
-    period_end: float
-    size: Optional[int] = None
-    seed: Optional[int] = None
+    period_start: Ts
+    period_end: Ts
+    size: Optional[int] = Field(None, ge=1, le=1000)
+    seed: Optional[int] = Field(None, ge=0, le=2**63 - 1)
 
 
 class FindingIn(BaseModel):
-    seq: int
-    result: str
-    note: str = ""
+    seq: int = Field(ge=1, le=2**63 - 1)
+    result: Short
+    note: Text = ""
 
 
 class SignIn(BaseModel):
-    summary: str
+    summary: Text
+
+
+class MeetingIn(BaseModel):
+    """Civ. Code 1798.90.55(a): the governing body's public meeting before the program starts."""
+    meeting_date: str = Field(max_length=10, description="YYYY-MM-DD")
+    governing_body: str = Field(max_length=300)
+    agenda_item: str = Field(max_length=300)
+    minutes_ref: str = Field(max_length=300, description="where the minutes are published")

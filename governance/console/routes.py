@@ -31,7 +31,7 @@ def csrf_for(token: str) -> str:
 
 
 def console_user(request: Request, gov: Governance = Depends(get_gov)) -> User:
-    user = gov.auth.authenticate(request.cookies.get(COOKIE))
+    user = gov.auth.authenticate(request.cookies.get(COOKIE), channel="ui")
     request.state.user = user
     return user
 
