@@ -75,3 +75,32 @@ def test_report_and_anomalies(env):
     assert kinds.count("case-not-found") == 1
     assert kinds.count("unusual-hour") == 6
     assert kinds.count("unusual-volume") == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 1: audit samples carry their agency; another agency's auditor cannot touch them.
+def test_another_agencys_auditor_cannot_record_findings_or_sign(env):
+    from alpr.governance.errors import NotFound
+    from governance_helpers import OTHER
+
+    gov, clock, op, aud = env
+    start = clock()
+    for _ in range(3):
+        _search(gov, op)
+        clock.advance(60)
+    audit = gov.audits.create_sample(aud, start, clock(), size=2, seed=1)
+    assert audit.agency == "DHSPD"
+    assert all(gov.store.access_records(start_seq=s)[0].agency == "DHSPD" for s in audit.sample_seqs)
+    b_admin, _ = bootstrap(gov, OTHER)
+    b_aud, _ = add_user(gov, b_admin, "aud.b", "auditor")
+    with pytest.raises(NotFound):
+        gov.audits.record_finding(b_aud, audit.audit_id, audit.sample_seqs[0], "ok")
+    with pytest.raises(NotFound):
+        gov.audits.sign_off(b_aud, audit.audit_id, "looks fine")
+    assert gov.store.get_audit(audit.audit_id) == audit  # untouched
+    assert gov.audits.list_audits(b_aud) == [] and [a.audit_id for a in gov.audits.list_audits(aud)] == [
+        audit.audit_id]
+    # B's own sample draws only from B's searches (none): empty
+    assert gov.audits.create_sample(b_aud, start, clock()).sample_seqs == ()
+    denied = [r for r in gov.store.access_records() if r.username == "aud.b" and r.outcome == "denied"]
+    assert len(denied) == 2

@@ -9,7 +9,7 @@ MATRIX = REPO / "governance" / "COMPLIANCE.md"
 
 def test_every_referenced_test_exists():
     text = MATRIX.read_text()
-    refs = re.findall(r"(tests/test_governance_\w+\.py)::(test_\w+)", text)
+    refs = re.findall(r"(tests/test_(?:governance|hardening)_\w+\.py)::(test_\w+)", text)
     assert len(refs) >= 40
     for path, name in refs:
         source = (REPO / path).read_text()
@@ -24,3 +24,19 @@ def test_every_policy_clause_has_a_row():
                    "461.7(c)", "461.8", "1798.90.51(a)", "1798.90.51(b)(1)", "1798.90.52", "1798.90.53",
                    "1798.90.55(a)", "1798.90.55(b)"):
         assert f"| {clause} |" in text, clause
+
+
+def test_every_clause_states_its_status_and_the_count_is_true():
+    text = MATRIX.read_text()
+    rows = [r for r in text.splitlines() if r.startswith("| 461") or r.startswith("| 1798")]
+    status = {}
+    for r in rows:
+        cells = [c.strip() for c in r.strip("|").split("|")]
+        if cells[2]:
+            assert cells[2] in ("enforced", "partial", "missing"), r
+            assert cells[0] not in status, f"two status rows for {cells[0]}"
+            status[cells[0]] = cells[2]
+        assert re.search(r"tests/test_\w+\.py::test_\w+", cells[-1]), f"no test named: {r}"
+    n = {k: sum(v == k for v in status.values()) for k in ("enforced", "partial", "missing")}
+    assert (f"{len(status)} clauses, **{n['enforced']} enforced, {n['partial']} partial, "
+            f"{n['missing']} missing**") in text
