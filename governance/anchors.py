@@ -108,9 +108,26 @@ class KafkaAnchorSink:
         self.name = f"kafka:{bootstrap}/{topic}"
         self._producer = None
 
+    def _ensure_topic(self) -> None:
+        """Create the anchor topic (one partition keeps the checkpoints in order) if the broker lacks it."""
+        from confluent_kafka.admin import AdminClient, NewTopic
+        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        meta = admin.list_topics(timeout=self.timeout_s)
+        if self.topic in meta.topics:
+            return
+        replicas = min(3, max(1, len(meta.brokers)))
+        futures = admin.create_topics([NewTopic(self.topic, num_partitions=1, replication_factor=replicas)])
+        for fut in futures.values():
+            try:
+                fut.result(self.timeout_s)
+            except Exception as exc:  # noqa: BLE001 - created meanwhile by another writer is fine
+                if "TOPIC_ALREADY_EXISTS" not in str(exc):
+                    raise
+
     def publish(self, cp: Checkpoint) -> None:
         from confluent_kafka import Producer
         if self._producer is None:
+            self._ensure_topic()
             self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all",
                                        "enable.idempotence": True})
         errors: list[str] = []

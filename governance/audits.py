@@ -171,6 +171,20 @@ class AuditService:
                               purpose_code="AUDIT", channel=channel)
         return report
 
+    def access_log_page(self, user: User, *, offset: int = 0, limit: int = 50, username: Optional[str] = None,
+                        action: Optional[str] = None, outcome: Optional[str] = None,
+                        channel: str = "api") -> tuple[list[AccessRecord], int]:
+        """One page of the agency's access log, newest first, filtered; returns (rows, total matching)."""
+        elements = {"username": username, "action": action, "outcome": outcome, "offset": offset}
+        self.guard.check(user, Action.VIEW_ACCESS_LOG, channel=channel, data_elements=elements)
+        rows = [r for r in reversed(self.store.access_records()) if r.agency == user.agency
+                and (not username or r.username == username) and (not action or r.action == action)
+                and (not outcome or r.outcome == outcome)]
+        page = rows[offset:offset + limit]
+        self.guard.log.record(username=user.username, agency=user.agency, action="view_access_log",
+                              data_elements={**elements, "rows": len(page)}, purpose_code="AUDIT", channel=channel)
+        return page, len(rows)
+
     def access_log(self, user: User, since_ts: Optional[float] = None, limit: int = 200,
                    channel: str = "api") -> list[AccessRecord]:
         """The access log of the user's agency, newest first (auditors, administrators)."""

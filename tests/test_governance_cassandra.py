@@ -67,3 +67,71 @@ def test_sqlite_primary_with_cassandra_mirror(session):
     mirrored = [r for r in mirror.access_records() if r.action == "search_reads"]
     assert len(mirrored) == 1 and mirrored[0].case_number == "C-24-1"
     assert verify_chain(mirror, gov.log.key).ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 items 3 and 6 on Cassandra: primary vs mirror record by record; retention from the
+# capture time (re-TTL on a change, purge past retention) on the Cassandra read store.
+def test_primary_and_cassandra_mirror_compared_record_by_record(session, cassandra_service, tmp_path):
+    import uuid
+
+    from alpr.governance.search import SearchCriteria
+    from alpr.governance.service import open_access_log_mirror
+    from governance_helpers import Clock, add_user, bootstrap, make_gov, seed_reads
+
+    sess, keyspace = session
+    spec = f"{cassandra_service.host}:{cassandra_service.port}/{keyspace}"
+    chain = f"cmp-{uuid.uuid4().hex[:8]}"
+    mirror = open_access_log_mirror(spec)
+    mirror.chain = chain
+    gov = make_gov(Clock(), db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+    gov.log.mirrors = (mirror,)
+    # the mirror starts with the records written before it was attached: copy them in order
+    for rec in gov.store.access_records():
+        mirror.append_access(lambda seq, prev, r=rec: r)
+    admin, _ = bootstrap(gov)
+    op, _ = add_user(gov, admin, "ofc.m", "operator")
+    seed_reads(gov)
+    gov.search.search(op, SearchCriteria("7ABC*"), "STOLEN-VEHICLE", "C-24-1")
+    [rep] = gov.verify_mirrors()
+    assert rep.ok and rep.checked == len(gov.store.access_records())
+    n = rep.checked
+    sess.execute(f"DELETE FROM {keyspace}.access_log WHERE chain = %s AND seq = %s", (chain, n))
+    sess.execute(f"UPDATE {keyspace}.access_log_head SET seq = %s WHERE chain = %s", (n - 1, chain))
+    [rep] = gov.verify_mirrors()
+    assert not rep.ok
+    gov.close()
+
+
+def test_cassandra_store_retention_from_capture_time(cassandra_service):
+    import time
+
+    from alpr.connectors.stores.base import DAY_S, ReadQuery, RetentionStore, ttl_seconds_for
+    from alpr.connectors.stores.cassandra import CassandraStore
+    from governance_helpers import read
+
+    store = CassandraStore.from_url(f"cassandra://{cassandra_service.host}:{cassandra_service.port}/"
+                                    f"{cassandra_service.keyspace}")
+    try:
+        assert isinstance(store, RetentionStore)
+        now = time.time()
+        tag = str(int(now))[-4:]
+        ag, other = f"RT{tag}", f"RO{tag}"
+        r400 = read(f"c400-{tag}", f"4C{tag}", agency=ag, ts=now - 400 * DAY_S)
+        r800 = read(f"c800-{tag}", f"8C{tag}", agency=ag, ts=now - 800 * DAY_S)
+        o400 = read(f"o400-{tag}", f"4O{tag}", agency=other, ts=now - 400 * DAY_S)
+        store.put_reads([r400, r800, o400], ttl_s=365 * DAY_S)  # the old bug: TTL from the write time
+        store.set_agency_retention(ag, 730, now)
+        assert store.agency_retention_days(ag) == 730
+        assert abs(store.read_expiry(r400.read_id) - (r400.capture_ts + 730 * DAY_S)) < 5
+        assert store.read_expiry(r800.read_id) is None  # past 730 days: gone at once
+        assert ttl_seconds_for(ag, now - DAY_S, now, store=store) == pytest.approx(729 * DAY_S, abs=1)
+        n = store.purge_past_retention(now)
+        assert n >= 1
+        assert store.read_expiry(o400.read_id) is None  # the default 365 days, from capture
+        assert store.read_expiry(r400.read_id) is not None
+        got = {r.read_id for r in store.search_reads(ReadQuery(plate_pattern=r400.plate, start_ts=now - 500 * DAY_S,
+                                                               end_ts=now))}
+        assert got == {r400.read_id}
+    finally:
+        store.close()

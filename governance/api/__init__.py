@@ -20,18 +20,21 @@ from ..service import Governance
 from ..settings import GovernanceSettings
 
 
-def _templates() -> Jinja2Templates:
+def _templates(timezone: str = "UTC") -> Jinja2Templates:
     path = resources.files("alpr.governance").joinpath("templates")
     templates = Jinja2Templates(directory=str(path))
-    templates.env.filters["ts"] = _fmt_ts
+    templates.env.filters["ts"] = lambda value: _fmt_ts(value, timezone)
+    templates.env.globals["tz_name"] = timezone
     return templates
 
 
-def _fmt_ts(value: Any) -> str:
+def _fmt_ts(value: Any, timezone: str = "UTC") -> str:
+    """Epoch seconds in the agency's time zone, with its abbreviation (e.g. PST/PDT)."""
     import datetime
+    from zoneinfo import ZoneInfo
     if value in (None, ""):
         return ""
-    return datetime.datetime.fromtimestamp(float(value), datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    return datetime.datetime.fromtimestamp(float(value), ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 class BodyLimit:
@@ -100,12 +103,12 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
         if thread is not None:
             thread.join(timeout=5)
 
-    app = FastAPI(lifespan=lifespan, title="alpr-stream governance API",
+    app = FastAPI(lifespan=lifespan, docs_url=None, redoc_url=None, title="alpr-stream governance API",
                   description="Policy 461 / Civ. Code 1798.90.5x controls: MFA login, purpose-bound search, "
                               "hash-chained access log, alert verification, sharing, retention, audits.",
                   version="1.0")
     app.state.gov = gov
-    app.state.templates = _templates()
+    app.state.templates = _templates(gov.settings.timezone)
     app.add_middleware(BodyLimit, max_bytes=gov.settings.max_request_bytes)
 
     @app.exception_handler(ValueError)
@@ -129,8 +132,10 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
     from .routers import alerts, audit, auth, golive, hotlists, public, retention, search, sharing
     for mod in (auth, search, alerts, hotlists, audit, sharing, retention, golive, public):
         app.include_router(mod.router)
+    from ..console.admin import router as console_admin_router
     from ..console.routes import router as console_router
     app.include_router(console_router)
+    app.include_router(console_admin_router)
 
     def openapi() -> dict:
         """The document tells the truth about 422s: FastAPI's own (``detail`` a list of field errors)
@@ -149,11 +154,36 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
 
     app.openapi = openapi
 
+    _local_docs(app)
+
     @app.get("/", include_in_schema=False)
     def root():
         return RedirectResponse("/public", status_code=307)
 
     return app
+
+
+def _local_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the packaged swagger-ui-bundle assets (no CDN); Authorize takes the
+    bearer token from POST /api/auth/login."""
+    from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+    from fastapi.staticfiles import StaticFiles
+    from swagger_ui_bundle import swagger_ui_path
+
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - docs",
+                                   swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+                                   swagger_css_url="/static/swagger/swagger-ui.css",
+                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   oauth2_redirect_url="/docs/oauth2-redirect",
+                                   swagger_ui_parameters={"persistAuthorization": False, "validatorUrl": None})
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    def oauth2_redirect():
+        return get_swagger_ui_oauth2_redirect_html()
 
 
 def serve(host: str = "127.0.0.1", port: int = 8080, settings: Optional[GovernanceSettings] = None,

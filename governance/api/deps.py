@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from ..errors import AuthenticationError
 from ..models import User
@@ -15,9 +16,13 @@ def get_gov(request: Request) -> Governance:
     return request.app.state.gov
 
 
-def bearer_token(authorization: Optional[str] = Header(default=None)) -> Optional[str]:
-    if authorization and authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
+_BEARER = HTTPBearer(auto_error=False, description="the token from POST /api/auth/login")
+
+
+def bearer_token(credentials: Optional[HTTPAuthorizationCredentials] = Depends(_BEARER)) -> Optional[str]:
+    """The bearer token (declared as an OpenAPI security scheme, so /docs' Authorize button works)."""
+    if credentials and credentials.scheme.lower() == "bearer" and credentials.credentials:
+        return credentials.credentials.strip()
     return None
 
 

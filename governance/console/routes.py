@@ -42,11 +42,12 @@ def check_csrf(request: Request, csrf: str = Form("")) -> None:
         raise PermissionDenied("invalid form token; reload the page")
 
 
-def _ts(value: str) -> Optional[float]:
-    """Parse an HTML datetime-local value (UTC) into epoch seconds."""
+def _ts(value: str, timezone: str = "America/Los_Angeles") -> Optional[float]:
+    """Parse an HTML datetime-local value, entered in the agency's time zone, into epoch seconds."""
+    from zoneinfo import ZoneInfo
     if not value:
         return None
-    return datetime.datetime.fromisoformat(value).replace(tzinfo=datetime.timezone.utc).timestamp()
+    return datetime.datetime.fromisoformat(value).replace(tzinfo=ZoneInfo(timezone)).timestamp()
 
 
 def render(request: Request, name: str, user: Optional[User], status: int = 200, **ctx) -> HTMLResponse:
@@ -108,7 +109,8 @@ def search(request: Request, plate_pattern: str = Form(""), camera_id: str = For
     form = dict(plate_pattern=plate_pattern, camera_id=camera_id, start=start, end=end, purpose_code=purpose_code,
                 case_number=case_number, note=note)
     try:
-        crit = SearchCriteria(plate_pattern or None, camera_id or None, _ts(start), _ts(end))
+        tz = gov.settings.timezone
+        crit = SearchCriteria(plate_pattern or None, camera_id or None, _ts(start, tz), _ts(end, tz))
         results = gov.search.search(user, crit, purpose_code, case_number, note, channel="ui")
     except (GovernanceError, ValueError) as exc:
         status = getattr(exc, "status", 422)
@@ -171,7 +173,8 @@ def hotlists_add(request: Request, plate: str = Form(""), list_code: str = Form(
                  gov: Governance = Depends(get_gov)):
     try:
         gov.hotlists.add_entry(user, plate=plate, list_code=list_code, case_number=case_number,
-                               purpose_code=purpose_code, expires_at=_ts(expires), description=description,
+                               purpose_code=purpose_code, expires_at=_ts(expires, gov.settings.timezone),
+                               description=description,
                                clets_derived=clets_derived == "on", channel="ui")
     except (GovernanceError, ValueError) as exc:
         return render(request, "hotlists.html", user, status=getattr(exc, "status", 422), error=str(exc),
@@ -180,15 +183,24 @@ def hotlists_add(request: Request, plate: str = Form(""), list_code: str = Form(
 
 
 # -- audit --------------------------------------------------------------------------
+PAGE_SIZE = 50
+
+
 @router.get("/audit", response_class=HTMLResponse)
-def audit_page(request: Request, user: User = Depends(console_user), gov: Governance = Depends(get_gov)):
-    records = gov.audits.access_log(user, limit=200, channel="ui")
+def audit_page(request: Request, username: str = "", action: str = "", outcome: str = "", page: int = 1,
+               user: User = Depends(console_user), gov: Governance = Depends(get_gov)):
+    page = max(1, min(int(page), 100_000))
+    filters = {"username": username[:64] or None, "action": action[:64] or None, "outcome": outcome[:16] or None}
+    records, total = gov.audits.access_log_page(user, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE,
+                                                channel="ui", **filters)
     chain = None
     if allowed(user.role, Action.VERIFY_CHAIN):
         chain = gov.verify_chain()
     report = gov.audits.report(user, channel="ui")
+    pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(request, "audit.html", user, records=records, chain=chain, report=report,
-                  audits=gov.audits.list_audits(user))
+                  audits=gov.audits.list_audits(user), page=page, pages=pages, total=total,
+                  filters={k: v or "" for k, v in filters.items()})
 
 
 # -- sharing ------------------------------------------------------------------------
@@ -207,7 +219,8 @@ def sharing_create(request: Request, requesting_agency: str = Form(""), requeste
     try:
         gov.sharing.create_request(user, requesting_agency=requesting_agency, requester_name=requester_name,
                                    purpose_code=purpose_code, case_number=case_number, purpose_text=purpose_text,
-                                   scope=SharingScope(plate_pattern or None, None, _ts(start), _ts(end)),
+                                   scope=SharingScope(plate_pattern or None, None, _ts(start, gov.settings.timezone),
+                                                      _ts(end, gov.settings.timezone)),
                                    channel="ui")
     except (GovernanceError, ValueError) as exc:
         return render(request, "sharing.html", user, status=getattr(exc, "status", 422), error=str(exc),
