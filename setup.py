@@ -72,7 +72,7 @@ setup(
         "argon2-cffi>=23,<26",
         "pyotp>=2.9,<3",
         "cryptography>=42,<51",  # governance: Fernet secrets at rest, Ed25519-signed access-log anchors
-        "swagger-ui-bundle>=1.1,<2",  # governance: /docs served from local assets (no CDN)
+        "fastapi-offline>=1.7,<2",  # governance: /docs from local Swagger UI 5 assets (no CDN)
         "jsonschema>=4,<5",
         "rich>=13,<16",  # progress bars (demo, run, hotlist import, eval, benchmarks)
         "pydantic>=2.6,<3",  # alpr.config: typed settings from YAML / ALPR_* environment

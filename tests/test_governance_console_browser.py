@@ -5,6 +5,7 @@ reads and alerts. Skips only when chromium / chromedriver are not installed
 (``apt-get install -y chromium chromium-driver``).
 """
 
+import dataclasses
 import os
 import shutil
 import socket
@@ -23,6 +24,18 @@ pytestmark = [pytest.mark.browser, pytest.mark.skipif(
     reason="chromium and chromium-driver are not installed (apt-get install -y chromium chromium-driver)")]
 
 
+def _synthetic_frame(read) -> bytes:
+    """A 640x360 grey frame with a white plate box where the read's polygon is."""
+    import io
+
+    from PIL import Image, ImageDraw
+    img = Image.new("RGB", (640, 360), (90, 90, 90))
+    ImageDraw.Draw(img).rectangle((300, 200, 400, 240), fill=(255, 255, 255))
+    out = io.BytesIO()
+    img.save(out, "JPEG")
+    return out.getvalue()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -37,10 +50,18 @@ def server(tmp_path_factory):
 
     d = tmp_path_factory.mktemp("console")
     gov = make_gov(clock=time.time, db_path=str(d / "gov.db"), read_path=str(d / "reads.db"))  # live server: real clock
-    admin, _ = bootstrap(gov)
+    admin, admin_secret = bootstrap(gov)
     op, op_secret = add_user(gov, admin, "ofc.browser", "operator")
     seed_reads(gov)
     seed_alerts(gov)
+    gov.evidence.image_loader = _synthetic_frame
+    a2 = next(a for a in gov.reads.get_alerts(agency=admin.agency) if a.alert_id == "a2")
+    from governance_helpers import read as _read
+    gov.reads.put_reads([dataclasses.replace(_read("r-a2", a2.read_plate, ts=a2.capture_ts),
+                                             coordinates=((300, 200), (400, 200), (400, 240), (300, 240)))],
+                        ttl_s=365 * 86_400)
+    from alpr.governance.search import SearchCriteria
+    gov.evidence.place_hold(op, "C-UI-HOLD", "robbery", SearchCriteria(plate_pattern="8XYZ*"))
     port = _free_port()
     config = uvicorn.Config(create_app(governance=gov), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
@@ -50,7 +71,8 @@ def server(tmp_path_factory):
     while not srv.started and time.time() < deadline:
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
-    yield {"url": f"http://127.0.0.1:{port}", "gov": gov, "secret": op_secret, "username": "ofc.browser"}
+    yield {"url": f"http://127.0.0.1:{port}", "gov": gov, "secret": op_secret, "username": "ofc.browser",
+           "admin": admin.username, "admin_secret": admin_secret}
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -185,3 +207,138 @@ def test_public_page_needs_no_login(server, driver):
     driver.get(server["url"] + "/public")
     assert driver.find_element(By.ID, "policy-version").text
     assert "7ABC123" not in driver.page_source
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 10: the screens a records supervisor works in.
+def _login_as(driver, server, username, secret):
+    from selenium.webdriver.common.by import By
+
+    from alpr.governance.auth import totp_now
+    driver.delete_all_cookies()
+    driver.get(server["url"] + "/console/login")
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "totp").send_keys(totp_now(secret))
+    _click_and_wait(driver, driver.find_element(By.ID, "login-submit"))
+    assert username in driver.find_element(By.ID, "whoami").text
+
+
+def test_supervisor_creates_an_account_the_holder_enrols_then_approval_and_training(server, driver):
+    from selenium.webdriver.common.by import By
+
+    _login_as(driver, server, server["admin"], server["admin_secret"])
+    driver.find_element(By.ID, "nav-users").click()
+    driver.find_element(By.ID, "new_username").send_keys("ofc.newhire")
+    _click_and_wait(driver, driver.find_element(By.ID, "user-create"))
+    link = driver.find_element(By.ID, "link").text
+    assert "/console/enrol?token=" in link and "ofc.newhire" in driver.find_element(By.ID, "enrol-link").text
+    row = lambda: driver.find_element(By.ID, "user-ofc.newhire")
+    assert "not enrolled" in row().find_element(By.CLASS_NAME, "status").text
+    # the holder opens the link (no session needed) and sets a password; only they see the secret
+    driver.get(link)
+    driver.find_element(By.ID, "enrol_pw").send_keys("the new hire's own passphrase")
+    driver.find_element(By.ID, "enrol_pw2").send_keys("the new hire's own passphrase")
+    _click_and_wait(driver, driver.find_element(By.ID, "enrol-submit"))
+    secret = driver.find_element(By.ID, "totp-secret").text
+    assert len(secret) >= 16
+    stored = server["gov"].store.get_user("ofc.newhire")
+    assert stored.password_hash.startswith("$argon2id$") and secret not in stored.totp_secret
+    # the supervisor approves and records training
+    driver.get(server["url"] + "/console/users")
+    _click_and_wait(driver, row().find_element(By.CLASS_NAME, "approve"))
+    row().find_element(By.CLASS_NAME, "course").send_keys("ALPR operator course")
+    _click_and_wait(driver, row().find_element(By.CLASS_NAME, "train"))
+    assert row().find_element(By.CLASS_NAME, "status").text == "active"
+    assert row().find_element(By.CLASS_NAME, "training").text == "current"
+
+
+def test_alert_view_shows_plate_crop_hit_details_and_ncic_clock(server, driver):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(server["url"] + "/console/alerts/a2")
+    assert driver.find_element(By.ID, "hit-plate").text == "8XYZ999"
+    clock = driver.find_element(By.ID, "ncic-clock").text
+    assert "routine: 1 h" in clock and ("remaining" in clock or "OVERDUE" in clock)
+    img = driver.find_element(By.ID, "plate-crop")
+    WebDriverWait(driver, 10).until(lambda d: d.execute_script("return arguments[0].complete;", img))
+    w, h = driver.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight];", img)
+    assert 0 < w < 640 and 0 < h < 360, (w, h)  # a crop, not the frame
+    tz = driver.find_element(By.ID, "hit-time").text
+    assert tz.endswith(("PST", "PDT")), tz  # the agency's time zone
+    assert "America/Los_Angeles" in driver.find_element(By.ID, "tz").text
+
+
+def test_access_log_is_a_filterable_paged_table(server, driver):
+    from selenium.webdriver.common.by import By
+
+    driver.get(server["url"] + "/console/audit")
+    total = int(driver.find_element(By.ID, "log-pages").text.split()[0])
+    assert total > 0
+    driver.find_element(By.ID, "f_action").send_keys("login")
+    _click_and_wait(driver, driver.find_element(By.ID, "f_submit"))
+    actions = {e.text for e in driver.find_elements(By.CSS_SELECTOR, "#access-log td.action")}
+    assert actions == {"login"}
+    n_login = int(driver.find_element(By.ID, "log-pages").text.split()[0])
+    assert 0 < n_login < total
+    driver.get(server["url"] + "/console/audit?page=1")
+    if total > 50:
+        assert len(driver.find_elements(By.CSS_SELECTOR, "tr.log-row")) == 50
+        _click_and_wait(driver, driver.find_element(By.ID, "next-page"))
+        assert "page 2 of" in driver.find_element(By.ID, "log-pages").text
+
+
+def test_evidence_export_button_downloads_a_verified_zip(server, driver):
+    import base64
+    import io
+
+    from selenium.webdriver.common.by import By
+
+    from alpr.governance.evidence import verify_evidence_zip
+    driver.get(server["url"] + "/console/retention")
+    button = driver.find_element(By.ID, "export-C-UI-HOLD")
+    status, ctype, b64 = driver.execute_async_script("""
+        var form = arguments[0].form, done = arguments[1];
+        fetch(form.action, {method: 'POST', body: new FormData(form), credentials: 'same-origin'})
+          .then(r => r.arrayBuffer().then(b => {
+             var s = '', a = new Uint8Array(b); for (var i = 0; i < a.length; i++) s += String.fromCharCode(a[i]);
+             done([r.status, r.headers.get('content-type'), btoa(s)]); }));""", button)
+    assert status == 200 and ctype == "application/zip"
+    assert verify_evidence_zip(io.BytesIO(base64.b64decode(b64))) == []
+    assert any(r.action == "evidence_export" and r.channel == "ui" for r in server["gov"].store.access_records())
+
+
+def test_openapi_page_is_local_and_its_authorize_button_works(server, driver):
+    import secrets
+    import time
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from alpr.governance.auth import hash_token
+    from alpr.governance.models import Session
+    gov = server["gov"]
+    token, now = secrets.token_urlsafe(32), time.time()
+    gov.store.put_session(Session(hash_token(token), server["admin"], now, now + 3600, now, "api"))
+    driver.get(server["url"] + "/docs")
+    WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.CSS_SELECTOR, "button.authorize"))
+    srcs = driver.execute_script("return Array.from(document.querySelectorAll('script[src],link[href]'))"
+                                 ".map(e => e.src || e.href);")
+    assert srcs and all(u.startswith(server["url"]) for u in srcs), srcs  # no CDN
+    driver.find_element(By.CSS_SELECTOR, "button.authorize").click()
+    box = WebDriverWait(driver, 10).until(lambda d: d.find_element(By.CSS_SELECTOR, ".modal-ux input"))
+    box.send_keys(token)
+    driver.find_element(By.CSS_SELECTOR, ".modal-ux .auth-btn-wrapper button.authorize").click()
+    driver.find_element(By.CSS_SELECTOR, ".modal-ux button.btn-done").click()
+    op = driver.find_element(By.ID, "operations-auth-me_api_auth_me_get")
+    op.find_element(By.CSS_SELECTOR, ".opblock-summary").click()
+    WebDriverWait(driver, 10).until(lambda d: op.find_elements(By.CSS_SELECTOR, "button.try-out__btn"))
+    op.find_element(By.CSS_SELECTOR, "button.try-out__btn").click()
+    WebDriverWait(driver, 10).until(lambda d: op.find_elements(By.CSS_SELECTOR, "button.execute"))
+    op.find_element(By.CSS_SELECTOR, "button.execute").click()
+    status = WebDriverWait(driver, 15).until(
+        lambda d: [e for e in op.find_elements(By.CSS_SELECTOR, ".live-responses-table .response-col_status")
+                   if e.text.strip() and e.text.strip() != "Code"])
+    assert status[0].text.strip().startswith("200"), status[0].text
+    assert server["admin"] in op.find_element(By.CSS_SELECTOR, ".live-responses-table").text

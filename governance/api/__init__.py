@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from contextlib import asynccontextmanager
 from importlib import resources
+from pathlib import Path
 from typing import Any, Optional
 
 from fastapi import FastAPI, Request
@@ -164,22 +165,28 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
 
 
 def _local_docs(app: FastAPI) -> None:
-    """Swagger UI at /docs from the packaged swagger-ui-bundle assets (no CDN); Authorize takes the
-    bearer token from POST /api/auth/login."""
+    """Swagger UI 5 at /docs from the assets packaged in fastapi-offline (no CDN; Swagger UI 5 reads
+    OpenAPI 3.1); Authorize takes the bearer token from POST /api/auth/login."""
     from fastapi.openapi.docs import get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
     from fastapi.staticfiles import StaticFiles
-    from swagger_ui_bundle import swagger_ui_path
+    import fastapi_offline
+    assets = Path(fastapi_offline.__file__).parent / "static"
 
-    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
+    app.mount("/static/swagger", StaticFiles(directory=str(assets)), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs():
         return get_swagger_ui_html(openapi_url=app.openapi_url, title=f"{app.title} - docs",
                                    swagger_js_url="/static/swagger/swagger-ui-bundle.js",
                                    swagger_css_url="/static/swagger/swagger-ui.css",
-                                   swagger_favicon_url="/static/swagger/favicon-32x32.png",
+                                   swagger_favicon_url="/favicon.ico",
                                    oauth2_redirect_url="/docs/oauth2-redirect",
                                    swagger_ui_parameters={"persistAuthorization": False, "validatorUrl": None})
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon():
+        from fastapi.responses import Response
+        return Response(status_code=204)
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
     def oauth2_redirect():
