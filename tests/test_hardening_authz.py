@@ -508,3 +508,82 @@ def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
     op = gov.store.get_user("u.operator")
     assert op.status == "active" and op.password_hash and not op.enrol_token_hash
     assert gov.store.list_deliveries(HOME) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# ... and on every console route (the server-rendered screens), as agency B's administrator.
+def test_agency_b_against_agency_a_data_on_every_console_route_has_zero_leaks():
+    import re
+
+    from alpr.governance.console.admin import router as admin_router
+    from alpr.governance.console.routes import router as console_router
+
+    env = Env(grant=False)
+    gov, c = env.gov, env.client
+    gov.evidence.image_loader = lambda r: b"not-used"
+    username, secret = env.secrets["other"]
+    env.clock.advance(30)
+    r = c.post("/console/login", data={"username": username, "password": PASSWORD,
+                                       "totp": totp_now(secret, env.clock())}, follow_redirects=False)
+    assert r.status_code == 303
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/console/search").text).group(1)
+    purpose = {"purpose_code": "STOLEN-VEHICLE", "case_number": "C-24-100", "csrf": csrf}
+    ids = env.ids
+    calls = {
+        ("GET", "/console/login"): lambda: c.get("/console/login"),
+        ("POST", "/console/login"): lambda: c.post("/console/login", data={"username": "no.such.user",
+                                                                           "password": "x", "totp": "1"}),
+        ("POST", "/console/logout"): None,  # ends B's own session; exercised last
+        ("GET", "/console/"): lambda: c.get("/console/"),
+        ("GET", "/console/search"): lambda: c.get("/console/search"),
+        ("POST", "/console/search"): lambda: c.post("/console/search", data={"plate_pattern": "*", **purpose}),
+        ("GET", "/console/alerts"): lambda: c.get("/console/alerts", params={"purpose_code": "HOTLIST-HIT",
+                                                                             "case_number": "INC-1"}),
+        ("POST", "/console/alerts/{alert_id}/{step}"): lambda: c.post("/console/alerts/a1/acknowledge",
+                                                                      data={"incident_number": "X", "csrf": csrf}),
+        ("GET", "/console/alerts/{alert_id}"): lambda: c.get("/console/alerts/a1"),
+        ("GET", "/console/alerts/{alert_id}/crop.jpg"): lambda: c.get("/console/alerts/a1/crop.jpg"),
+        ("GET", "/console/hotlists"): lambda: c.get("/console/hotlists"),
+        ("POST", "/console/hotlists"): lambda: c.post("/console/hotlists", data={
+            "plate": "4HOM777", "list_code": "B-LIST", "expires": "", **purpose}),
+        ("GET", "/console/audit"): lambda: c.get("/console/audit"),
+        ("GET", "/console/sharing"): lambda: c.get("/console/sharing"),
+        ("POST", "/console/sharing"): lambda: c.post("/console/sharing", data={
+            "requesting_agency": HOME, "requester_name": "x", "purpose_text": "x", "plate_pattern": "7ABC124",
+            **purpose}),
+        ("POST", "/console/sharing/{request_id}/review"): lambda: c.post(
+            f"/console/sharing/{ids['pending_share']}/review", data={"decision": "approve", "csrf": csrf}),
+        ("GET", "/console/retention"): lambda: c.get("/console/retention"),
+        ("POST", "/console/retention"): lambda: c.post("/console/retention", data={"days": "400", "csrf": csrf}),
+        ("GET", "/console/users"): lambda: c.get("/console/users"),
+        ("POST", "/console/users"): lambda: c.post("/console/users", data={"username": "b.console",
+                                                                           "role": "operator", "csrf": csrf}),
+        ("POST", "/console/users/{username}/{step}"): lambda: c.post("/console/users/u.pending/approve",
+                                                                     data={"csrf": csrf}),
+        ("GET", "/console/enrol"): lambda: c.get("/console/enrol", params={"token": "guess"}),
+        ("POST", "/console/enrol"): lambda: c.post("/console/enrol", data={"token": "guess", "password": PASSWORD,
+                                                                           "password2": PASSWORD}),
+        ("POST", "/console/evidence/{case_number}/export"): lambda: c.post("/console/evidence/C-HOME-HOLD/export",
+                                                                           data={"csrf": csrf}),
+    }
+    routes = {(m, r.path) for r in console_router.routes + admin_router.routes for m in r.methods}
+    assert routes == set(calls), f"console routes without a matrix entry: {sorted(routes - set(calls))}"
+    for other_step in ("train", "suspend", "unlock", "reenrol"):  # every users step on A's account
+        r = c.post(f"/console/users/u.operator/{other_step}", data={"course": "x", "csrf": csrf})
+        assert r.status_code in (403, 404), (other_step, r.status_code)
+    for (method, path), call in calls.items():
+        if call is None:
+            continue
+        r = call()
+        assert r.status_code < 500, (method, path, r.status_code)
+        # a refusal may echo the id B asked for; only what B is shown as data counts as a leak
+        leaked = [s for s in HOME_ONLY if r.status_code == 200 and s in r.text and path != "/console/audit"]
+        assert not leaked, f"{method} {path} leaked {leaked}"
+        if "{" in path:
+            assert r.status_code in (403, 404, 409, 422), f"{method} {path} on A's object: {r.status_code}"
+    assert c.post("/console/logout", follow_redirects=False).status_code == 303
+    assert gov.store.get_user("u.pending").status == "pending"
+    op = gov.store.get_user("u.operator")
+    assert op.status == "active" and not op.enrol_token_hash
+    assert gov.store.get_sharing(ids["pending_share"]).status == "pending"
+    assert gov.store.get_workflow("a1") is None
