@@ -115,9 +115,11 @@ mvn_copy() { # mvn_copy NAME POMDIR OUTDIR [extra -D...]
   command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
   log "fetch $name: mvn dependency:copy-dependencies -> $out"
   rm -rf "$out.tmp"; mkdir -p "$out.tmp"
+  # maven's own output (colour resets even with -q) goes to a log, shown only when it fails
+  mkdir -p "$CACHE"
   "${MVN[@]}" -f "$pomdir/pom.xml" "$@" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$out.tmp" \
-    || { rm -rf "$out.tmp"; die "fetch $name: maven could not resolve the artifacts"; }
+      -DincludeScope=runtime -DoutputDirectory="$out.tmp" >"$CACHE/mvn-$name.log" 2>&1 \
+    || { tail -n 20 "$CACHE/mvn-$name.log" >&2; rm -rf "$out.tmp"; die "fetch $name: maven could not resolve the artifacts (log: $CACHE/mvn-$name.log)"; }
   rm -rf "$out"; mv "$out.tmp" "$out"; mark_done "$out"
   log "fetch $name: $(ls "$out" | grep -c '\.jar$') jars"
 }
