@@ -161,6 +161,10 @@ class PlateRead(Record):
     img_height: int = 0
     seq: int = 0
     processing_time_ms: float = 0.0
+    region: str = ""  # OpenALPR style, e.g. "us-ca"; "" when unknown
+    region_confidence: float = 0.0
+    detector: str = ""  # model provenance: name@sha256:<12 hex> or name@version
+    recognizer: str = ""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,8 @@ from .cassandra_retention import CassandraRetention
 log = logging.getLogger(__name__)
 
 READ_COLS = ("read_id", "frame_id", "camera_id", "agency", "capture_ts", "plate", "confidence",
-             "coordinates", "candidates", "img_width", "img_height", "seq", "processing_time_ms")
+             "coordinates", "candidates", "img_width", "img_height", "seq", "processing_time_ms",
+             "region", "region_confidence", "detector", "recognizer")
 GROUP_COLS = ("group_id", "camera_id", "agency", "epoch_start", "epoch_end", "frame_start", "frame_end",
               "best_plate", "best_confidence", "best_read_id", "candidates", "read_ids", "num_reads",
               "expires_at")
@@ -179,7 +180,8 @@ class CassandraStore(CassandraRetention):
         for r in reads:
             vals = (r.read_id, r.frame_id, r.camera_id, r.agency, r.capture_ts, r.plate, r.confidence,
                     [tuple(p) for p in r.coordinates], [(c.plate, c.confidence) for c in r.candidates],
-                    r.img_width, r.img_height, r.seq, r.processing_time_ms)
+                    r.img_width, r.img_height, r.seq, r.processing_time_ms,
+                    r.region, r.region_confidence, r.detector, r.recognizer)
             when = _utc(r.capture_ts)
             by_plate.append((_month(r.capture_ts), when, *vals, ttl))
             by_cam.append((_day(r.capture_ts), when, *vals, ttl))
@@ -223,7 +225,10 @@ class CassandraStore(CassandraRetention):
                          coordinates=tuple(tuple(p) for p in row.coordinates or ()),
                          candidates=tuple(Candidate(p, c) for p, c in row.candidates or ()),
                          img_width=row.img_width or 0, img_height=row.img_height or 0, seq=row.seq or 0,
-                         processing_time_ms=row.processing_time_ms or 0.0)
+                         processing_time_ms=row.processing_time_ms or 0.0,
+                         region=getattr(row, "region", None) or "",
+                         region_confidence=getattr(row, "region_confidence", None) or 0.0,
+                         detector=getattr(row, "detector", None) or "", recognizer=getattr(row, "recognizer", None) or "")
 
     def search_reads(self, query: ReadQuery) -> list[PlateRead]:
         end = query.end_ts if query.end_ts is not None else time.time() + 86_400
