@@ -28,6 +28,7 @@ Recognition model ``rec`` (PP-OCRv4 SVTR-LCNet CTC recogniser, ``models/ppocr/re
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -64,6 +65,26 @@ class InferenceBackend(Protocol):
     def recognize(self, batch: np.ndarray) -> np.ndarray:
         """``float32 [N,3,48,W]`` normalised line crops -> ``float32 [N,W//8,C]`` CTC softmax."""
         ...
+
+
+def file_digest(path: Path) -> str:
+    """First 12 hex digits of the file's SHA-256 (the model checksum every read records)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:12]
+
+
+def model_ids(backend: object) -> tuple[str, str]:
+    """``(detector, recognizer)`` names with checksum or version, e.g.
+    ``("ppocrv4-det@sha256:d2a7720d45a5", ...)``; ``("unknown", "unknown")`` for a backend that
+    does not say."""
+    prov = getattr(backend, "provenance", None)
+    if callable(prov):
+        d = prov()
+        return str(d.get("detector", "unknown")), str(d.get("recognizer", "unknown"))
+    return "unknown", "unknown"
 
 
 def charset_from_metadata(character: str) -> list[str]:
@@ -126,6 +147,15 @@ class OnnxBackend:
             raise BackendError(f"{rec_path} has no 'character' metadata")
         self._charset = charset_from_metadata(meta["character"])
         self.intra_op_threads = intra_op_threads
+        self._provenance = {
+            "detector": f"ppocrv4-det@sha256:{file_digest(det_path)}",
+            "recognizer": f"ppocrv4-rec@sha256:{file_digest(rec_path)}",
+            "runtime": f"onnxruntime-{ort.__version__}",
+        }
+
+    def provenance(self) -> dict[str, str]:
+        """Model names with checksums (``name@sha256:<12 hex>``) and the runtime."""
+        return dict(self._provenance)
 
     @property
     def charset(self) -> list[str]:

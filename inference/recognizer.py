@@ -29,7 +29,7 @@ import numpy as np
 from alpr.records import Candidate
 
 from . import geometry as geo
-from .backends import InferenceBackend, OnnxBackend
+from .backends import InferenceBackend, OnnxBackend, model_ids
 from . import plates as rules
 from . import regions
 from .decoding import DecodedChar, candidates, ctc_decode, fold_matrix, fold_probs
@@ -125,6 +125,8 @@ class RecognizedPlate:
     candidates: tuple[Candidate, ...] = field(default_factory=tuple)
     region: str = ""  # OpenALPR style, e.g. "us-ca"; "" when unknown
     region_confidence: float = 0.0
+    detector: str = ""  # model provenance: name@checksum or version
+    recognizer: str = ""
 
 
 @dataclass
@@ -215,6 +217,16 @@ class PlateRecognizer:
         if self.state and self.state not in regions.table()[1]:
             raise ValueError(f"unknown US state {state!r}")
         self._fold = fold_matrix(list(self.backend.charset))
+        self._models = model_ids(self.backend)
+
+    def provenance(self) -> dict[str, str]:
+        """Detector and recogniser names with checksums/versions, and the US format table version."""
+        prov = getattr(self.backend, "provenance", None)
+        out = dict(prov()) if callable(prov) else {}
+        out.setdefault("detector", self._models[0])
+        out.setdefault("recognizer", self._models[1])
+        out["us_formats"] = regions.table()[0]
+        return out
 
     # ------------------------------------------------------------------ public API
     def recognize(self, image_bgr: np.ndarray) -> list[RecognizedPlate]:
@@ -453,5 +465,5 @@ class PlateRecognizer:
             cands = tuple(Candidate(plate=t, confidence=round(c, 3)) for t, c in r.cands)
             code, rconf = regions.guess_state(votes, r.plate, self.state) if id(r) in us else ("", 0.0)
             plates.append(RecognizedPlate(r.plate, round(r.confidence, 3), coords, cands,  # type: ignore[arg-type]
-                                          f"us-{code.lower()}" if code else "", rconf))
+                                          f"us-{code.lower()}" if code else "", rconf, *self._models))
         return plates

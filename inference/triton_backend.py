@@ -138,6 +138,12 @@ class TritonBackend:
         self._max_batch: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    def provenance(self) -> dict[str, str]:
+        """Model names on the server with their version (``latest`` when none is pinned)."""
+        v = self.model_version or "latest"
+        return {"detector": f"triton:{self.det_model}@{v}", "recognizer": f"triton:{self.rec_model}@{v}",
+                "runtime": f"triton-grpc:{self.url}"}
+
     # -- pickling: never ship the gRPC client --------------------------------------------------
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
