@@ -30,13 +30,22 @@ def plate_json(p) -> dict:
         "confidence": round(float(p.confidence), 2),
         "coordinates": [{"x": int(round(x)), "y": int(round(y))} for x, y in p.coordinates],
         "candidates": [{"plate": c.plate, "confidence": round(float(c.confidence), 2)} for c in p.candidates],
+        "region": getattr(p, "region", ""),
+        "region_confidence": round(float(getattr(p, "region_confidence", 0.0)), 1),
+        "detector": getattr(p, "detector", ""),
+        "recognizer": getattr(p, "recognizer", ""),
     }
 
 
 def cmd_read(args) -> int:
     from alpr.inference.recognizer import FrameDecodeError, PlateRecognizer, decode_image
 
-    recognizer = PlateRecognizer(topn=args.topn)
+    try:
+        recognizer = PlateRecognizer(topn=args.topn, country=getattr(args, "country", "auto"),
+                                     state=getattr(args, "state", None))
+    except ValueError as exc:
+        print(f"alpr read: {exc}", file=sys.stderr)
+        return 2
     status = 0
     annotate_dir = Path(args.annotate) if args.annotate else None
     used: set = set()
@@ -168,6 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--topn", type=int, default=10, help="number of candidates per plate (default 10)")
     p.add_argument("--annotate", metavar="DIR",
                    help="also write each image with its plate boxes, texts and confidences to DIR")
+    p.add_argument("-c", "--country", default="auto",
+                   help="plate country: us (US state formats as priors), auto (default: US decoding "
+                        "unless the plate looks foreign), or any other code for generic decoding")
+    p.add_argument("-p", "--state", help="US state hint, e.g. ca (implies --country us)")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.set_defaults(func=cmd_read)
 
