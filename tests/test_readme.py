@@ -164,7 +164,7 @@ def test_hotlist_import_store_default_is_the_configured_store():
     assert store.default is None and Settings().store in store.help
 
 
-@pytest.mark.parametrize("phrase", ["--format native", "alpr users create", "alpr/cli.py", "alpr/demo.py",
+@pytest.mark.parametrize("phrase", ["--format native", "alpr/cli.py", "alpr/demo.py",
                                     "alpr/hotlist/cli.py", "in 38.9s", "job-server:2.77.0 on Maven"])
 def test_stale_claims_are_gone(phrase):
     assert phrase not in README
