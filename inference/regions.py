@@ -56,6 +56,11 @@ def looks_foreign(text: str) -> bool:
     return pattern(text) in FOREIGN
 
 
+#: words of road and shop signs: a reading that starts or ends with one is a sign, not a plate
+SIGN_WORDS = ("EXIT", "NORTH", "SOUTH", "EAST", "WEST", "MILE", "STOP", "ONLY", "LANE", "PARKING", "SPEED",
+              "LIMIT", "ROUTE", "RESIDENT", "PENSKE", "THISAREA", "DEALER", "MOTORS", "AUTO")
+
+
 @dataclass(frozen=True)
 class StateInfo:
     code: str
@@ -128,6 +133,10 @@ def _edit1(a: str, b: str) -> bool:
 def is_decoration(text: str) -> bool:
     """A state name, slogan, registration sticker or label word: never a plate of its own."""
     if _STICKER.match(text) or _YEAR.match(text) or text in _WORDS or _letters(text) in _WORDS:
+        return True
+    folded = _letters(text)
+    if len(text) >= 5 and any(folded.startswith(w) or (folded.endswith(w) and text.endswith(w))
+                              for w in SIGN_WORDS):
         return True
     cue = cue_state(text)
     return cue is not None and (len(text) >= 5 or cue[1] >= 0.99)
