@@ -185,6 +185,7 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
              total: int | None = None, label: str = "", misses: list | None = None) -> dict:
     n = exact = near = hit = 0
     with_state = state_right = false_plates = 0
+    per_state: dict[str, list[int]] = {}
     total_s = cpu_s = 0.0
     bar = _progress(total, label) if label else None
     if bar:
@@ -202,6 +203,9 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
             hit += any(c.plate == s.plate for p in plates for c in p.candidates)
             false_plates += sum(1 for p in plates if edit_distance(p.plate, s.plate) > 1)
             if s.state:
+                tally = per_state.setdefault(s.state, [0, 0])
+                tally[0] += 1
+                tally[1] += best == s.plate
                 with_state += 1
                 state_right += bool(plates) and getattr(plates[0], "region", "") == "us-" + s.state.lower()
             if best != s.plate:
@@ -230,6 +234,7 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
     }
     if with_state:
         out["state_right"] = round(state_right / with_state, 4)
+        out["per_state"] = {st: {"images": n_, "top1_exact": round(ok / n_, 4)} for st, (n_, ok) in sorted(per_state.items())}
     return out
 
 
