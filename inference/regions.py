@@ -95,12 +95,14 @@ def cue_state(text: str) -> tuple[str, float] | None:
     if len(text) < 4 or sum(c.isalpha() for c in text) < 0.6 * len(text):
         return None
     folded = _letters(text)
+    # one wrong character is allowed only in a (nearly) all-letter reading of 6+ characters
+    fuzzy = len(folded) >= 6 and sum(c.isdigit() for c in text) <= 1
     best: tuple[str, float] | None = None
     for code, st in table()[1].items():
         for cue in st.cues:
             if len(cue) < 4:
                 continue
-            if folded in cue or (len(folded) >= 6 and _near_in(folded, cue)):
+            if folded in cue or (fuzzy and len(folded) >= 0.5 * len(cue) and _near_in(folded, cue)):
                 strength = min(1.0, len(folded) / len(cue)) * (1.0 if cue == st.name else 0.9)
                 if best is None or strength > best[1]:
                     best = (code, strength)

@@ -65,3 +65,27 @@ def test_edit_distance():
     assert eval_accuracy.edit_distance("RK755AJ", "RK755AJ") == 0
     assert eval_accuracy.edit_distance("RK755AJ", "755AJ") == 2
     assert eval_accuracy.edit_distance("AB123", "A8123") == 1
+
+
+@pytest.mark.slow
+def test_openalpr_us_crops_top1(shared_data, recognizer):
+    """Reached 619/745 (83.1%) exact top-1 with US state formats as priors (baseline 510/745)."""
+    folder = shared_data / "openalpr-us-crops"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} missing")
+    res = eval_accuracy.evaluate(recognizer, eval_accuracy.load_csv(folder))
+    assert res["images"] == 745
+    assert res["top1_exact"] >= 0.80, res
+    assert res["top1_within1"] >= 0.93, res
+
+
+@pytest.mark.slow
+def test_ucsd_stills_whole_cars_top1(shared_data, recognizer):
+    """Whole cars in parking lots: reached 200/243 (82.3%) exact top-1 (baseline 160/243)."""
+    folder = shared_data / "ucsd-stills-ca"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} missing")
+    res = eval_accuracy.evaluate(recognizer, eval_accuracy.load_csv(folder))
+    assert res["images"] == 243
+    assert res["top1_exact"] >= 0.79, res
+    assert res["state_right"] >= 0.7, res
