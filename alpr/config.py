@@ -108,8 +108,10 @@ class Settings:
                 or (self.deadletter_sink.startswith("jsonl:") and self.deadletter_sink[6:])):
             raise ConfigError(f"deadletter_sink must be 'store', 'kafka' or 'jsonl:PATH' (dead letters always go to "
                               f"the store as well), got {self.deadletter_sink!r}")
-        if self.alert_dedupe_s <= 0 or self.hotlist_refresh_s <= 0:
-            raise ConfigError("alert_dedupe_s and hotlist_refresh_s must be > 0")
+        if self.alert_dedupe_s <= 0:
+            raise ConfigError("alert_dedupe_s must be > 0")
+        if self.hotlist_refresh_s < 0:  # 0: the hotlist version is checked on every batch
+            raise ConfigError("hotlist_refresh_s must be >= 0 (0: check the hotlist version on every batch)")
         if self.batch_size < 1 or self.parallelism < 1:
             raise ConfigError("batch_size and parallelism must be >= 1")
         if self.grouping.min_reads < 1 or self.grouping.time_delta_s <= 0:
