@@ -74,7 +74,9 @@ class RetentionStore(Protocol):
 
 def retention_days_for(store, agency: str, default_days: int = MIN_RETENTION_DAYS) -> int:
     """The agency's retention from ``store`` (a :class:`RetentionStore`), else ``default_days``; >= 365."""
-    days = store.agency_retention_days(agency) if isinstance(store, RetentionStore) else None
+    # a record without an agency (a dead letter of an unreadable frame) takes the default: an
+    # empty agency is no key to look up (Cassandra refuses an empty partition key)
+    days = store.agency_retention_days(agency) if agency and isinstance(store, RetentionStore) else None
     return max(int(days if days is not None else default_days), MIN_RETENTION_DAYS)
 
 
