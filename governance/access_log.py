@@ -28,7 +28,7 @@ from .anchors import AnchorSink, Checkpoint, gather
 from .keys import AuditKey
 from .models import AccessRecord
 from .purposes import Purpose
-from .store import GENESIS_HASH, AccessLogStore
+from .store import GENESIS_HASH, AccessLogStore, RecordMaker
 
 log = logging.getLogger(__name__)
 CHAIN = "access_log"
@@ -83,11 +83,46 @@ class AccessLog:
 
         rec = self.store.append_access(make)
         for mirror in self.mirrors:
-            mirror.append_access(make)
+            self._mirror(mirror, rec, make)
         record_access_event(action, rec.purpose_code, outcome)
         if self.anchors and rec.seq % self.anchor_every == 0:
             self._publish(rec.seq, rec.hash)
         return rec
+
+    def _mirror(self, mirror: AccessLogStore, rec: AccessRecord, make: RecordMaker) -> None:
+        """Store the primary's record ``rec`` in ``mirror`` as it is (same seq, prev_hash and MAC).
+
+        A mirror that is behind the primary (attached to a log that already has records, e.g.
+        the packaged policy published by ``Governance.build``, or enabled on a running
+        deployment) first gets the primary's records it lacks, in order: re-making the record
+        at the mirror's own next slot would shift every record by one, so the mirror would
+        never match the primary. Only a mirror whose next slot is exactly where the primary's
+        next record goes is caught up; a mirror that is ahead or forked (tampered) gets the
+        record re-made at its own slot, as before, and ``alpr audit verify --mirror`` shows it."""
+        for _ in range(3):  # a concurrent writer can move the mirror meanwhile: look again
+            try:
+                mirror.append_access(_exactly(rec))
+                return
+            except _Slot as slot:
+                seq, prev = slot.seq, slot.prev
+            if seq > rec.seq:  # already copied by a concurrent writer's catch-up?
+                have = mirror.access_records(start_seq=rec.seq)[:1]
+                if have and have[0].seq == rec.seq and have[0].hash == rec.hash:
+                    return
+                break
+            missing = [r for r in self.store.access_records(start_seq=seq) if r.seq < rec.seq]
+            if not missing or missing[0].seq != seq or missing[0].prev_hash != prev:
+                break
+            log.warning("access-log mirror %s is behind the primary: copying records %d..%d",
+                        type(mirror).__name__, seq, rec.seq - 1)
+            try:
+                for r in missing:
+                    mirror.append_access(_exactly(r))
+            except _Slot:
+                continue
+        log.error("access-log mirror %s is out of step with the primary at record %d: "
+                  "`alpr audit verify --mirror` will report it", type(mirror).__name__, rec.seq)
+        mirror.append_access(make)
 
     def _publish(self, seq: int, hash_: str) -> Optional[Checkpoint]:
         if self.key is None or not self.anchors:
@@ -113,6 +148,25 @@ class AccessLog:
         report = verify_chain(self.store, self.key, cps)
         observe_chain_report(report)
         return report
+
+
+class _Slot(Exception):
+    """A mirror offered slot (seq, prev) that is not where the record being copied belongs."""
+
+    def __init__(self, seq: int, prev: str):
+        super().__init__(seq, prev)
+        self.seq, self.prev = seq, prev
+
+
+def _exactly(rec: AccessRecord) -> RecordMaker:
+    """A maker that stores ``rec`` unchanged, only at its own slot (else raises :class:`_Slot`,
+    which the store's append gives up on before writing anything)."""
+
+    def make(seq: int, prev: str) -> AccessRecord:
+        if (seq, prev) != (rec.seq, rec.prev_hash):
+            raise _Slot(seq, prev)
+        return rec
+    return make
 
 
 def verify_chain(store: AccessLogStore, key: Optional[AuditKey] = None,

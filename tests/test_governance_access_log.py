@@ -1,5 +1,6 @@
 """Civ. Code 1798.90.52 access log: contents, append-only, hash chain verification."""
 
+import json
 import sqlite3
 
 import pytest
@@ -7,7 +8,7 @@ import pytest
 from alpr.governance.access_log import record_hash, verify_chain
 from alpr.governance.search import SearchCriteria
 
-from governance_helpers import add_user, bootstrap, make_gov, seed_reads
+from governance_helpers import Clock, add_user, bootstrap, make_gov, seed_reads
 
 
 def _gov_with_log(n_searches=4):
@@ -86,7 +87,6 @@ def test_verify_detects_inserted_record():
     body = dict(seq=seq, ts=1.0, username="ghost", agency="DHSPD", action="search_reads", data_elements={},
                 purpose_code="STOLEN-VEHICLE", case_number="C-1", channel="api", outcome="allowed", detail="",
                 prev_hash=prev)
-    import json
     c.execute("INSERT INTO access_log VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
               (seq, 1.0, "ghost", "DHSPD", "search_reads", json.dumps({}), "STOLEN-VEHICLE", "C-1", "api",
                "allowed", "", prev, record_hash(body)))
@@ -108,3 +108,69 @@ def test_every_refusal_is_logged_too():
         gov.search.search(op, SearchCriteria(plate_pattern="7ABC*"), None, None, note="investigation")
     rec = gov.store.access_records()[-1]
     assert rec.action == "search_reads" and rec.outcome == "denied" and "purpose code" in rec.detail
+
+
+# --------------------------------------------------------------------------- mirror attached late
+# Governance.build publishes the packaged policy (record 1) before a mirror set on ``gov.log``
+# afterwards sees anything: the mirror must start with the primary's records, not shift them.
+def _late_mirror(tmp_path):
+    from alpr.governance.store_sqlite import SqliteGovernanceStore
+
+    gov = make_gov(Clock(), db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+    assert [r.action for r in gov.store.access_records()] == ["policy_publish"]
+    mirror = SqliteGovernanceStore(str(tmp_path / "mirror.db"))
+    gov.log.mirrors = (mirror,)
+    admin, _ = bootstrap(gov)
+    op, _ = add_user(gov, admin, "u.operator", "operator")
+    seed_reads(gov)
+    for i in range(3):
+        gov.search.search(op, SearchCriteria("7ABC*"), "STOLEN-VEHICLE", f"C-24-{i:03d}", None, channel="api")
+    return gov, mirror
+
+
+def _cli_verify(tmp_path, capsys) -> tuple[int, dict]:
+    from alpr.app.cli import main as alpr_main
+
+    rc = alpr_main(["audit", "verify", "--gov-db", str(tmp_path / "gov.db"), "--read-store",
+                    f"sqlite:{tmp_path / 'reads.db'}", "--mirror", "--access-log-mirror",
+                    f"sqlite:{tmp_path / 'mirror.db'}"])
+    return rc, json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_mirror_attached_to_a_log_with_records_holds_the_primary_records(tmp_path, capsys):
+    gov, mirror = _late_mirror(tmp_path)
+    assert mirror.access_records() == gov.store.access_records()  # same seq, prev_hash and MAC
+    assert mirror.access_head() == gov.store.access_head()
+    n = len(mirror.access_records())
+    gov.close()
+    rc, rep = _cli_verify(tmp_path, capsys)
+    assert rc == 0 and rep["mirrors"] == [{"ok": True, "checked": n, "first_bad_seq": None, "reason": ""}]
+
+
+def test_catching_up_a_mirror_does_not_launder_its_tampering(tmp_path, capsys):
+    gov, mirror = _late_mirror(tmp_path)
+    n = len(mirror.access_records())
+    mirror.connection.execute("DROP TRIGGER access_log_no_delete")
+    mirror.connection.execute("DELETE FROM access_log WHERE seq = ?", (n // 2,))
+    gov.log.record(username="u.operator", agency="DHSPD", action="search_reads", purpose_code="AUDIT")
+    gov.close()
+    for _ in range(2):  # the verifier's own (mirrored) record does not repair it either
+        rc, rep = _cli_verify(tmp_path, capsys)
+        assert rc == 1 and rep["ok"] is True
+        assert rep["mirrors"][0]["ok"] is False and rep["mirrors"][0]["first_bad_seq"] == n // 2
+
+
+def test_a_forked_mirror_is_not_caught_up(tmp_path):
+    """A mirror whose history is not the primary's keeps its own slots: the comparison names it."""
+    from alpr.governance.access_log import AccessLog, compare_stores
+    from alpr.governance.store_sqlite import SqliteGovernanceStore
+
+    gov, _ = _late_mirror(tmp_path)
+    forked = SqliteGovernanceStore(str(tmp_path / "forked.db"))
+    AccessLog(forked, key=gov.log.key).record(username="ghost", agency="DHSPD", action="search_reads")
+    gov.log.mirrors = (forked,)
+    gov.log.record(username="u.operator", agency="DHSPD", action="search_reads", purpose_code="AUDIT")
+    assert [r.username for r in forked.access_records()] == ["ghost", "u.operator"]
+    rep = compare_stores(gov.store, forked)
+    assert not rep.ok and rep.first_bad_seq == 1
+    gov.close()

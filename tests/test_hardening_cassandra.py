@@ -325,9 +325,6 @@ def test_mirror_head_lagging_behind_a_forged_tail_is_not_adopted(cluster_session
     assert verify_chain(store).first_bad_seq == N + 2
 
 
-@pytest.mark.xfail(strict=True, reason="known defect, open: `alpr audit verify --mirror` reports the Cassandra mirror "
-                   "differing from the primary at record 1 (username, agency, action...) on a freshly mirrored log; "
-                   "strict, so the fix turns this red until the mark is removed")
 def test_audit_verify_mirror_cli(cluster_session, tmp_path, capsys, monkeypatch):
     """``alpr audit verify --mirror`` checks the Cassandra mirror too (exit 1 when it is broken)."""
     from alpr.app.cli import main as alpr_main
