@@ -9,8 +9,10 @@ the same arrays for the same batch.
   model handlers to workers by pickling; gRPC channels do not pickle).
 * Transient failures (gRPC ``UNAVAILABLE``, ``DEADLINE_EXCEEDED``, ``RESOURCE_EXHAUSTED``) are
   retried ``retries`` times with exponential backoff (``backoff_s * 2**attempt``, capped at
-  ``max_backoff_s``); when they are exhausted :class:`InferenceUnavailable` is raised so the
-  pipeline can dead-letter the batch. Any other server error (bad shape, unknown model) raises
+  ``max_backoff_s``, with equal jitter: each delay drawn from the upper half of that, see
+  :class:`alpr.backoff.RetryPacer`); when they are exhausted :class:`InferenceUnavailable` is
+  raised so the pipeline can dead-letter the batch. One warning is logged when the server starts
+  failing and one line when it answers again, not one per attempt. Any other server error (bad shape, unknown model) raises
   :class:`~alpr.inference.backends.BackendError` at once: retrying cannot fix it.
 * Batches larger than the model's ``max_batch_size`` (read once from the server's model
   config) are split into chunks and the outputs concatenated.
@@ -24,14 +26,16 @@ the same arrays for the same batch.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from alpr.backoff import RetryPacer
 from alpr.observability.metrics import record_inference_retry
 from alpr.inference.backends import (
     DEFAULT_MODEL_DIR,
@@ -44,6 +48,8 @@ from alpr.inference.backends import (
     _check_batch,
     charset_from_metadata,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "127.0.0.1:18111"
 RETRYABLE_STATUS = frozenset({"StatusCode.UNAVAILABLE", "StatusCode.DEADLINE_EXCEEDED",
@@ -112,6 +118,7 @@ class TritonBackend:
         model_version: str = "",
         charset: Optional[Sequence[str]] = None,
         model_dir: str | os.PathLike[str] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not url or ":" not in url:
             raise ValueError(f"url must be host:port (gRPC), got {url!r}")
@@ -137,6 +144,8 @@ class TritonBackend:
         self._client: Any = None
         self._max_batch: dict[str, int] = {}
         self._lock = threading.Lock()
+        self._pacer = RetryPacer(f"triton {url}", log, base_s=self.backoff_s, cap_s=self.max_backoff_s,
+                                 jitter=0.5, sleep=sleep)
 
     def provenance(self) -> dict[str, str]:
         """Model names on the server with their version (``latest`` when none is pinned)."""
@@ -180,22 +189,24 @@ class TritonBackend:
         """Run ``fn(client)`` with retries on transient gRPC errors."""
         from tritonclient.utils import InferenceServerException
 
-        attempt = 0
+        schedule = self._pacer.backoff()
         while True:
             try:
-                return fn(self._get_client())
+                result = fn(self._get_client())
             except InferenceServerException as exc:
                 status = str(exc.status() or "")
                 if status not in RETRYABLE_STATUS:
                     raise BackendError(f"triton {self.url} {what}: {status or 'error'}: {exc.message()}") from exc
-                if attempt >= self.retries:
+                if schedule.attempt >= self.retries:
                     raise InferenceUnavailable(
-                        f"triton {self.url} {what}: {status} after {attempt + 1} attempt(s): {exc.message()}"
-                    ) from exc
-            self._reset_client()
-            record_inference_retry("triton")
-            time.sleep(min(self.max_backoff_s, self.backoff_s * (2 ** attempt)))
-            attempt += 1
+                        f"triton {self.url} {what}: {status} after {schedule.attempt + 1} attempt(s): "
+                        f"{exc.message()}") from exc
+                self._reset_client()
+                record_inference_retry("triton")
+                self._pacer.failed(schedule, what, f"{status}: {exc.message()}")
+                continue
+            self._pacer.succeeded(what)
+            return result
 
     # -- model config ----------------------------------------------------------------------------
     def _model_config(self, model: str) -> dict:

@@ -3,11 +3,13 @@
 Writes use prepared statements with ``USING TTL ?`` and run concurrently
 (``execute_concurrent_with_args``); a failed write is retried with backoff and then raised,
 so the Beam bundle fails and is retried instead of losing rows. By default that is
-``retries`` attempts (about 6 s of backoff); ``retry_budget_s`` (URL query
+``retries`` attempts (3 to 6 s of backoff: delays 0.2 s doubling to at most 5 s, each with
+equal jitter, :class:`alpr.backoff.RetryPacer`); ``retry_budget_s`` (URL query
 ``cassandra://h:p/ks?retry_budget_s=120``) instead keeps retrying writes, the initial
 connect and queries for that many seconds, so a pipeline rides out a Cassandra restart
 instead of failing the bundle. The driver reconnects to a node that was down every
-``reconnect_max_s`` at most (its default backs off to 10 minutes). Expiry is Cassandra's TTL:
+``reconnect_max_s`` at most (its default backs off to 10 minutes). A store logs one warning
+when Cassandra starts failing and one line when it works again, not one per attempt. Expiry is Cassandra's TTL:
 ``purge_expired`` has nothing to delete (it returns 0), expired cells are never served. The
 per-agency retention (table ``agency_retention``) re-TTLs an agency's rows when it changes
 (:meth:`set_agency_retention`), and :meth:`purge_past_retention` deletes rows whose capture time
@@ -20,9 +22,10 @@ import datetime as dt
 import logging
 import re
 import time
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 from urllib.parse import parse_qs, urlparse
 
+from alpr.backoff import RetryPacer
 from alpr.observability.metrics import record_store_retry
 from alpr.records import Alert, Candidate, DeadLetter, HotlistEntry, PlateGroup, PlateRead, stable_id
 
@@ -84,7 +87,9 @@ class CassandraStore(CassandraRetention):
 
     def __init__(self, hosts: list[str], port: int = 9042, keyspace: str = "alpr",
                  concurrency: int = 64, retries: int = 5, connect_timeout_s: float = 10.0,
-                 retry_budget_s: float = 0.0, reconnect_max_s: float = 5.0):
+                 retry_budget_s: float = 0.0, reconnect_max_s: float = 5.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
+        """``sleep`` and ``clock`` pace the retries (replaceable in tests)."""
         from cassandra.cluster import Cluster
         from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 
@@ -92,6 +97,7 @@ class CassandraStore(CassandraRetention):
             raise ValueError("retry_budget_s must be >= 0 and reconnect_max_s > 0")
         self.keyspace = _ident(keyspace)
         self.concurrency, self.retries, self.retry_budget_s = concurrency, retries, float(retry_budget_s)
+        self._pacer = RetryPacer("cassandra", log, base_s=0.2, cap_s=5.0, jitter=0.5, sleep=sleep, clock=clock)
         self._cluster = Cluster(hosts, port=port, load_balancing_policy=RoundRobinPolicy(),
                                 connect_timeout=connect_timeout_s, protocol_version=5,
                                 reconnection_policy=ExponentialReconnectionPolicy(0.5, reconnect_max_s))
@@ -121,17 +127,19 @@ class CassandraStore(CassandraRetention):
         from cassandra import OperationTimedOut, Unavailable
         from cassandra.cluster import NoHostAvailable
 
-        t0, attempt = time.monotonic(), 0
+        pacer = self._pacer
+        t0, schedule = pacer.clock(), pacer.backoff()
         while True:
             try:
-                return fn()
+                result = fn()
             except (NoHostAvailable, OperationTimedOut, Unavailable) as exc:
-                if time.monotonic() - t0 >= self.retry_budget_s:
+                if pacer.clock() - t0 >= self.retry_budget_s:
                     raise
-                log.warning("cassandra: %s failed (%s), retrying", what, exc)
                 record_store_retry("cassandra", what, 1)
-                time.sleep(min(0.2 * 2 ** attempt, 5.0))
-                attempt += 1
+                pacer.failed(schedule, what, exc)
+                continue
+            pacer.succeeded(what)
+            return result
 
     # -- plumbing ----------------------------------------------------------------
     def _prep(self, cql: str):
@@ -145,24 +153,27 @@ class CassandraStore(CassandraRetention):
 
         if not rows:
             return 0
-        ps = self._retrying(lambda: self._prep(cql), "prepare")
+        # a cached statement proves nothing about the server: only a real prepare goes through _retrying
+        ps = self._ps.get(cql) or self._retrying(lambda: self._prep(cql), "prepare")
         pending = rows
-        t0, attempt = time.monotonic(), 0
+        table = re.search(r"(?:INTO|FROM)\s+(\w+)", cql)
+        what = f"write to {table.group(1) if table else 'unknown'}"
+        pacer = self._pacer
+        t0, schedule = pacer.clock(), pacer.backoff()
         while True:
             results = execute_concurrent_with_args(self._session, ps, pending, concurrency=self.concurrency,
                                                    raise_on_first_error=False)
             failed = [args for args, (ok, _res) in zip(pending, results) if not ok]
             if not failed:
+                pacer.succeeded(what)
                 return len(rows)
             errors = [res for ok, res in results if not ok]
-            if attempt >= self.retries and time.monotonic() - t0 >= self.retry_budget_s:
+            attempt = schedule.attempt
+            if attempt >= self.retries and pacer.clock() - t0 >= self.retry_budget_s:
                 raise RuntimeError(f"cassandra: {len(failed)} write(s) failed after {attempt} retries "
-                                   f"({time.monotonic() - t0:.0f}s): {errors[0]}")
-            log.warning("cassandra: %d write(s) failed (%s), retrying", len(failed), errors[0])
-            table = re.search(r"(?:INTO|FROM)\s+(\w+)", cql)
+                                   f"({pacer.clock() - t0:.0f}s): {errors[0]}")
             record_store_retry("cassandra", table.group(1) if table else "unknown", len(failed))
-            time.sleep(min(0.2 * 2 ** attempt, 5.0))
-            attempt += 1
+            pacer.failed(schedule, f"{what} ({len(failed)} row(s))", errors[0])
             pending = failed
 
     def _rows(self, cql: str, args: tuple = ()):
