@@ -29,9 +29,16 @@ def blue_columns(crop: np.ndarray) -> np.ndarray:
     return blue.mean(axis=0)
 
 
+#: a country band sits on a plate that is not blue itself: past the band, at most this share of
+#: the middle rows may be blue (a blue US plate, e.g. Delaware's, or a sky-blue scenic background
+#: would otherwise make the plate's first characters a "band" and drop them)
+MAX_BLUE_AFTER_BAND = 0.2
+
+
 def band_width(crop: np.ndarray, min_fraction: float = 0.4) -> int:
     """Width in pixels of a blue band at the left edge of a line crop (0 if there is none)."""
-    cols = blue_columns(crop) >= min_fraction
+    fractions = blue_columns(crop)
+    cols = fractions >= min_fraction
     w = len(cols)
     start = 0
     while start < max(2, w // 20) and start < w and not cols[start]:
@@ -42,6 +49,8 @@ def band_width(crop: np.ndarray, min_fraction: float = 0.4) -> int:
     width = end - start
     if width < max(2, 0.03 * w) or end > 0.3 * w:
         return 0  # no band, or a blue plate / blue background rather than a band
+    if float(fractions[end:].mean()) > MAX_BLUE_AFTER_BAND:
+        return 0  # the plate itself is blue past the "band": no country band
     return end
 
 
@@ -110,3 +119,69 @@ def union_quad(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     x1, y1 = pts.max(axis=0)
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float32)
 
+
+
+def _ink(crop: np.ndarray) -> np.ndarray:
+    """Boolean ink mask of a line crop: Otsu threshold, the minority side is the ink."""
+    gray = cv2.cvtColor(np.ascontiguousarray(crop), cv2.COLOR_BGR2GRAY)
+    _, dark = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ink = dark > 0
+    return ink if ink.mean() <= 0.5 else ~ink
+
+
+def char_heights(crop: np.ndarray, rec_w: int, chars: Sequence[DecodedChar]) -> list[tuple[float, float]]:
+    """Per character ``(height, stack)`` in pixels: the tallest connected ink blob centred between
+    it and its neighbours, and the span of the tallest pair of similar blobs stacked one above
+    the other there (a stacked type code such as ``B/R``; 0 when there is none). Blobs nearly
+    as tall as the crop (plate border, frame, background) say nothing; a character with no blob
+    gets ``nan`` as its height."""
+    h, w = crop.shape[:2]
+    if not chars or h < 8:
+        return [(float("nan"), 0.0)] * len(chars)
+    content_w = min(rec_w, math.ceil(REC_HEIGHT * w / max(h, 1)))
+    px_per_step = REC_STRIDE * w / max(content_w, 1)
+    centres = [(c.t0 + c.t1 + 1) / 2.0 * px_per_step for c in chars]
+    n, _, stats, _ = cv2.connectedComponentsWithStats(_ink(crop).astype(np.uint8), connectivity=8)
+    blobs = [(x + bw / 2.0, float(y), float(y + bh)) for x, y, bw, bh, area in stats[1:n]
+             if 0.15 * h <= bh <= 0.9 * h and area >= 0.002 * h * h and bw < 0.9 * h]
+    out: list[tuple[float, float]] = []
+    for i, x in enumerate(centres):
+        gap = min([abs(x - c) for j, c in enumerate(centres) if j != i], default=h / 2.0)
+        near = [(y0, y1) for cx, y0, y1 in blobs if abs(cx - x) <= 0.5 * gap]
+        if not near:
+            out.append((float("nan"), 0.0))
+            continue
+        stack = max((b1 - a0 for a0, a1 in near for b0, b1 in near
+                     if b0 >= a1 - 0.2 * min(a1 - a0, b1 - b0)
+                     and min(a1 - a0, b1 - b0) >= 0.6 * max(a1 - a0, b1 - b0)), default=0.0)
+        out.append((max(y1 - y0 for y0, y1 in near), stack))
+    return out
+
+
+#: characters at either end of a line whose ink is shorter than this share of the line's median
+#: character height, where two similar small blobs stacked one above the other span most of
+#: that height, are not part of the registration (stacked type codes such as ``B/R``, ``L/S``)
+SMALL_CHAR = 0.7
+#: below this median character height (pixels) blobs are too coarse to tell a stacked pair from
+#: a character broken by blur or low resolution, and nothing is dropped
+MIN_CHAR_PX = 24
+
+
+def small_ends(heights: Sequence[tuple[float, float]], max_drop: int = 2) -> tuple[int, int]:
+    """How many leading and trailing characters are stacked pairs clearly smaller than the
+    registration's characters (as :func:`char_heights` measures them)."""
+    n = len(heights)
+    known = [hh for hh, _ in heights if hh == hh]
+    if n < 4 or len(known) < 3:
+        return 0, 0
+    med = float(np.median(known))
+    if med < MIN_CHAR_PX:
+        return 0, 0
+    small = [hh == hh and hh < SMALL_CHAR * med and st >= 0.75 * med for hh, st in heights]
+    lead = 0
+    while lead < min(max_drop, n - 3) and small[lead]:
+        lead += 1
+    trail = 0
+    while trail < min(max_drop, n - 3 - lead) and small[n - 1 - trail]:
+        trail += 1
+    return lead, trail

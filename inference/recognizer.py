@@ -158,9 +158,9 @@ class _Reading:
 
 
 def _decoration_of(main: np.ndarray, other: np.ndarray) -> bool:
-    """Whether ``other`` is small text printed on the plate ``main`` (state name above,
-    slogan or dealer frame below): clearly shorter, horizontally within it, and stacked
-    right above or below it."""
+    """Whether ``other`` is small text printed on the plate ``main``: a state name above, a
+    slogan or dealer frame below (clearly shorter, horizontally within it, stacked right above
+    or below it), or a label beside it (under half its height, within its rows, close by)."""
     mx0, my0 = main.min(axis=0)
     mx1, my1 = main.max(axis=0)
     ox0, oy0 = other.min(axis=0)
@@ -168,10 +168,28 @@ def _decoration_of(main: np.ndarray, other: np.ndarray) -> bool:
     mh, oh, ow = my1 - my0, oy1 - oy0, max(ox1 - ox0, 1e-6)
     if mh <= 0 or oh >= 0.7 * mh:
         return False
+    if oh < 0.5 * mh and oy0 >= my0 - 0.1 * mh and oy1 <= my1 + 0.1 * mh:
+        # beside it, within its height: a label or stacked code printed next to the registration
+        return max(mx0 - ox1, ox0 - mx1) < mh
     if (min(mx1, ox1) - max(mx0, ox0)) / ow < 0.6:
         return False
     gap = max(my0 - oy1, oy0 - my1)  # negative when they overlap vertically
     return gap < 0.8 * mh and not (oy0 > my0 and oy1 < my1)
+
+
+#: an end character read with less than this probability is not trusted to extend a plate
+WEAK_END = 0.8
+
+
+def _weak_extra(longer: _Reading, inner: str) -> bool:
+    """Whether ``longer`` is ``inner`` plus characters at its ends that were all read weakly."""
+    if len(longer.chars) != len(longer.plate) or len(inner) < 4 or len(longer.plate) - len(inner) > 2:
+        return False  # only one or two extra characters around a plate-length reading
+    at = longer.plate.find(inner)
+    if at not in (0, len(longer.plate) - len(inner)):
+        return False  # the extra characters are in the middle or on both sides
+    extra = longer.chars[:at] + longer.chars[at + len(inner):]
+    return bool(extra) and max(c.prob for c in extra) < WEAK_END
 
 
 class PlateRecognizer:
@@ -365,6 +383,9 @@ class PlateRecognizer:
         n_band = rules.band_chars(ln.crop, ln.width, decoded.chars)
         if 0 < n_band <= 3 and len(chars) - n_band >= 2:
             chars = chars[n_band:]  # the country code on a blue band is not part of the plate
+        lead, trail = rules.small_ends(rules.char_heights(ln.crop, ln.width, chars))
+        if lead or trail:  # stacked type codes, county numbers, emblems: smaller than the registration
+            chars = chars[lead : len(chars) - trail]
         shape = rules.shape_prior(ln.quad) if ln.parts else 1.0
         r = self._reading(ln.image, ln.quad, chars, ln.parts, shape)
         if r is not None and n_band > 0:
@@ -434,27 +455,46 @@ class PlateRecognizer:
                 return 0.6
         return 1.0
 
+    def _fits(self, longer: str, shorter: str, votes: dict[str, float]) -> bool:
+        """Whether the longer text fits the (hinted, cued or national) US formats about as well
+        as the shorter one: then weakly read end characters of a line are the plate's own (a
+        low-resolution first digit), not an emblem's. A whole-crop reading never gets this."""
+        if self.country not in ("auto", "us"):
+            return False
+        state = self.state or (max(votes, key=lambda k: votes[k]) if votes else None)
+        weight = regions.format_weight(longer, state)
+        return weight > 0 and weight >= 0.25 * regions.format_weight(shorter, state)
+
     def _select(self, readings: list[_Reading]) -> list[RecognizedPlate]:
         readings = [r for r in readings if r.confidence >= self.min_confidence and r.score > 0]
         readings, votes, us = self._jurisdiction(readings)
-        # a reading that contains an overlapping reading's text, nearly as good, supersedes it
+        # a reading that contains an overlapping reading's text, nearly as good, supersedes it,
+        # unless what it adds at an end was read weakly (an emblem, a flower, a badge next to the
+        # registration): then the shorter reading supersedes the longer one
+        # (the superseded reading's area stays claimed by the one that superseded it)
         dominated: set[int] = set()
+        claims: dict[int, list[np.ndarray]] = {}
         for i, a in enumerate(readings):
             for j, b in enumerate(readings):
                 if (
                     i != j
                     and len(a.plate) > len(b.plate)
                     and b.plate in a.plate
-                    and a.score >= 0.85 * b.score
                     and rules.overlap(a.quad, b.quad) > 0.3
                 ):
-                    dominated.add(j)
+                    if _weak_extra(a, b.plate) and (a.parts == 0 or not self._fits(a.plate, b.plate, votes)):
+                        dominated.add(i)
+                        claims.setdefault(id(b), []).append(a.quad)
+                    elif a.score >= 0.85 * b.score:
+                        dominated.add(j)
+                        claims.setdefault(id(a), []).append(b.quad)
         ranked = sorted(
             (r for k, r in enumerate(readings) if k not in dominated), key=lambda r: -r.score
         )
         chosen: list[_Reading] = []
         for r in ranked:
-            if any(rules.overlap(r.quad, c.quad) > 0.3 or _decoration_of(c.quad, r.quad) for c in chosen):
+            if any(rules.overlap(r.quad, q) > 0.3 or _decoration_of(q, r.quad)
+                   for c in chosen for q in (c.quad, *claims.get(id(c), ()))):
                 continue
             chosen.append(r)
             if len(chosen) >= self.max_plates:

@@ -137,6 +137,9 @@ def is_decoration(text: str) -> bool:
     if _STICKER.match(text) or _YEAR.match(text) or text in _WORDS or _letters(text) in _WORDS:
         return True
     folded = _letters(text)
+    if len(text) >= 6 and sum(c.isdigit() for c in text) <= 1 and any(
+            len(w) >= 6 and _edit1(folded, w) for w in _WORDS):
+        return True  # a badge or label misread by one character (SUSARU, CHEVR0LE)
     if len(text) >= 5 and any(folded.startswith(w) or (folded.endswith(w) and text.endswith(w))
                               for w in SIGN_WORDS):
         return True

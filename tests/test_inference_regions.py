@@ -77,7 +77,8 @@ def test_road_sign_is_not_returned_as_a_plate(recognizer):
 
 def test_state_names_slogans_and_stickers_are_decorations():
     for text in ("WY0MING", "1NDIANA", "ALA8AMA", "VERM0NT", "FEB2002", "APR12", "2008", "TOYOTA", "CITR0EN",
-                 "DMVCAGOV", "EXPLORE", "EX1T798", "14MILE", "N0RTH", "PENSKE", "THISAREA"):
+                 "DMVCAGOV", "EXPLORE", "EX1T798", "14MILE", "N0RTH", "PENSKE", "THISAREA",
+                 "SUSARU", "T0Y0TA", "CHEVR0LE"):  # badges misread by one character too
         assert regions.is_decoration(text), text
     for text in ("7ABC123", "4TAZ530", "NOX218", "CUST0M", "BTP882", "ABC1234"):
         assert not regions.is_decoration(text), text
