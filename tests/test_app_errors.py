@@ -100,6 +100,65 @@ def test_gateway_without_kafka_one_line_no_librdkafka_spam():
     assert "rdkafka" not in p.stderr
 
 
+def flink_env(tmp_path, **extra) -> dict:
+    """An environment with no Flink: an empty cache and none of the locate overrides."""
+    env = {k: v for k, v in os.environ.items() if k not in ("FLINK_HOME", "FLINK_ENV_PYTHON", "FLINK_JOB_JARS")}
+    env.update(ALPR_PROGRESS="off", ALPR_CACHE=str(tmp_path / "empty-cache"), **extra)
+    return env
+
+
+def test_flink_runner_without_flink_one_line_and_debug_shows_traceback(tmp_path):
+    for master in ("[local]", f"127.0.0.1:{closed_port()}"):
+        env = flink_env(tmp_path, ALPR_FLINK_MASTER=master)
+        p = subprocess.run([*ALPR, "run", "--runner", "flink"], capture_output=True, text=True, timeout=120,
+                           cwd=tmp_path, env=env)
+        assert p.returncode == 2, p.stderr
+        line = one_error_line(p, "run")
+        assert "Flink: job environment not found" in line and "make services-fetch" in line
+        assert "--runner direct" in line
+    d = subprocess.run([*ALPR, "--debug", "run", "--runner", "flink"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path, env=flink_env(tmp_path))
+    assert d.returncode == 2 and "Traceback (most recent call last)" in d.stderr
+    assert "FlinkEnvironmentMissing" in d.stderr
+
+
+def fake_flink_home(tmp_path, script: str) -> dict:
+    """A Flink home whose ``bin/flink`` runs ``script`` (no JVM, no cluster)."""
+    home = tmp_path / "flink-home"
+    (home / "bin").mkdir(parents=True)
+    (home / "bin" / "flink").write_text("#!/bin/sh\n" + script)
+    (home / "bin" / "flink").chmod(0o755)
+    jar = tmp_path / "job.jar"
+    jar.write_bytes(b"")
+    return dict(FLINK_HOME=str(home), FLINK_ENV_PYTHON=sys.executable, FLINK_JOB_JARS=str(jar))
+
+
+def test_flink_submission_failure_is_one_line_with_the_cause(tmp_path):
+    port = closed_port()
+    java = ("echo 'org.apache.flink.client.program.ProgramInvocationException: The main method caused an error'\n"
+            "echo '\tat org.apache.flink.client.cli.CliFrontend.run(CliFrontend.java:1)'\n"
+            f"echo 'Caused by: java.net.ConnectException: Connection refused: /127.0.0.1:{port}'\n"
+            "exit 1\n")
+    env = flink_env(tmp_path, ALPR_FLINK_MASTER=f"127.0.0.1:{port}", **fake_flink_home(tmp_path, java))
+    p = subprocess.run([*ALPR, "run", "--runner", "flink"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path, env=env)
+    assert p.returncode == 2, p.stderr
+    line = one_error_line(p, "run")
+    assert f"flink run -m 127.0.0.1:{port} failed (exit 1): java.net.ConnectException: Connection refused" in line
+    assert "make services-up" in line and "ALPR_FLINK_MASTER" in line
+
+
+def test_flink_rest_unreachable_after_submission_is_one_line(tmp_path):
+    port = closed_port()
+    accepted = "echo 'Job has been submitted with JobID 0123456789abcdef0123456789abcdef'\n"
+    env = flink_env(tmp_path, ALPR_FLINK_MASTER=f"127.0.0.1:{port}", **fake_flink_home(tmp_path, accepted))
+    p = subprocess.run([*ALPR, "run", "--runner", "flink"], capture_output=True, text=True, timeout=120,
+                       cwd=tmp_path, env=env)
+    assert p.returncode == 2, p.stderr
+    line = one_error_line(p, "run")
+    assert f"cannot reach the Flink REST API at http://127.0.0.1:{port}" in line
+
+
 def test_backoff_full_jitter_grows_and_caps():
     b = Backoff(base_s=0.5, cap_s=4.0, rng=random.Random(3))
     delays = [b.next_delay() for _ in range(12)]

@@ -22,6 +22,11 @@ _SERVICES = {
     ("confluent_kafka", "KafkaException"): ("Kafka", "start it (make services-up) or set ALPR_KAFKA__BOOTSTRAP"),
     ("tritonclient", "InferenceServerException"): ("Triton", "start it (make services-up) or use --inference onnx"),
     ("alpr.inference", "BackendError"): ("Triton", "start it (make services-up) or use --inference onnx"),
+    ("alpr.pipelines.flink", "FlinkEnvironmentMissing"): (
+        "Flink", "fetch it (make services-fetch) or set FLINK_HOME, FLINK_ENV_PYTHON and FLINK_JOB_JARS; "
+                 "--runner direct needs no Flink"),
+    ("alpr.pipelines.flink", "FlinkError"): (
+        "Flink", "start the cluster (make services-up) and check ALPR_FLINK_MASTER, or use --runner direct"),
 }
 
 

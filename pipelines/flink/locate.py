@@ -25,6 +25,14 @@ def versions_env(repo: Path = REPO) -> dict[str, str]:
     return out
 
 
+class FlinkError(RuntimeError):
+    """Submission failed or the cluster answered with an error (``alpr run`` reports it in one line)."""
+
+
+class FlinkEnvironmentMissing(FlinkError):
+    """The Flink home, the job environment's interpreter or a job jar is not there."""
+
+
 @dataclass(frozen=True)
 class FlinkPaths:
     home: Path          # bin/flink, lib/, plugins/
@@ -38,8 +46,8 @@ class FlinkPaths:
     def check(self) -> "FlinkPaths":
         gone = self.missing()
         if gone:
-            raise FileNotFoundError("Flink job environment incomplete (run `infra/services.sh fetch flink`): "
-                                    + ", ".join(gone))
+            more = f" and {len(gone) - 1} more" if len(gone) > 1 else ""
+            raise FlinkEnvironmentMissing(f"job environment not found ({gone[0]}{more} missing)")
         return self
 
 

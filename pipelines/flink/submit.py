@@ -9,6 +9,7 @@ Nothing here imports PyFlink.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -19,14 +20,21 @@ import urllib.request
 from pathlib import Path
 from typing import Optional, Sequence
 
-from alpr.pipelines.flink.locate import FlinkPaths, flink_paths
+# FlinkError and FlinkEnvironmentMissing live in locate (no PyFlink there either) and are re-exported here
+from alpr.pipelines.flink.locate import FlinkEnvironmentMissing, FlinkError, FlinkPaths, flink_paths  # noqa: F401
 
+log = logging.getLogger(__name__)
 JOB_PY = Path(__file__).resolve().with_name("job.py")
 TERMINAL = {"FINISHED", "FAILED", "CANCELED", "SUSPENDED"}
+_CAUSE = re.compile(r"^(?:Caused by:\s*)?([\w.$]+(?:Exception|Error)\b.*)$")
 
 
-class FlinkError(RuntimeError):
-    """Submission failed or the cluster answered with an error."""
+def failure_reason(output: str) -> str:
+    """The line of ``bin/flink``'s output that says why: the last exception (Java prints the root
+    cause last, as ``Caused by: ...``), else the last line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    causes = [m.group(1) for m in map(_CAUSE.match, lines) if m]
+    return (causes or lines or ["no output"])[-1]
 
 
 def submit_command(master: str, job_args: Sequence[str] = (), paths: Optional[FlinkPaths] = None) -> list[str]:
@@ -43,11 +51,16 @@ def submit(master: str, job_args: Sequence[str] = (), env: Optional[dict] = None
     run_env = dict(os.environ if env is None else env)
     run_env.setdefault("FLINK_CONF_DIR", conf_dir or str(p.home / "conf"))
     run_env.setdefault("FLINK_LOG_DIR", tempfile.mkdtemp(prefix="alpr-flink-client-"))
-    out = subprocess.run(submit_command(master, job_args, p), env=run_env, capture_output=True, text=True,
-                         timeout=timeout)
+    try:
+        out = subprocess.run(submit_command(master, job_args, p), env=run_env, capture_output=True, text=True,
+                             timeout=timeout)
+    except subprocess.TimeoutExpired as exc:
+        raise FlinkError(f"flink run -m {master} did not finish within {timeout:.0f}s") from exc
     found = re.search(r"JOB_ID=([0-9a-f]{32})", out.stdout) or re.search(r"JobID ([0-9a-f]{32})", out.stdout)
     if out.returncode != 0 or not found:
-        raise FlinkError(f"flink run failed (rc={out.returncode}):\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
+        output = f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+        log.debug("flink run output:\n%s", output)  # alpr --debug shows it
+        raise FlinkError(f"flink run -m {master} failed (exit {out.returncode}): {failure_reason(output)}")
     return found.group(1)
 
 
@@ -73,6 +86,9 @@ class FlinkRest:
                 text = resp.read()
         except urllib.error.HTTPError as exc:
             raise FlinkError(f"{method} {path}: HTTP {exc.code}: {exc.read()[:500]!r}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise FlinkError(f"cannot reach the Flink REST API at {self.url} ({reason})") from exc
         return json.loads(text) if text else {}
 
     def get(self, path: str):
