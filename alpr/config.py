@@ -61,6 +61,12 @@ class KafkaConfig:
     idle_timeout_s: Optional[float] = None  # stop after this long without a record
 
 
+#: the state hints a recogniser takes (the 50 states and DC)
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY".split())
+
+
 @dataclass(frozen=True)
 class Settings:
     __pydantic_config__ = _TYPED
@@ -73,6 +79,8 @@ class Settings:
     seed: int = 7
     inference: str = "onnx"                      # onnx | triton://host:port
     topn: int = 10
+    country: str = "auto"                        # auto | us | eu ...: the recogniser's country hint (OpenALPR -c)
+    state: Optional[str] = None                  # US state hint, e.g. CA (OpenALPR -p): formats re-rank reads
     batch_size: int = 8
     store: str = "sqlite:.run/alpr.db"           # sqlite:PATH | cassandra://host:port/keyspace
     retention_days: int = MIN_RETENTION_DAYS
@@ -118,6 +126,8 @@ class Settings:
             raise ConfigError("grouping.min_reads must be >= 1 and grouping.time_delta_s > 0")
         if not 1 <= self.topn <= 50:
             raise ConfigError("topn must be between 1 and 50")
+        if self.state is not None and self.state.upper() not in US_STATES:
+            raise ConfigError(f"state must be a US state or DC code such as CA, got {self.state!r}")
         return self
 
     def replace(self, **changes: Any) -> "Settings":

@@ -88,3 +88,21 @@ def test_plates_are_not_printed_by_default():
     s = Settings()
     assert s.print_results is False and s.debug_plates is False
     assert load_settings(env={"ALPR_DEBUG_PLATES": "1"}).debug_plates is True
+
+
+def test_region_hints_reach_the_recogniser():
+    """ALPR_STATE=ca (a California agency, OpenALPR's -p ca) becomes the recogniser's state hint
+    in the stage both engines build; an unknown state is a configuration error."""
+    from alpr.pipelines.core.recognize import RecognizeStage
+
+    s = load_settings(env={"ALPR_STATE": "ca", "ALPR_COUNTRY": "us"})
+    assert (s.country, s.state) == ("us", "ca")
+    stage = RecognizeStage.from_settings(s).open()
+    try:
+        assert (stage._recognizer.country, stage._recognizer.state) == ("us", "CA")
+        assert stage._recognizer._selector.state == "CA"
+    finally:
+        stage.close()
+    assert RecognizeStage.from_settings(Settings()).open()._recognizer.state is None
+    with pytest.raises(ConfigError, match="state must be a US state"):
+        load_settings(env={"ALPR_STATE": "XX"})

@@ -92,7 +92,8 @@ def _settings(args, **overrides):
 def cmd_run(args) -> int:
     from alpr.pipelines.graph import run
 
-    overrides = {k: getattr(args, k) for k in ("source", "store", "inference", "runner") if getattr(args, k, None)}
+    overrides = {k: getattr(args, k) for k in ("source", "store", "inference", "runner", "country", "state")
+                 if getattr(args, k, None)}
     if getattr(args, "debug", False):
         overrides["debug_plates"] = True  # --debug: plates in stdout/logs (never by default)
     settings = _settings(args, **overrides)
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--store", help="sqlite:PATH | cassandra://host:port/keyspace")
     p.add_argument("--inference", help="onnx | triton://host:port")
     p.add_argument("--runner", choices=["direct", "flink"])
+    p.add_argument("--country", help="recogniser country hint: auto | us | eu ... (setting country)")
+    p.add_argument("--state", help="US state hint for every camera, e.g. CA (setting state)")
     p.add_argument("--hotlist", help="hotlist file to match against (side input)")
     p.add_argument("--hotlist-list", default="HOT", help="list code for --hotlist rows that carry none")
     p.add_argument("--follow", action="store_true",

@@ -113,10 +113,10 @@ class DecodeFrames(beam.PTransform):
 # --------------------------------------------------------------------------- inference
 class _RecognizeFn(beam.DoFn):
     def __init__(self, settings: Settings):
-        self.spec, self.topn = settings.inference, settings.topn
+        self.settings = settings
 
     def setup(self):
-        self._stage = RecognizeStage(self.spec, topn=self.topn)
+        self._stage = RecognizeStage.from_settings(self.settings)
 
     def process(self, batch):
         reads, dead = self._stage.run(list(batch))

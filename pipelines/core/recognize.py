@@ -54,9 +54,11 @@ def to_reads(frame, plates, width: int = 0, height: int = 0) -> list[PlateRead]:
 class RecognizeStage:
     """``open()`` on the worker, then ``run(batch)`` per batch; ``close()`` at teardown."""
 
-    def __init__(self, backend_spec: str = "onnx", topn: int = 10, retries: int = 1, backend_factory=None):
+    def __init__(self, backend_spec: str = "onnx", topn: int = 10, retries: int = 1, backend_factory=None,
+                 country: str = "auto", state: Optional[str] = None):
         self.backend_spec = backend_spec
         self.topn = topn
+        self.country, self.state = country, state
         self.retries = retries
         self.backend_factory = backend_factory or BackendFactory(backend_spec)
         self._recognizer = None
@@ -65,7 +67,8 @@ class RecognizeStage:
         if self._recognizer is None:
             from alpr.inference.recognizer import PlateRecognizer
 
-            self._recognizer = PlateRecognizer(self.backend_factory(), topn=self.topn)
+            self._recognizer = PlateRecognizer(self.backend_factory(), topn=self.topn, country=self.country,
+                                               state=self.state)
         return self
 
     def close(self) -> None:
@@ -100,6 +103,11 @@ class RecognizeStage:
             obs.observe_reads(d.frame.camera_id, d.frame.agency, len(plates))
             reads += to_reads(d.frame, plates, w, h)
         return reads, []
+
+    @classmethod
+    def from_settings(cls, settings) -> "RecognizeStage":
+        """The stage as the engines build it from :class:`alpr.config.Settings`."""
+        return cls(settings.inference, topn=settings.topn, country=settings.country, state=settings.state)
 
     @staticmethod
     def _dead(d: DecodedFrame, exc: BaseException) -> DeadLetter:

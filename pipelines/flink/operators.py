@@ -114,7 +114,7 @@ class RecognizeBatches(KeyedProcessFunction):
     def open(self, ctx: RuntimeContext):
         from alpr.pipelines.core.recognize import RecognizeStage
 
-        self.stage = RecognizeStage(self.settings.inference, topn=self.settings.topn).open()
+        self.stage = RecognizeStage.from_settings(self.settings).open()
         self.pending = ctx.get_list_state(ListStateDescriptor("pending", PICKLED))
         self.count = ctx.get_state(ValueStateDescriptor("count", Types.INT()))
         g = ctx.get_metrics_group().add_group("alpr")
