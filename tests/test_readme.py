@@ -194,3 +194,24 @@ FLAT_README = " ".join(README.split())  # a phrase broken over two lines is stil
 ])
 def test_stale_claims_are_gone(phrase):
     assert phrase not in FLAT_README
+
+
+def test_infra_readme_names_the_services_and_versions_services_sh_has():
+    """infra/README.md lists what ``infra/services.sh`` starts (a Beam job server and worker pool
+    were listed long after they went) at the versions of ``infra/versions.env``."""
+    infra = (REPO / "infra" / "README.md").read_text()
+    script = (REPO / "infra" / "services.sh").read_text()
+    services = re.search(r"^ALL=\(([^)]*)\)", script, re.M).group(1).split()
+    usage = re.search(r"services\.sh \{fetch\|up\|down\|status\} \[([a-z|]+)\]", infra).group(1).split("|")
+    assert usage == services + ["all"]
+    table = {m for m in re.findall(r"^\| ([a-z]+) \|", infra, re.M)} - {"service"}
+    assert table == set(services)
+    versions = dict(l.split("=", 1) for l in (REPO / "infra" / "versions.env").read_text().splitlines()
+                    if l.strip() and not l.startswith("#"))
+    flink_row = next(l for l in infra.splitlines() if l.startswith("| flink |"))
+    assert f"Flink {versions['FLINK_VERSION']} " in flink_row
+    for name in re.findall(r"\bmaven/\{([a-z,]+)\}", infra)[0].split(","):
+        assert (REPO / "infra" / "maven" / name / "pom.xml").is_file(), name
+    flat = " ".join(infra.split())
+    for stale in ("BEAM_FLINK_JOB_SERVER_JAR", "worker_pool_main", "BEAM_WORKER_POOL_PORT", "fetch jobserver"):
+        assert stale not in flat
