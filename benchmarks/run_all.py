@@ -124,7 +124,7 @@ def rows_for(name: str, r: dict) -> list[dict]:
         row("DirectRunner marginal CPU ms/frame", r["marginal_ms_per_frame_pipeline_cpu"],
             f"bare {r['marginal_ms_per_frame_bare_cpu']}",
             None if r["marginal_overhead_cpu"] is None else _r(1 + r["marginal_overhead_cpu"], 3))
-        row("FlinkRunner overhead", "not measured", None, None, None, r.get("flink", "").replace("not measured: ", ""))
+        row("Flink job overhead", "not measured", None, None, None, r.get("flink", "").replace("not measured: ", ""))
     elif name == "matcher":
         row(f"hotlist match/s per core ({r['entries']} entries)", r["match_per_s_core"],
             f"rapidfuzz brute {r['brute_rapidfuzz_per_s_core']}", r["speedup_vs_brute"], ">= 200000")

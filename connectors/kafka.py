@@ -3,7 +3,8 @@ dead-letter sinks.
 
 Why not Beam's cross-language ``ReadFromKafka``: it needs a Java SDK environment, which is a
 Docker container by default, and there is no proven non-Docker path on the Python
-DirectRunner. These Python transforms run unchanged on the DirectRunner and on Flink.
+DirectRunner. These Python transforms are the Beam pipeline's; the Flink job reads and writes
+Kafka with Flink's own ``KafkaSource`` and ``KafkaSink`` instead (``alpr.pipelines.flink.job``).
 
 The frames source here is for bounded replays and backfills on Beam (``alpr run --source
 kafka``): at pipeline construction it plans, per partition, the range from the group's
