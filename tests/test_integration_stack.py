@@ -1,15 +1,13 @@
-"""The production path on the real services: Kafka frames -> Beam pipeline -> Triton (v2 gRPC)
--> Cassandra (TTL) + Kafka alerts + Kafka dead letters. Same pipeline code as the embedded
-default; only the settings differ.
+"""The production services with the Beam pipeline: Kafka frames -> Beam (DirectRunner, a bounded
+replay of the frames topic) -> Triton (v2 gRPC) -> Cassandra (TTL) + Kafka alerts + Kafka dead
+letters. Same pipeline code as the embedded default; only the settings differ.
 
-Runner: the FlinkRunner needs Beam's Flink job server jar; when ``BEAM_FLINK_JOB_SERVER_JAR``
-points at one, the pipeline is submitted to the Flink cluster that ``infra/services.sh``
-started. The Maven mirror reachable here serves no ``beam-runners-flink-*-job-server`` jar
-(of any version), so otherwise the same graph runs on the DirectRunner.
+Runner: Beam runs in process (runner ``direct``). Beam's FlinkRunner is not used (the settings
+that configured it are refused, ``alpr.config.REMOVED``); the streaming job on Flink is the PyFlink
+job, ``alpr run --runner flink`` (``alpr.pipelines.flink``).
 """
 from __future__ import annotations
 
-import os
 import time
 import uuid
 
@@ -29,7 +27,7 @@ N_VEHICLES, SEED = 3, 21
 
 
 @pytest.fixture(scope="module")
-def stack(kafka_service, cassandra_service, triton_service, request):
+def stack(kafka_service, cassandra_service, triton_service):
     run_id = uuid.uuid4().hex[:8]
     camera = f"cam-it-{run_id}"
     kafka = KafkaConfig(bootstrap=kafka_service.bootstrap,
@@ -43,12 +41,6 @@ def stack(kafka_service, cassandra_service, triton_service, request):
         store=f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}",
         alerts_sink="kafka", deadletter_sink="kafka", print_results=False, kafka=kafka,
         hotlist_refresh_s=0.0)
-    jar = os.environ.get("BEAM_FLINK_JOB_SERVER_JAR")
-    if jar:
-        flink = request.getfixturevalue("flink_service")
-        settings.update(runner="flink", flink_master=flink.master, flink_version="1.20",
-                        flink_job_server_jar=jar, environment_type="EXTERNAL",
-                        environment_config=flink.environment_config)
     cfg = load_settings(**{k: v for k, v in settings.items() if k != "kafka"}).replace(kafka=kafka)
 
     cam = SyntheticCamera(camera, "AGIT", n_vehicles=N_VEHICLES, seed=SEED)
