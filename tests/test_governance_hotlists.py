@@ -50,7 +50,44 @@ def test_clets_derived_entries_are_marked(env):
     entry, _ = gov.hotlists.add_entry(op, plate="8XYZ999", list_code="SVS", case_number="CLETS-1234", purpose_code=PC,
                                       expires_at=time.time() + DAY, clets_derived=True)
     stored = [e for e in gov.hotlist_store.load_entries() if e.entry_id == entry.entry_id][0]
-    assert stored.clets_derived and stored.source == "clets"
+    # only a flag: the entry stays the agency's own (a "clets" source would make it global)
+    assert stored.clets_derived and stored.source == "agency" and stored.agency == "DHSPD"
+
+
+def test_a_clets_derived_entry_added_over_the_api_alerts_only_on_its_own_agencys_cameras():
+    """Issue 12 review: ``clets_derived`` made an agency entry global and unredacted. Replayed through
+    the API and the engine-neutral match stage that both engines run."""
+    import warnings
+
+    from alpr.pipelines.core.grouping import build_group
+    from alpr.pipelines.core.matching import HotlistSnapshot, MatchStage
+    from core_helpers import read
+    from governance_helpers import HOME, OTHER, login
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    from fastapi.testclient import TestClient
+
+    from alpr.governance.api import create_app
+
+    gov = make_gov()
+    admin, _ = bootstrap(gov)
+    op, secret = add_user(gov, admin, "ofc.a", "operator")
+    client = TestClient(create_app(governance=gov))
+    r = client.post("/api/hotlist", headers={"Authorization": f"Bearer {login(gov, op.username, secret)}"}, json={
+        "plate": "6CVT321", "list_code": "COVERT", "case_number": "C-24-610", "purpose_code": PC,
+        "expires_at": time.time() + DAY, "description": "surveillance target vehicle", "covert": True,
+        "clets_derived": True})
+    assert r.status_code == 201, r.text
+    assert r.json()["entry"]["source"] == "agency" and r.json()["entry"]["agency"] == HOME
+    stage = MatchStage(lambda: HotlistSnapshot.from_entries(gov.hotlist_store.load_entries(time.time())))
+
+    def group(agency):
+        return build_group([read("6CVT321", 100.0 + i, 95.0, cam=f"cam-{agency}", agency=agency, seq=i)
+                            for i in range(3)])
+
+    assert stage.alerts(group(OTHER), now=time.time()) == []      # agency B's camera: no alert
+    (mine,) = stage.alerts(group(HOME), now=time.time())           # agency A's camera: the alert, in full
+    assert (mine.agency, mine.description, mine.case_number) == (HOME, "surveillance target vehicle", "C-24-610")
 
 
 def test_auditor_cannot_manage_hotlist_and_removal_is_agency_scoped(env):
@@ -121,11 +158,36 @@ def test_the_look_back_searches_only_the_agencys_own_reads(env):
     assert gov.hotlists.retro_search(shared, gov.reads) == []
 
 
-@pytest.mark.parametrize("text", [
+# One list of texts for every channel (issue 12 item 5): the file importer and the API service
+# share one check (alpr.pii.personal_data), and these tests hold both to it.
+PERSONAL_TEXTS = [
     "Suspect John Smith, born 1985-03-02, lives 123 Main St",   # the tester's description
     "ex-girlfriend's car", "owner Jane Doe", "DOB 01/02/1980", "resides at 77 Palm Canyon Dr",
-    "driver 1990-07-04", "call 760-555-0199",
-])
+    "driver 1990-07-04", "call 760-555-0199", "mail j.doe@example.org", "aged 34", "Owner: John Smith",
+    "SSN 123-45-6789",
+]
+VEHICLE_TEXTS = ["white Honda Civic, broken tail light", "stolen 2026-05-01 from a dealer lot",
+                 "armed robbery suspect vehicle", "silver Ford Explorer"]
+
+
+def _import_description(text: str):
+    """The text as a description, through the file importer (OpenALPR CSV and native CSV)."""
+    import csv
+    import io
+
+    from alpr.connectors.hotlists import ImportOptions, parse_native, parse_openalpr
+
+    reports = []
+    for header, row, parse in ((["Plate Number", "Description", "Match Strategy"], ["7ABC999", text, "exact"],
+                                parse_openalpr),
+                               (["plate", "list_code", "description"], ["7ABC999", "LOCAL", text], parse_native)):
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows([header, row])
+        reports.append(parse(buf.getvalue(), ImportOptions(list_code="LOCAL")))
+    return reports
+
+
+@pytest.mark.parametrize("text", PERSONAL_TEXTS)
 def test_personal_data_in_free_text_is_refused_on_every_channel(env, text):
     gov, op, _ = env
     with pytest.raises(ValidationError, match="personal data"):
@@ -133,11 +195,15 @@ def test_personal_data_in_free_text_is_refused_on_every_channel(env, text):
                                expires_at=time.time() + DAY, description=text)
     assert gov.hotlists.list_entries(op) == []
     assert gov.store.access_records()[-2].outcome == "denied"
+    for rep in _import_description(text):  # the same text in a hotlist file: the row is refused
+        assert rep.entries == [] and len(rep.rejected) == 1, (rep.format, text)
+        assert rep.rejected[0].reason.startswith("personal data ("), rep.rejected[0].reason
 
 
-@pytest.mark.parametrize("ok", ["white Honda Civic, broken tail light", "stolen 2026-05-01 from a dealer lot",
-                                "armed robbery suspect vehicle", "silver Ford Explorer"])
+@pytest.mark.parametrize("ok", VEHICLE_TEXTS)
 def test_vehicle_descriptions_are_accepted(env, ok):
     gov, op, _ = env
     gov.hotlists.add_entry(op, plate="7ABC999", list_code="LOCAL", case_number="C-24-79", purpose_code=PC,
                            expires_at=time.time() + DAY, description=ok)
+    for rep in _import_description(ok):
+        assert [e.description for e in rep.entries] == [ok] and rep.rejected == [], rep.format

@@ -15,6 +15,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from alpr.hotlist.entries import entry_problems, make_entry_id
 from alpr.hotlist.normalize import normalize_plate, valid_state
+from alpr.pii import personal_data
 from alpr.records import HotlistEntry
 
 DEFAULT_SKIP_LIST: tuple[str, ...] = ("0", "00", "000", "190")
@@ -92,6 +93,7 @@ class ImportOptions:
 
 
 # --------------------------------------------------------------------------- personal data
+# columns that name personal data; the free-text check is alpr.pii.personal_data (every channel's)
 PERSONAL_COLUMNS = {
     "name": "name", "firstname": "name", "lastname": "name", "fullname": "name", "surname": "name",
     "middlename": "name", "ownername": "name", "owner": "name", "registeredowner": "name",
@@ -104,15 +106,6 @@ PERSONAL_COLUMNS = {
     "driverslicence": "driver licence", "dl": "driver licence", "dlnumber": "driver licence",
     "oln": "driver licence", "phone": "phone number", "email": "e-mail address",
 }
-
-_DOB = re.compile(r"\b(D\.?O\.?B\.?|BORN|BIRTH\s*DATE|DATE\s+OF\s+BIRTH|BIRTHDAY)\b", re.I)
-_SSN = re.compile(r"\b(SSN|SOC(IAL)?\s*SEC)\b|\b\d{3}-\d{2}-\d{4}\b", re.I)
-_ADDRESS = re.compile(
-    r"\b\d{1,6}\s+(?:[A-Z0-9.']+\s+){0,4}?(ST|STREET|AVE|AVENUE|RD|ROAD|BLVD|BOULEVARD|DR|DRIVE|LN|"
-    r"LANE|WAY|CT|COURT|PL|PLACE|HWY|HIGHWAY|TER|TERRACE|CIR|CIRCLE|PKWY|PARKWAY)\b\.?"
-    r"|\b(ADDRESS|ADDR|RESIDES\s+AT|LIVES\s+AT)\b", re.I)
-_NAME = re.compile(r"\b(NAME|OWNER|REGISTERED\s+TO|SUBJECT|SUSPECT|DRIVER)\s*[:=#]", re.I)
-_DL = re.compile(r"\b(DL|OLN|DRIVER'?S?\s+LICEN[CS]E)\s*(NO\.?|NUMBER|#|:)", re.I)
 
 
 def column_key(name: str) -> str:
@@ -130,20 +123,9 @@ def personal_columns(header: Sequence[str]) -> dict[str, str]:
 
 
 def personal_data_in_text(text: str) -> Optional[str]:
-    """What kind of personal data ``text`` looks like it carries, or None."""
-    if not text:
-        return None
-    if _DOB.search(text):
-        return "date of birth"
-    if _SSN.search(text):
-        return "social security number"
-    if _DL.search(text):
-        return "driver licence"
-    if _NAME.search(text):
-        return "name"
-    if _ADDRESS.search(text):
-        return "address"
-    return None
+    """What kind of personal data ``text`` looks like it carries, or None: the one check of every
+    channel (:func:`alpr.pii.personal_data`; the governance API and console use it too)."""
+    return personal_data(text)
 
 
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-]\d{2,4}\b|\b(19|20)\d{2}[/.-]\d{1,2}[/.-]\d{1,2}\b")
