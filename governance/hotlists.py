@@ -3,7 +3,8 @@
 Partial plates from major crimes may be entered with ``*``/``?`` wildcards. Every entry
 needs a purpose code and a case number (an entry is a standing search: it is logged as one) and
 an expiry (at most ``hotlist_entry_max_days`` ahead); entries derived from CLETS are flagged
-``clets_derived``. Personal data in any free text (names, dates of birth, addresses:
+``clets_derived`` - only a flag: an entry added by an agency always keeps ``source="agency"`` and
+its owning agency, so it alerts on that agency's cameras only (``pipelines/core/matching``). Personal data in any free text (names, dates of birth, addresses:
 :func:`alpr.governance.pii.personal_data`) is refused. When an entry is added, the agency's
 OWN stored reads of the look-back period are matched retroactively (:func:`retro_alerts_search`),
 a search in its own right: logged as ``hotlist_lookback`` with the same purpose.
@@ -106,7 +107,7 @@ class HotlistService:
             entry_id=stable_id(user.agency, norm, case_number, list_code), plate=norm, list_code=list_code,
             state=state.upper(), list_name=list_name or list_code, priority=int(priority),
             description=description.strip(), case_number=case_number, expires_at=float(expires_at),
-            covert=bool(covert), source="clets" if clets_derived else "agency",
+            covert=bool(covert), source="agency",  # never "clets": a source must not make an entry global
             match_strategy="lenient", agency=user.agency, clets_derived=bool(clets_derived), created_ts=now)
         try:
             self.hotlists.upsert_entries([entry])

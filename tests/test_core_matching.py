@@ -75,15 +75,19 @@ ENTRIES = [
       source="agency", expires_at=10 ** 10),
     E("shared", "SHR222", agency="AG-A", shared_with=("AG-B",), description="robbery", case_number="A-26-2",
       source="agency", expires_at=10 ** 10),
-    E("ncic", "NCI333", agency="AG-A", source="ncic", description="NCIC stolen", case_number="N-1"),
+    E("ncic", "NCI333", source="ncic", description="NCIC stolen", case_number="N-1"),  # the NCIC feed: no owner
     E("state", "STA444", description="state list", case_number="S-1", source="csv"),
+    # an agency's own entry labelled as NCIC/CLETS-sourced stays that agency's (the source is the agency's say)
+    E("own-clets", "CLT555", agency="AG-A", source="clets", description="covert, CLETS", case_number="A-26-3",
+      expires_at=10 ** 10),
 ]
 
 
 @pytest.mark.parametrize("plate,agency,want", [
     ("OWN111", "AG-A", ["own"]), ("OWN111", "AG-B", []),          # own entries: own cameras only
     ("SHR222", "AG-B", ["shared"]), ("SHR222", "AG-C", []),       # extended by sharing to AG-B only
-    ("NCI333", "AG-C", ["ncic"]), ("STA444", "AG-C", ["state"]),  # NCIC and state lists: everyone
+    ("NCI333", "AG-C", ["ncic"]), ("STA444", "AG-C", ["state"]),  # NCIC and state feeds: everyone
+    ("CLT555", "AG-A", ["own-clets"]), ("CLT555", "AG-B", []),    # a source label never makes an entry global
 ])
 def test_agency_scoped_matching(plate, agency, want):
     stage = MatchStage(lambda: HotlistSnapshot.from_entries(ENTRIES))
@@ -107,6 +111,10 @@ def test_an_alert_shows_the_receiving_agency_only_what_it_may_see():
     assert (theirs.agency, theirs.entry_agency, theirs.entry_plate) == ("AG-B", "AG-A", "SHR222")
     (ncic,) = stage.alerts(group_of("NCI333", agency="AG-B"))
     assert ncic.description == "NCIC stolen"
+    # an agency entry labelled "clets", extended to AG-B by an agreement, is still redacted for AG-B
+    agreed = MatchStage(lambda: HotlistSnapshot.from_entries(ENTRIES), agreements=lambda owner, cam: True)
+    (clets,) = agreed.alerts(group_of("CLT555", agency="AG-B"))
+    assert (clets.description, clets.case_number, clets.entry_agency) == ("", "", "AG-A")
 
 
 def test_dedupe_one_alert_per_entry_per_vehicle():

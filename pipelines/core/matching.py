@@ -9,9 +9,10 @@ overlay; the base is rebuilt (compacted) only when the overlay grows past
 
 Agency scope (policy 461; issue 12 item 4): an entry owned by an agency alerts only on that
 agency's cameras, unless the entry is shared with the camera's agency (``shared_with``) or
-an agreement between the two agencies extends it. Entries with no owning agency (state
-lists) and NCIC/CLEW/CLETS entries apply to every agency. An alert for another agency's
-entry carries neither its description nor its case number.
+an agreement between the two agencies extends it. Only entries with no owning agency (the
+state and NCIC feeds) apply to every agency: an entry's ``source`` (``ncic``, ``clets`` ...)
+never makes it global, since an agency can choose it. An alert for another agency's entry
+carries neither its description nor its case number, whatever the entry's source.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Callable, Iterable, Optional
 
-from alpr.hotlist.entries import is_ncic_sourced
 from alpr.hotlist.matcher import Hit, HotlistMatcher
 from alpr.observability import metrics as obs
 from alpr.records import Alert, HotlistChange, HotlistEntry, PlateGroup, stable_id
@@ -126,8 +126,9 @@ Agreements = Callable[[str, str], bool]  # (entry's agency, camera's agency) -> 
 
 
 def entry_applies(e: HotlistEntry, camera_agency: str, agreements: Optional[Agreements] = None) -> bool:
-    """Whether entry ``e`` may alert on a camera of ``camera_agency``."""
-    if not e.agency or is_ncic_sourced(e) or e.agency == camera_agency:
+    """Whether entry ``e`` may alert on a camera of ``camera_agency``: global only when it has no
+    owning agency (state/NCIC feeds); never because of its ``source``."""
+    if not e.agency or e.agency == camera_agency:
         return True
     if camera_agency in e.shared_with:
         return True
@@ -150,9 +151,9 @@ def group_alert(group: PlateGroup, hit: Hit, emitted_ts: Optional[float] = None)
 
 def visible_alert(alert: Alert) -> Alert:
     """The alert as its receiving agency (the camera's) may see it: another agency's entry
-    shows its list, plate and owner, never its description or case number."""
-    if not alert.entry_agency or alert.entry_agency == alert.agency or alert.entry_source.lower() in (
-            "ncic", "clew", "clets"):
+    shows its list, plate and owner, never its description or case number (its ``source`` changes
+    nothing: only an entry without an owning agency is shown in full to every agency)."""
+    if not alert.entry_agency or alert.entry_agency == alert.agency:
         return alert
     return replace(alert, description="", case_number="")
 
