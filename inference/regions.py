@@ -209,8 +209,8 @@ def _us_prior(text: str) -> float:
 def rerank(cands: list[tuple[str, float]], state: str | None, sure: bool = True) -> list[tuple[str, float]]:
     """Candidates re-scored by :func:`format_factor` and spelt by :func:`us_text`, best first.
 
-    ``sure``: the plate is known to be American (hint or state cue); otherwise an all-letter
-    text keeps its letter O. Every candidate stays (a look-alike the prior demotes can still
+    ``sure``: the plate is known to be American (hint, state cue, or a 2:1 plate crop);
+    otherwise an all-letter text keeps its letter O (another country's word-like plate). Every candidate stays (a look-alike the prior demotes can still
     hit a hotlist).
     """
     spelt = [(us_text(text, state) if sure or not text.isalpha() else text,

@@ -66,6 +66,12 @@ def _decoration_of(main: np.ndarray, other: np.ndarray) -> bool:
     return gap < 0.8 * mh and not (oy0 > my0 and oy1 < my1)
 
 
+def _aspect(quad: np.ndarray) -> float:
+    w = float(np.ptp(quad[:, 0]))
+    h = float(np.ptp(quad[:, 1]))
+    return w / h if h > 0 else 0.0
+
+
 #: an end character read with less than this probability is not trusted to extend a plate
 WEAK_END = 0.8
 
@@ -104,6 +110,9 @@ class Selector:
                 votes[cue[0]] = max(votes.get(cue[0], 0.0), cue[1])
         state = self.state or (max(votes, key=lambda k: votes[k]) if votes else None)
         forced = self.country == "us" or bool(votes)
+        # a whole image of about 2:1 is a US plate crop (12 x 6 in; EU plates are about 4.7:1):
+        # American enough to spell a vanity text the NCIC way, not to override foreign formats
+        sure = forced or any(r.parts == 0 and 1.5 <= _aspect(r.quad) <= 2.6 for r in readings)
         out: list[Reading] = []
         us: set[int] = set()
         for r in readings:
@@ -112,7 +121,7 @@ class Selector:
             if not forced and (regions.looks_foreign(r.plate) or r.band):
                 out.append(r)  # another country's format or an EU band: keep the generic reading
                 continue
-            cands = regions.rerank(r.cands, state, forced)
+            cands = regions.rerank(r.cands, state, sure)
             plate, conf = cands[0]
             r = dataclasses.replace(r, plate=plate, confidence=conf, score=conf * r.shape * self.height(r, readings),
                                     cands=cands)

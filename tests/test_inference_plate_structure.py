@@ -109,3 +109,17 @@ def test_small_ends_drops_only_stacked_pairs_at_the_ends():
     # at least three characters always remain
     assert plates.small_ends([pair, pair, tall, tall, tall]) == (2, 0)
     assert plates.small_ends([pair, pair, tall, tall]) == (1, 0)
+
+
+@needs_font
+def test_a_vanity_plate_crop_is_spelt_the_ncic_way_a_word_in_a_scene_is_not(recognizer):
+    """A 2:1 plate crop is a US plate: its vanity text is spelt with zeros, as NCIC enters it
+    (hotlists treat O and 0 as equal either way). Without that cue (or a hint) a word-like
+    reading keeps its letter O, as another country's plate would."""
+    crop = us_plate("COUGAR")
+    assert [p.plate for p in recognizer.recognize(crop)] == ["C0UGAR"]
+    wide = np.full((crop.shape[0], crop.shape[1] * 3, 3), 245, np.uint8)
+    wide[:, crop.shape[1]:2 * crop.shape[1]] = crop
+    wide = cv2.resize(wide, (wide.shape[1] * 2, wide.shape[0] * 2))  # a bigger, non-plate-shaped image
+    assert [p.plate for p in recognizer.recognize(wide)] == ["COUGAR"]
+    assert [p.plate for p in PlateRecognizer(country="us").recognize(wide)] == ["C0UGAR"]
