@@ -1,7 +1,8 @@
 """Accounts, MFA login, sessions and authorisation (461.2.1(a)(b)(e), 461.3(d)(e), 461.5(a), 461.8).
 
 * Accounts start ``pending`` and need a supervisor's approval (administrator or designee of
-  the same agency, never the applicant).
+  the same agency, never the applicant); a re-issued enrolment link puts the account back to
+  ``pending``, and the supervisor who re-issued it may not approve it (see :mod:`.accounts`).
 * Passwords are hashed with argon2id (argon2-cffi); login also needs a TOTP code (pyotp), and
   each code is accepted once (the last accepted time step is kept).
 * Administrators never see a password or an MFA secret: an account is created with a
@@ -15,7 +16,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import time
 from typing import Callable, Optional
@@ -25,15 +25,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .access_log import AccessLog
+from .accounts import AccountAdmin, _replace, check_password_strength, hash_token
 from .keys import SecretBox
 from .errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
-from .models import Session, TrainingRecord, User
-from .roles import PLATFORM_AGENCY, Action, Role, allowed
+from .models import Session, User
+from .roles import Action, allowed
 from .settings import GovernanceSettings
 from .store import GovernanceStore
 
 DAY_S = 86_400
-MIN_PASSWORD_LEN = 12
 LOGIN_FAILED = "invalid username, password or MFA code, or the account is locked"
 TOTP_STEP_S = 30
 # Administrative actions that do not touch ALPR data and so do not need training.
@@ -41,16 +41,10 @@ NO_TRAINING_NEEDED = frozenset({Action.MANAGE_USERS, Action.APPROVE_USERS, Actio
                                 Action.MANAGE_AGENCIES, Action.PUBLISH_POLICY, Action.EDIT_AGENCY_PROFILE})
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+class AuthService(AccountAdmin):
+    """Login, sessions, self-service credentials and authorisation; the account lifecycle run by
+    supervisors is :class:`~alpr.governance.accounts.AccountAdmin`."""
 
-
-def check_password_strength(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LEN:
-        raise ValidationError(f"password must have at least {MIN_PASSWORD_LEN} characters")
-
-
-class AuthService:
     def __init__(self, store: GovernanceStore, log: AccessLog, settings: GovernanceSettings,
                  clock: Callable[[], float] = time.time, secrets_key: Optional[bytes] = None):
         self.store, self.log, self.settings, self.clock = store, log, settings, clock
@@ -63,92 +57,11 @@ class AuthService:
 
     # -- helpers -----------------------------------------------------------------
     def _get(self, username: str) -> User:
+        """The caller's own account (password, MFA): supervisors' actions use ``_managed``."""
         user = self.store.get_user(username)
         if user is None:
             raise NotFound(f"no user {username!r}")
         return user
-
-    def _admin_log(self, actor: str, agency: str, action: str, target: str, channel: str, detail: str = "") -> None:
-        self.log.record(username=actor, agency=agency, action=action, data_elements={"user": target},
-                        channel=channel, detail=detail, purpose_code="ADMIN")
-
-    def _same_agency_manager(self, actor: User, target_agency: str, action: Action, channel: str = "api",
-                             target: str = "") -> None:
-        """Refusals are logged too (1798.90.52: every access attempt, allowed or not)."""
-        try:
-            self.authorize(actor, action)
-            if actor.agency != target_agency:
-                raise PermissionDenied(f"{actor.username} may not manage accounts of agency {target_agency}")
-        except PermissionDenied as exc:
-            self.log.record(username=actor.username, agency=actor.agency, action=action.value,
-                            data_elements={"user": target, "user_agency": target_agency}, channel=channel,
-                            outcome="denied", detail=str(exc), purpose_code="ADMIN")
-            raise
-
-    # -- account lifecycle -------------------------------------------------------
-    def bootstrap_admin(self, username: str, agency: str, password: str, display_name: str = "",
-                        title: str = "Deputy Chief", training_course: str = "ALPR administrator training",
-                        channel: str = "cli") -> tuple[User, str]:
-        """Create the first administrator (only when the agency has none). Returns (user, TOTP secret).
-        For ``agency == PLATFORM`` the account gets the ``platform`` role (agency registry only)."""
-        role = Role.PLATFORM.value if agency == PLATFORM_AGENCY else Role.ADMINISTRATOR.value
-        if any(u.role == role and u.agency == agency and u.status != "separated"
-               for u in self.store.list_users(agency)):
-            raise PermissionDenied(f"agency {agency} already has an administrator; use `alpr users create`")
-        check_password_strength(password)
-        now = self.clock()
-        secret = pyotp.random_base32()
-        user = User(username=username, agency=agency, role=role, display_name=display_name,
-                    title=title if role == Role.ADMINISTRATOR.value else "Platform operator", status="active", password_hash=self.hasher.hash(password), totp_secret=self.box.seal(secret),
-                    created_by="bootstrap", created_ts=now, approved_by="bootstrap", approved_ts=now,
-                    last_activity_ts=now)
-        if self.store.get_user(username) is not None:
-            raise ValidationError(f"user {username!r} already exists")
-        self.store.put_user(user)
-        self.store.add_training(TrainingRecord(username, training_course, now,
-                                               now + self.settings.training_valid_days * DAY_S, "bootstrap"))
-        self._admin_log(username, agency, "user_bootstrap", username, channel)
-        return user, secret
-
-    def create_user(self, actor: User, username: str, agency: str, role: str, display_name: str = "",
-                    title: str = "", channel: str = "api") -> tuple[User, str]:
-        """Create a *pending* account without password or MFA; returns (user, one-time enrolment
-        token). The holder opens ``/console/enrol?token=...`` (or ``POST /api/auth/enrol``) and
-        sets both; the administrator never sees either."""
-        self._same_agency_manager(actor, agency, Action.MANAGE_USERS, channel, username)
-        try:
-            role = Role(role).value
-        except ValueError as exc:
-            raise ValidationError(f"unknown role {role!r}; one of {[r.value for r in Role]}") from exc
-        if role == Role.PLATFORM.value or agency == PLATFORM_AGENCY:
-            raise PermissionDenied("platform accounts are created with `alpr users bootstrap --platform`")
-        if role == Role.ADMINISTRATOR.value and actor.role != Role.ADMINISTRATOR.value:
-            raise PermissionDenied("only the administrator can create another administrator")
-        if not username or len(username) > 64 or \
-                not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-            raise ValidationError("username must be 1-64 letters, digits, '.', '_' or '-'")
-        if self.store.get_user(username) is not None:
-            raise ValidationError(f"user {username!r} already exists")
-        token, now = secrets.token_urlsafe(32), self.clock()
-        user = User(username=username, agency=agency, role=role, display_name=display_name, title=title,
-                    status="pending", created_by=actor.username, created_ts=now,
-                    enrol_token_hash=hash_token(token), enrol_expires_ts=now + self.settings.enrol_valid_h * 3600)
-        self.store.put_user(user)
-        self._admin_log(actor.username, actor.agency, "user_create", username, channel, f"role={role}")
-        return user, token
-
-    def reissue_enrolment(self, actor: User, username: str, channel: str = "api") -> str:
-        """Lost MFA device or forgotten password: the old credentials stop working at once and the
-        holder enrols again from a new one-time link."""
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
-        token, now = secrets.token_urlsafe(32), self.clock()
-        self.store.put_user(_replace(user, password_hash="", totp_secret="", totp_last_step=0,
-                                     enrol_token_hash=hash_token(token),
-                                     enrol_expires_ts=now + self.settings.enrol_valid_h * 3600))
-        self.store.delete_sessions_for(username)
-        self._admin_log(actor.username, actor.agency, "user_reenrol", username, channel)
-        return token
 
     def enrol(self, token: str, password: str, channel: str = "api") -> tuple[User, str]:
         """The holder of a one-time link sets their password; returns (user, TOTP secret, shown to them only)."""
@@ -219,88 +132,9 @@ class AuthService:
                 return step
         return None
 
-    def unlock_user(self, actor: User, username: str, channel: str = "api") -> User:
-        """Unlock an account locked by failed logins."""
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
-        user = _replace(user, failed_logins=0, locked_until=None)
-        self.store.put_user(user)
-        self._admin_log(actor.username, actor.agency, "user_unlock", username, channel)
-        return user
-
-    def suspend_user(self, actor: User, username: str, reason: str = "suspended", channel: str = "api") -> User:
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
-        if actor.username == username:
-            raise PermissionDenied("an account cannot suspend itself")
-        user = _replace(user, status="suspended", status_reason=reason, status_ts=self.clock())
-        self.store.put_user(user)
-        self.store.delete_sessions_for(username)
-        self._admin_log(actor.username, actor.agency, "user_suspend", username, channel, reason)
-        return user
-
-    def approve_user(self, actor: User, username: str, channel: str = "api") -> User:
-        """Supervisor approval (audit rec. 21): activates a pending or suspended account."""
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.APPROVE_USERS, channel, username)
-        if actor.username == username:
-            raise PermissionDenied("an account cannot be approved by its own holder")
-        if user.status == "separated":
-            raise PermissionDenied("a separated account cannot be re-activated; create a new one")
-        now = self.clock()
-        if user.status == "suspended" and not any(
-                t.completed_ts >= (user.status_ts or 0) and t.expires_ts > now
-                for t in self.store.trainings_for(username)):
-            raise PermissionDenied("a suspended account needs refresher training recorded after the suspension "
-                                   "before it is re-activated (State Auditor 2019-118 rec. 22)")
-        user = _replace(user, status="active", approved_by=actor.username, approved_ts=now, last_activity_ts=now,
-                        failed_logins=0, locked_until=None, status_reason="")
-        self.store.put_user(user)
-        self._admin_log(actor.username, actor.agency, "user_approve", username, channel)
-        return user
-
-    def record_training(self, actor: User, username: str, course: str, completed_ts: Optional[float] = None,
-                        valid_days: Optional[int] = None, channel: str = "api") -> TrainingRecord:
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.RECORD_TRAINING, channel, username)
-        if not course.strip():
-            raise ValidationError("training course name is required")
-        done = self.clock() if completed_ts is None else completed_ts
-        days = self.settings.training_valid_days if valid_days is None else valid_days
-        if days <= 0:
-            raise ValidationError("training validity must be positive")
-        rec = TrainingRecord(username, course.strip(), done, done + days * DAY_S, actor.username)
-        self.store.add_training(rec)
-        self._admin_log(actor.username, actor.agency, "training_record", username, channel, course)
-        return rec
-
     def training_current(self, username: str, now: Optional[float] = None) -> bool:
         now = self.clock() if now is None else now
         return any(t.completed_ts <= now < t.expires_ts for t in self.store.trainings_for(username))
-
-    def separate_user(self, actor: User, username: str, reason: str = "separation", channel: str = "api") -> User:
-        user = self._get(username)
-        self._same_agency_manager(actor, user.agency, Action.MANAGE_USERS, channel, username)
-        user = _replace(user, status="separated", status_reason=reason, status_ts=self.clock())
-        self.store.put_user(user)
-        self.store.delete_sessions_for(username)
-        self._admin_log(actor.username, actor.agency, "user_separate", username, channel, reason)
-        return user
-
-    def suspend_inactive(self, now: Optional[float] = None) -> list[str]:
-        """Suspend active accounts idle for ``inactivity_days`` (audit rec. 22); returns usernames."""
-        now = self.clock() if now is None else now
-        limit = self.settings.inactivity_days * DAY_S
-        out = []
-        for user in self.store.list_users():
-            last = user.last_activity_ts or user.approved_ts or user.created_ts
-            if user.status == "active" and now - last >= limit:
-                self.store.put_user(_replace(user, status="suspended", status_ts=now,
-                                             status_reason=f"inactive {self.settings.inactivity_days} days"))
-                self.store.delete_sessions_for(user.username)
-                self._admin_log("system", user.agency, "user_suspend_inactive", user.username, "system")
-                out.append(user.username)
-        return out
 
     # -- login and sessions --------------------------------------------------------
     def login(self, username: str, password: str, totp_code: str, channel: str = "api") -> tuple[str, Session]:
@@ -381,11 +215,6 @@ class AuthService:
             raise PermissionDenied(f"{user.username} has no current ALPR training record (policy 461.3(d))")
         if agency is not None and agency != user.agency:
             raise PermissionDenied(f"{user.username} ({user.agency}) may not act on data of agency {agency}")
-
-
-def _replace(obj, **kw):
-    import dataclasses
-    return dataclasses.replace(obj, **kw)
 
 
 def totp_now(secret: str, at: Optional[float] = None) -> str:

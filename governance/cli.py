@@ -177,6 +177,7 @@ def cmd_users_action(args: argparse.Namespace) -> int:
             elif op == "reenrol":
                 link = gov.auth.reissue_enrolment(actor, name, channel="cli")
                 print(f"new one-time enrolment link for {name}: /console/enrol?token={link}")
+                print(f"{name} is pending until a supervisor other than {actor.username} approves the account.")
             elif op == "approve":
                 print(json.dumps({"username": gov.auth.approve_user(actor, name, channel="cli").username,
                                   "status": "active"}))

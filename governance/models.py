@@ -49,6 +49,8 @@ class User:
     totp_last_step: int = 0            # last accepted TOTP time step: a code is accepted once
     enrol_token_hash: str = field(default="", repr=False)  # one-time enrolment link (SHA-256 of the token)
     enrol_expires_ts: Optional[float] = None
+    reissued_by: str = ""              # who re-issued the enrolment link: may not approve the account
+    reissued_ts: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 import pytest
 
 from alpr.governance.auth import totp_now
-from alpr.governance.errors import AuthenticationError, PermissionDenied, ValidationError
+from alpr.governance.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from alpr.governance.roles import PERMISSIONS, Action, Role, allowed
 
 from governance_helpers import PASSWORD, Clock, add_user, bootstrap, login, make_gov
@@ -254,10 +254,86 @@ def test_unlock_and_suspend_are_admin_actions_of_the_same_agency():
     with pytest.raises(AuthenticationError):
         login(gov, "ofc.l", secret)
     other_admin, _ = bootstrap(gov, "PSPD")
-    with pytest.raises(PermissionDenied):
+    with pytest.raises(NotFound):  # another agency's account answers like a missing one
         gov.auth.unlock_user(other_admin, "ofc.l")
     gov.auth.unlock_user(admin, "ofc.l")
     assert login(gov, "ofc.l", secret)
     gov.auth.suspend_user(admin, "ofc.l", "under review")
     with pytest.raises(AuthenticationError, match="suspended"):
         login(gov, "ofc.l", secret)
+
+
+def test_reissued_enrolment_cannot_be_used_by_the_administrator_to_take_over_the_account():
+    """Issue 12 review: an administrator re-issued a user's enrolment link, set the password and MFA
+    from it and logged in as the user, whose account stayed active. Now the account is pending until
+    another supervisor approves it, and the re-issuer's own approval is refused; both are logged."""
+    clock = Clock()
+    gov = make_gov(clock)
+    admin, _ = bootstrap(gov)
+    victim, victim_secret = add_user(gov, admin, "ofc.victim", "operator")
+    designee, _ = add_user(gov, admin, "sgt.second", "designee")
+    assert login(gov, "ofc.victim", victim_secret)
+    # the administrator re-issues the link and uses it (they hold it) to set the victim's credentials
+    link = gov.auth.reissue_enrolment(admin, "ofc.victim")
+    assert gov.store.get_user("ofc.victim").status == "pending"
+    _, attacker_secret = gov.auth.enrol(link, "attacker chosen password")
+    clock.advance(30)
+    with pytest.raises(AuthenticationError, match="pending"):
+        gov.auth.login("ofc.victim", "attacker chosen password", totp_now(attacker_secret, clock()))
+    with pytest.raises(PermissionDenied, match="two-person rule"):
+        gov.auth.approve_user(admin, "ofc.victim")
+    assert gov.store.get_user("ofc.victim").status == "pending"
+    records = gov.store.access_records()
+    reenrol = next(r for r in records if r.action == "user_reenrol")
+    assert (reenrol.username, reenrol.outcome, reenrol.data_elements) == ("chief.dhspd", "allowed",
+                                                                         {"user": "ofc.victim"})
+    refused = records[-1]
+    assert (refused.action, refused.outcome, refused.username) == ("user_approve", "denied", "chief.dhspd")
+    assert "two-person rule" in refused.detail
+    # a second supervisor approves (the holder re-enrolled); the rule is then spent
+    approved = gov.auth.approve_user(designee, "ofc.victim")
+    assert approved.status == "active" and approved.approved_by == "sgt.second" and not approved.reissued_by
+    clock.advance(30)
+    assert gov.auth.login("ofc.victim", "attacker chosen password", totp_now(attacker_secret, clock()))[0]
+
+
+def test_reissue_keeps_a_suspended_account_suspended_and_refuses_a_separated_one():
+    clock = Clock()
+    gov = make_gov(clock)
+    admin, _ = bootstrap(gov)
+    add_user(gov, admin, "ofc.s", "operator")
+    add_user(gov, admin, "ofc.x", "operator")
+    designee, _ = add_user(gov, admin, "sgt.d", "designee")
+    clock.advance(60)
+    gov.auth.suspend_user(admin, "ofc.s", "review")
+    gov.auth.reissue_enrolment(admin, "ofc.s")
+    assert gov.store.get_user("ofc.s").status == "suspended"  # still needs refresher training to come back
+    with pytest.raises(PermissionDenied, match="refresher training"):
+        gov.auth.approve_user(designee, "ofc.s")
+    gov.auth.separate_user(admin, "ofc.x")
+    from alpr.governance.errors import Conflict
+    with pytest.raises(Conflict, match="separated"):
+        gov.auth.reissue_enrolment(admin, "ofc.x")
+    assert gov.store.get_user("ofc.x").status == "separated"
+    assert gov.store.access_records()[-1].outcome == "denied"
+
+
+def test_another_agencys_account_answers_exactly_like_a_missing_one_and_is_logged():
+    gov = make_gov()
+    admin, _ = bootstrap(gov)
+    add_user(gov, admin, "ofc.home", "operator")
+    other_admin, _ = bootstrap(gov, "PSPD")
+    answers = {}
+    for username in ("ofc.home", "no.such.user"):
+        for name, call in (("approve", gov.auth.approve_user), ("unlock", gov.auth.unlock_user),
+                           ("suspend", gov.auth.suspend_user), ("separate", gov.auth.separate_user),
+                           ("reenrol", gov.auth.reissue_enrolment),
+                           ("train", lambda a, u: gov.auth.record_training(a, u, "course"))):
+            with pytest.raises(NotFound) as exc:
+                call(other_admin, username)
+            answers.setdefault(name, []).append(str(exc.value).replace(repr(username), "<user>"))
+            last = gov.store.access_records()[-1]
+            assert (last.username, last.agency, last.outcome) == ("chief.pspd", "PSPD", "denied")
+            assert last.data_elements == {"user": username}
+    assert all(a == b == "no user <user> for agency PSPD" for a, b in answers.values()), answers
+    assert gov.store.get_user("ofc.home").status == "active"

@@ -97,7 +97,10 @@ def suspend(username: str, body: ReasonIn, user: User = Depends(current_user),
 @router.post("/api/users/{username}/reenrol")
 def reenrol(username: str, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
     token = gov.auth.reissue_enrolment(user, username)
-    return {"username": username, "enrol_link": f"/console/enrol?token={token}"}
+    return {"username": username, "enrol_link": f"/console/enrol?token={token}",
+            "status": gov.store.get_user(username).status,
+            "note": "give this one-time link to the user only; the account needs the approval of another "
+                    "supervisor before it can log in again"}
 
 
 @router.post("/api/users/{username}/approve")
