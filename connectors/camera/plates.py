@@ -15,11 +15,14 @@ import functools
 import os
 import re
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .us_designs import PlateDesign
 
 RGB = Tuple[int, int, int]
 
@@ -197,13 +200,15 @@ def _rounded_mask(h: int, w: int, r: int) -> np.ndarray:
 
 
 def render_plate(text: str, state: str, rng: np.random.Generator | int | None = None,
-                 *, width: int = 320) -> np.ndarray:
+                 *, width: int = 320, design: Optional["PlateDesign"] = None) -> np.ndarray:
     """Render a plate as a BGR uint8 image of ``(width // 2, width, 3)``.
 
     ``text`` is the registration (A-Z/0-9; gaps optional, inserted per state when absent).
     ``rng`` (a Generator or an int seed) adds small realistic variation (tint, dirt,
     ink colour, offsets); ``None`` renders the clean canonical plate. The corners outside
     the rounded plate are mid grey (a camera sees the plate's mounting behind them).
+    ``design`` (a :class:`~alpr.connectors.camera.us_designs.PlateDesign`) adds separators,
+    stickers, a frame and a stacked code; ``None`` draws the plain plate.
     """
     style = _style(state)
     if width < 40:
@@ -230,7 +235,10 @@ def render_plate(text: str, state: str, rng: np.random.Generator | int | None = 
     ink = np.clip(np.asarray(style.text, np.float32) + jit(10.0, 3), 0, 255)
     dy = jit(0.015)[0] * H
     # registration: cap height ~46% of the plate height, as on a 12x6 in plate
-    _blit_text(canvas, shown, REG_FONTS, ink, W / 2 + jit(0.01)[0] * W, 0.53 * H + dy, 0.84 * W, 0.45 * H)
+    if design is None:
+        _blit_text(canvas, shown, REG_FONTS, ink, W / 2 + jit(0.01)[0] * W, 0.53 * H + dy, 0.84 * W, 0.45 * H)
+    else:
+        design.draw_registration(canvas, shown, ink, W / 2 + jit(0.01)[0] * W, 0.53 * H + dy, 0.84 * W, 0.45 * H)
     # state name: small, lighter
     light = 0.35
     head_col = np.asarray(style.header, np.float32) * (1 - light) + bg * light
@@ -264,6 +272,8 @@ def render_plate(text: str, state: str, rng: np.random.Generator | int | None = 
     np.copyto(plate, np.asarray(border_col, np.float32), where=(outer > 0)[:, :, None])
     np.copyto(plate[t: H - t, t: W - t], canvas[t: H - t, t: W - t], where=(inner > 0)[:, :, None])
 
+    if design is not None:
+        design.decorate(plate)
     rgb = np.clip(plate, 0, 255).astype(np.uint8)
     out = cv2.resize(rgb, (width, width // 2), interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(out[:, :, ::-1])  # RGB -> BGR
