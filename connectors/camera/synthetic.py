@@ -10,6 +10,13 @@ Per-frame noise (scaled by ``noise_level``; 0 disables it): a slight perspective
 and rotation of the plate, horizontal motion blur and focus blur on the vehicle,
 brightness/contrast change, Gaussian sensor noise, and JPEG compression at
 ``jpeg_quality``.
+
+Hard US scenes are opt-in (the default output does not change): ``us_hard`` gives plates
+US designs (separators and emblems, stickers, dealer frames, stacked type codes; see
+:mod:`~alpr.connectors.camera.us_designs`) and puts road signs, a shop sign and bumper
+stickers in the scene (:mod:`~alpr.connectors.camera.us_scenes`); ``lighting`` is ``day``,
+``night``, ``ir`` or ``glare`` (:mod:`~alpr.connectors.camera.lighting`). The ground truth
+stays the registration only.
 """
 
 from __future__ import annotations
@@ -17,16 +24,20 @@ from __future__ import annotations
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Iterator, Optional, Sequence
+from typing import Iterable, Iterator, Optional, Sequence
 
 import cv2
 import numpy as np
 
 from alpr.records import Frame
 
+from .lighting import LitPlate, apply_lighting, check_mode, scene_lights
+from .optics import degrade, draw_plate
 from .plates import STATES, display_text, normalize_plate, random_plate, render_plate
 from .scene import CAR_COLORS, CarSprite, render_background, render_car
 from .truth import GROUND_TRUTH_FILE, FrameTruth, GroundTruth, VehicleSpec, load_ground_truth, write_clip
+from .us_designs import FEATURES, PlateDesign, random_design
+from .us_scenes import Distractor, add_bumper_sticker, add_scene_distractors
 
 __all__ = [
     "STATES", "VehicleSpec", "FrameTruth", "GroundTruth", "SyntheticCamera",
@@ -56,6 +67,8 @@ class _Vehicle:
     last_seq: int
     sprite: Optional[CarSprite] = None
     plate_img: Optional[np.ndarray] = None
+    design: Optional[PlateDesign] = None
+    bumper: Optional[Distractor] = None
 
     def car_left(self, t: float, frame_w: int) -> float:
         v = self.spec.speed_px_s
@@ -81,6 +94,11 @@ class SyntheticCamera:
     ``vehicles`` replaces the generated traffic; otherwise ``n_vehicles`` passages are
     generated from ``seed`` with plates from ``states`` (default: all of :data:`STATES`).
     The clip lasts until the last vehicle has left plus ``tail_s`` (or ``duration_s``).
+
+    ``us_hard``: ``True`` draws each hard feature of :data:`~alpr.connectors.camera.us_designs.FEATURES`
+    at random per vehicle (and distractor signs in the scene); a collection of feature names
+    puts exactly those on every vehicle. ``designs`` (one per vehicle, ``None`` for a plain
+    plate) replaces the random designs. ``lighting``: ``day``, ``night``, ``ir`` or ``glare``.
     """
 
     def __init__(
@@ -103,6 +121,9 @@ class SyntheticCamera:
         tail_s: float = 1.0,
         duration_s: float | None = None,
         states: Sequence[str] | None = None,
+        us_hard: bool | Iterable[str] = False,
+        designs: Sequence[PlateDesign | None] | None = None,
+        lighting: str = "day",
     ) -> None:
         if fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -130,8 +151,20 @@ class SyntheticCamera:
         for s in self.states:
             if s not in STATES:
                 raise ValueError(f"unknown plate state {s!r}; known: {', '.join(sorted(STATES))}")
+        self.lighting = check_mode(lighting)
+        always = not isinstance(us_hard, bool)
+        self.us_features = frozenset(FEATURES if us_hard is True else (us_hard or ()))
         specs = list(vehicles) if vehicles is not None else self._generate(n_vehicles, lead_in_s)
         self._vehicles = [self._prepare(i, s) for i, s in enumerate(specs)]
+        if designs is not None and len(designs) != len(self._vehicles):
+            raise ValueError(f"designs: {len(designs)} given for {len(self._vehicles)} vehicles")
+        for v in self._vehicles:
+            if designs is not None:
+                v.design = designs[v.vid]
+            elif self.us_features:
+                v.design = random_design(v.spec.plate, v.spec.state, np.random.default_rng([self.seed, 9, v.vid]),
+                                         self.us_features, always=always)
+        self._distractors: list[Distractor] = []
         if duration_s is not None:
             duration = float(duration_s)
         else:
@@ -254,12 +287,18 @@ class SyntheticCamera:
     def _ensure_assets(self, v: _Vehicle) -> None:
         if v.sprite is None:
             v.sprite = render_car(v.plate_w, v.plate_h, v.spec.color)
-            big = render_plate(v.spec.plate, v.spec.state, np.random.default_rng([self.seed, 2, v.vid]))
+            big = render_plate(v.spec.plate, v.spec.state, np.random.default_rng([self.seed, 2, v.vid]),
+                               design=v.design)
+            if v.design is not None and v.design.bumper_text:
+                v.sprite, v.bumper = add_bumper_sticker(v.sprite, v.design.bumper_text, v.design.bumper_side,
+                                                        np.random.default_rng([self.seed, 11, v.vid]))
             v.plate_img = cv2.resize(big, (v.plate_w, v.plate_h), interpolation=cv2.INTER_AREA)
 
     def _ensure_scene(self) -> None:
         if self._background is None:
             self._background = render_background(self.width, self.height, np.random.default_rng([self.seed, 4]))
+            if "distractors" in self.us_features:
+                self._distractors = add_scene_distractors(self._background, np.random.default_rng([self.seed, 10]))
         if self._noise is None and self.noise_level > 0:
             g = np.random.default_rng([self.seed, 5])
             sigma = 3.0 * self.noise_level
@@ -276,6 +315,7 @@ class SyntheticCamera:
         W, H = self.width, self.height
         lvl = self.noise_level
         g = np.random.default_rng([self.seed, 6, seq])
+        drawn: list[_Placement] = []
         for p in self._layout(seq):
             v = p.vehicle
             self._ensure_assets(v)
@@ -288,9 +328,10 @@ class SyntheticCamera:
             roi = frame[y0:y1, x0:x1]
             cv2.copyTo(v.sprite.image[sy: sy + (y1 - y0), sx: sx + (x1 - x0)],
                        v.sprite.mask[sy: sy + (y1 - y0), sx: sx + (x1 - x0)], roi)
-            self._draw_plate(frame, v.plate_img, p.corners)
+            draw_plate(frame, v.plate_img, p.corners)
+            drawn.append(p)
             if lvl > 0:
-                self._degrade(frame, roi, p, g)
+                degrade(frame, roi, p.corners, g, lvl)
         if lvl > 0:
             alpha = 1.0 + g.uniform(-0.12, 0.12) * lvl
             beta = g.uniform(-25.0, 18.0) * lvl
@@ -300,57 +341,24 @@ class SyntheticCamera:
             pos, neg = self._noise
             cv2.add(frame, pos[oy: oy + H, ox: ox + W], dst=frame)
             cv2.subtract(frame, neg[oy: oy + H, ox: ox + W], dst=frame)
+        if self.lighting != "day":
+            lights = scene_lights(W, H, np.random.default_rng([self.seed, 12]),
+                                  [(p.left, p.top, p.vehicle.car_w, p.vehicle.car_h) for p in drawn])
+            apply_lighting(frame, self.lighting, [LitPlate(p.vehicle.vid, p.corners) for p in drawn],
+                           np.random.default_rng([self.seed, 7, seq]), seed=self.seed, lights=lights,
+                           reflective=[d.polygon() for d in self._distractors if d.kind == "road"])
         return frame
 
-    def _degrade(self, frame: np.ndarray, roi: np.ndarray, p: _Placement, g: np.random.Generator) -> None:
-        """Per-frame optics on one vehicle: shadow/glare on the plate (occasional), motion
-        blur (occasionally long) and focus blur, all scaled by ``noise_level``."""
-        lvl = self.noise_level
-        H, W = frame.shape[:2]
-        u = g.random(3)  # event draws, fixed count so the stream stays aligned
-        if u[0] < 0.07 * lvl:  # shadow or glare band across part of the plate
-            x0, y0 = np.floor(p.corners.min(axis=0)).astype(int)
-            x1, y1 = np.ceil(p.corners.max(axis=0)).astype(int)
-            x0, y0, x1, y1 = max(0, x0), max(0, y0), min(W, x1), min(H, y1)
-            if x1 > x0 and y1 > y0:
-                box = frame[y0:y1, x0:x1]
-                ramp = np.clip(np.linspace(-1.0, 2.0, x1 - x0, dtype=np.float32)
-                               * g.choice([-1.0, 1.0]) + g.uniform(-0.5, 0.5), 0.0, 1.0)
-                if g.random() < 0.5:  # shadow: darken
-                    gain = 1.0 - ramp * g.uniform(0.35, 0.6)
-                    box[:] = np.clip(box * gain[None, :, None], 0, 255).astype(np.uint8)
-                else:  # glare: wash out toward white
-                    a = (ramp * g.uniform(0.35, 0.65))[None, :, None]
-                    box[:] = np.clip(box * (1.0 - a) + 255.0 * a, 0, 255).astype(np.uint8)
-        if u[1] < 0.06 * lvl:  # a long exposure: strong motion blur
-            blur_len = int(g.integers(6, 12))
-        else:
-            blur_len = int(round(g.uniform(0.0, 3.5) * lvl)) + 1
-        if blur_len >= 2:
-            cv2.blur(roi, (blur_len, 1), dst=roi)
-        sigma = g.uniform(0.2, 0.8) * lvl * (2.0 if u[2] < 0.04 * lvl else 1.0)  # sometimes out of focus
-        if sigma >= 0.3:
-            cv2.GaussianBlur(roi, (0, 0), sigma, dst=roi)
+    @property
+    def designs(self) -> list[Optional[PlateDesign]]:
+        """Each vehicle's plate design (``None``: the plain plate)."""
+        return [v.design for v in self._vehicles]
 
-    def _draw_plate(self, frame: np.ndarray, plate: np.ndarray, corners: np.ndarray) -> None:
-        H, W = frame.shape[:2]
-        x0 = max(0, int(math.floor(corners[:, 0].min())) - 1)
-        y0 = max(0, int(math.floor(corners[:, 1].min())) - 1)
-        x1 = min(W, int(math.ceil(corners[:, 0].max())) + 2)
-        y1 = min(H, int(math.ceil(corners[:, 1].max())) + 2)
-        if x0 >= x1 or y0 >= y1:
-            return
-        ph, pw = plate.shape[:2]
-        src = np.array([[0, 0], [pw, 0], [pw, ph], [0, ph]], np.float32) - 0.5
-        dst = corners - np.array([x0, y0], np.float32)
-        M = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
-        roi = frame[y0:y1, x0:x1]
-        warped = cv2.warpPerspective(plate, M, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-        mask = cv2.warpPerspective(np.full((ph, pw), 255, np.uint8), M, (x1 - x0, y1 - y0),
-                                   flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        a = mask.astype(np.float32)[:, :, None] / 255.0
-        roi[:] = (warped * a + roi * (1.0 - a)).astype(np.uint8)
+    @property
+    def distractors(self) -> list[Distractor]:
+        """The signs painted into the scene (empty unless ``us_hard`` has ``distractors``)."""
+        self._ensure_scene()
+        return list(self._distractors)
 
     def encode(self, image: np.ndarray) -> bytes:
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg_quality])
@@ -377,4 +385,6 @@ class SyntheticCamera:
     def metadata(self) -> dict:
         return {"camera_id": self.camera_id, "agency": self.agency, "fps": self.fps, "start_ts": self.start_ts,
                 "width": self.width, "height": self.height, "n_frames": self.n_frames, "seed": self.seed,
-                "noise_level": self.noise_level, "gap_s": self.gap_s, "jpeg_quality": self.jpeg_quality}
+                "noise_level": self.noise_level, "gap_s": self.gap_s, "jpeg_quality": self.jpeg_quality,
+                **({"us_hard": sorted(self.us_features)} if self.us_features else {}),
+                **({"lighting": self.lighting} if self.lighting != "day" else {})}
