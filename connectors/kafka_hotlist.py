@@ -134,10 +134,11 @@ class PublishingHotlistStore:
         self.publisher.publish(removals(ids, "remove"))
         return n
 
-    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry]) -> int:
+    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry], agency: str = "") -> int:
         entries = list(entries)
-        before = {e.entry_id for e in self._store.load_entries() if e.list_code == list_code}
-        n = self._store.replace_list(list_code, entries)
+        before = {e.entry_id for e in self._store.load_entries()
+                  if e.list_code == list_code and (e.agency or "") == (agency or "")}
+        n = self._store.replace_list(list_code, entries, agency=agency)
         gone = sorted(before - {e.entry_id for e in entries})
         self.publisher.publish(upserts(entries, "import") + removals(gone, "import"))
         return n

@@ -162,9 +162,9 @@ def test_injection_through_hotlist_entry_fields_is_stored_verbatim(seeded):
     assert set(after) == before | {e.entry_id for e in entries}, "rows appeared or vanished"
     for e in entries:
         assert after[e.entry_id] == e, "an injected value was not stored verbatim"
-    # replace_list with an injected list code only touches that list
+    # replace_list with an injected list code (and owner) only touches that agency's list
     victim = entries[1]
-    assert _safe(lambda: store.replace_list(victim.list_code, [])) == 0
+    assert _safe(lambda: store.replace_list(victim.list_code, [], agency=victim.agency)) == 0
     left = {e.entry_id for e in store.load_entries()}
     assert victim.entry_id not in left and (left | {victim.entry_id}) == set(after)
     assert _safe(lambda: store.remove_entries([e.entry_id for e in entries])) == len(entries) - 1

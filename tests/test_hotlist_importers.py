@@ -171,3 +171,55 @@ def test_apply_replace_and_incremental_to_sqlite(tmp_path):
     apply_import(store, rem, "LOCAL", "incremental")
     assert sorted(e.plate for e in store.load_entries()) == ["8ABC123", "NEW111"]
     store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 item 1: a store import is scoped to (owning agency, list code).
+def test_store_import_owner_comes_from_the_caller_never_from_the_file():
+    scoped = ImportOptions(list_code="HOT", agency="B", owner_scoped=True, case_number="C-B-1")
+    for column, value in (("agency", "A"), ("source", "ncic"), ("shared_with", "A"), ("entry_id", "x1")):
+        with pytest.raises(HotlistFormatError, match=f"column\\(s\\) {column} refused"):
+            parse_native(f"plate,{column}\n7ABC123,{value}\n", scoped)
+    rep = parse_openalpr("Plate Number,Description,Match Strategy\n7ABC123,stolen,exact\n", scoped)
+    (e,) = rep.entries
+    assert (e.agency, e.source, e.shared_with, e.case_number) == ("B", "csv", (), "C-B-1")
+    # the same plate and list code in another agency gets another id
+    other = parse_openalpr("Plate Number,Description,Match Strategy\n7ABC123,stolen,exact\n",
+                           ImportOptions(list_code="HOT", agency="A", owner_scoped=True))
+    assert other.entries[0].entry_id != e.entry_id
+    # without owner_scoped (files matched locally, alpr run --hotlist) the native CSV keeps every field
+    assert load_file(DATA / "native.csv").entries[0].agency == "SLPD"
+
+
+def test_apply_import_never_touches_another_agencys_entries(tmp_path):
+    store = SqliteStore(tmp_path / "h.db")
+    csv_a = "Plate Number,Description,Match Strategy\n7AAA111,stolen,exact\n7AAA222,stolen,exact\n"
+    a = parse_openalpr(csv_a, ImportOptions(list_code="HOT", agency="A", owner_scoped=True))
+    assert apply_import(store, a, "HOT", "replace", agency="A") == 2
+    a_ids = {e.entry_id for e in store.load_entries()}
+    # B's full replacement of "its" HOT list, and an empty one, leave A's HOT list alone
+    b = parse_openalpr("Plate Number,Description,Match Strategy\n7BBB111,stolen,exact\n",
+                       ImportOptions(list_code="HOT", agency="B", owner_scoped=True))
+    apply_import(store, b, "HOT", "replace", agency="B")
+    apply_import(store, parse_openalpr("Plate Number,Description,Match Strategy\n", ImportOptions(list_code="HOT")),
+                 "HOT", "replace", agency="B")
+    assert {e.entry_id for e in store.load_entries()} == a_ids
+    # entries owned by someone else than the scope are refused; so is an agency entry with a feed source
+    with pytest.raises(HotlistFormatError, match="owned by another agency"):
+        apply_import(store, a, "HOT", "replace", agency="B")
+    ncic = parse_ncic(NCIC_SAMPLE + "\n", ImportOptions(agency="B", owner_scoped=True))
+    with pytest.raises(HotlistFormatError, match="state-feed source"):
+        apply_import(store, ncic, "V", "replace", agency="B")
+    # an incremental removal naming A's entry id from B's import removes nothing
+    rem = parse_openalpr("Plate Number,Description,Match Strategy\n", ImportOptions(list_code="HOT"))
+    rem.removals.extend(sorted(a_ids))
+    assert apply_import(store, rem, "HOT", "incremental", agency="B") == 0
+    assert {e.entry_id for e in store.load_entries()} == a_ids
+    # an id already used by another agency's entry refuses the whole import
+    from dataclasses import replace
+    clash = parse_openalpr("Plate Number,Description,Match Strategy\n", ImportOptions(list_code="HOT"))
+    clash.entries.append(replace(a.entries[0], agency="B", plate="7BBB999"))
+    with pytest.raises(HotlistFormatError, match="already used"):
+        apply_import(store, clash, "HOT", "incremental", agency="B")
+    assert {e.entry_id for e in store.load_entries()} == a_ids
+    store.close()

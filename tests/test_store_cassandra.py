@@ -75,11 +75,17 @@ def test_groups_alerts_dead_letters_round_trip(store, cam):
 def test_hotlist_versioning_replace_and_expiry(store):
     tag = uuid.uuid4().hex[:6].upper()
     v0 = store.hotlist_version()
-    store.upsert_entries([HotlistEntry(f"e1{tag}", "ABC123", f"L{tag}"), HotlistEntry(f"e2{tag}", "XYZ1", f"L{tag}")])
+    store.upsert_entries([HotlistEntry(f"e1{tag}", "ABC123", f"L{tag}"), HotlistEntry(f"e2{tag}", "XYZ1", f"L{tag}"),
+                          HotlistEntry(f"a1{tag}", "AGY1", f"L{tag}", agency="A")])
     assert store.hotlist_version() > v0
     store.replace_list(f"L{tag}", [HotlistEntry(f"e3{tag}", "NEW1", f"L{tag}", shared_with=("B",))])
     mine = {e.entry_id: e for e in store.load_entries() if e.list_code == f"L{tag}"}
-    assert set(mine) == {f"e3{tag}"} and mine[f"e3{tag}"].shared_with == ("B",)
+    # the agency-less list was replaced; agency A's entries of the same code are untouched
+    assert set(mine) == {f"e3{tag}", f"a1{tag}"} and mine[f"e3{tag}"].shared_with == ("B",)
+    store.replace_list(f"L{tag}", [], agency="B")
+    assert {e.entry_id for e in store.load_entries() if e.list_code == f"L{tag}"} == {f"e3{tag}", f"a1{tag}"}
+    store.replace_list(f"L{tag}", [], agency="A")
+    assert {e.entry_id for e in store.load_entries() if e.list_code == f"L{tag}"} == {f"e3{tag}"}
     store.upsert_entries([HotlistEntry(f"e4{tag}", "EXP1", f"L{tag}", expires_at=time.time() - 1)])
     assert f"e4{tag}" not in {e.entry_id for e in store.load_entries()}
     assert store.remove_entries([f"e3{tag}", "missing"]) == 1

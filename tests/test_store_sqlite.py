@@ -70,6 +70,24 @@ def test_hotlist_version_and_replace(store):
     assert [e.entry_id for e in store.load_entries()] == ["e3"]
 
 
+def test_replace_list_is_scoped_to_one_agencys_list(store):
+    """Issue 12 item 1: a list code is per agency; one agency's replace never touches another's
+    entries of the same code, nor the agency-less state feed of that code."""
+    store.upsert_entries([HotlistEntry("a1", "AAA111", "HOT", agency="A"), HotlistEntry("a2", "AAA222", "HOT", agency="A"),
+                          HotlistEntry("f1", "FFF111", "HOT")])
+    assert store.replace_list("HOT", [HotlistEntry("b1", "BBB111", "HOT", agency="B")], agency="B") == 1
+    assert store.replace_list("HOT", [], agency="B") == 0
+    assert sorted(e.entry_id for e in store.load_entries()) == ["a1", "a2", "f1"]
+    store.replace_list("HOT", [HotlistEntry("a3", "AAA333", "HOT", agency="A")], agency="A")
+    assert sorted(e.entry_id for e in store.load_entries()) == ["a3", "f1"]
+    store.replace_list("HOT", [])  # the state feed of that code: agency ""
+    assert [e.entry_id for e in store.load_entries()] == ["a3"]
+    for stray in (HotlistEntry("x", "XXX1", "HOT", agency="A"), HotlistEntry("y", "YYY1", "OTHER", agency="B")):
+        with pytest.raises(ValueError, match="another list or agency"):
+            store.replace_list("HOT", [stray], agency="B")
+    assert [e.entry_id for e in store.load_entries()] == ["a3"]
+
+
 def test_unknown_spec():
     with pytest.raises(ValueError, match="unknown store"):
         open_store("mongo://x")

@@ -66,6 +66,11 @@ def is_expired(e: HotlistEntry, now: float) -> bool:
     return e.expires_at is not None and e.expires_at <= now
 
 
-def make_entry_id(list_code: str, plate: str, state: str = "") -> str:
-    """Deterministic id per (list, plate, state), so incremental add/remove can address it."""
+def make_entry_id(list_code: str, plate: str, state: str = "", agency: str = "") -> str:
+    """Deterministic id per (owning agency, list, plate, state), so incremental add/remove can
+    address it; two agencies' entries for the same plate in lists of the same code never share an
+    id (one agency's import can neither overwrite nor remove the other's). Agency-less entries
+    (state feeds) keep the id of (list, plate, state)."""
+    if agency:
+        return stable_id("hotlist", agency, list_code, plate, state)
     return stable_id("hotlist", list_code, plate, state)

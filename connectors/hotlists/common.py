@@ -81,7 +81,9 @@ class ImportOptions:
     match_strategy: str = "exact"
     priority: int = 50
     covert: bool = False
-    agency: str = ""
+    agency: str = ""  # the owning agency of every entry ("" = a state feed, every agency's)
+    case_number: str = ""  # for rows that carry none
+    owner_scoped: bool = False  # a store import: the owner comes from the caller, never from the file
     fuzzy: bool = True
     max_ocr_subs: int = 1
     max_edits: int = 1
@@ -90,6 +92,13 @@ class ImportOptions:
     list_codes: Optional[frozenset[str]] = None  # NCIC: parse codes to keep (None = all)
     created_ts: float = 0.0
     on_row: Optional[Callable[[int], None]] = field(default=None, compare=False, repr=False)  # progress: line no
+
+
+# Columns a file may not set in a store import (``owner_scoped``): the owning agency is the
+# caller's, the source the format's (an NCIC source alerts on every agency's cameras), sharing is
+# decided by agreements, and ids are derived from the owner (a file's id could address another
+# agency's entry).
+OWNER_COLUMNS = ("agency", "source", "shared_with", "entry_id")
 
 
 # --------------------------------------------------------------------------- personal data
@@ -179,7 +188,7 @@ class RowFilter:
         if plate in opts.skip_list:
             rep.reject(line_no, raw, f"plate {plate!r} is on the skip list")
             return None
-        entry_id = entry.entry_id or make_entry_id(entry.list_code, plate, state)
+        entry_id = entry.entry_id or make_entry_id(entry.list_code, plate, state, entry.agency)
         e = HotlistEntry.from_dict({**entry.to_dict(), "plate": plate, "entry_id": entry_id})
         if remove:
             rep.removals.append(entry_id)
@@ -203,7 +212,7 @@ def base_fields(opts: ImportOptions, source: str, clets_default: bool) -> dict:
     return dict(
         list_code=opts.list_code, list_name=opts.list_name or opts.list_code, priority=opts.priority,
         covert=opts.covert, source=opts.source or source, match_strategy=opts.match_strategy,
-        agency=opts.agency, fuzzy=opts.fuzzy, max_ocr_subs=opts.max_ocr_subs, max_edits=opts.max_edits,
+        agency=opts.agency, case_number=opts.case_number, fuzzy=opts.fuzzy, max_ocr_subs=opts.max_ocr_subs, max_edits=opts.max_edits,
         expires_at=opts.expires_at, created_ts=opts.created_ts,
         clets_derived=clets_default if opts.clets_derived is None else opts.clets_derived,
     )

@@ -12,7 +12,7 @@ from typing import Optional
 
 from alpr.records import HotlistEntry
 
-from .common import (HotlistFormatError, ImportOptions, ImportReport, RowFilter, base_fields,
+from .common import (OWNER_COLUMNS, HotlistFormatError, ImportOptions, ImportReport, RowFilter, base_fields,
                      column_key, personal_columns)
 
 OPENALPR_HEADER = ("Plate Number", "Description", "Match Strategy")
@@ -148,6 +148,12 @@ def parse_native(text: str, opts: ImportOptions) -> ImportReport:
             if unknown:
                 raise HotlistFormatError(f"line {line_no}: unknown column(s) {', '.join(unknown)}; "
                                          f"allowed: {', '.join(NATIVE_FIELDS)}, action")
+            owner = [f for f in OWNER_COLUMNS if f in cols] if opts.owner_scoped else []
+            if owner:
+                raise HotlistFormatError(
+                    f"line {line_no}: column(s) {', '.join(owner)} refused: an import's entries belong to "
+                    "the importing agency (a state feed: to none), carry the format's source and are "
+                    "shared only by agreement; remove the column(s)")
             continue
         rep.rows_read += 1
         raw = _raw(row)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from alpr.connectors.stores.base import HotlistStore
+from alpr.hotlist.entries import is_ncic_sourced
 
 from .clew import parse_clew
 from .common import HotlistFormatError, ImportOptions, ImportReport
@@ -64,13 +65,20 @@ def load_file(path: str | Path, fmt: str = "auto", opts: Optional[ImportOptions]
     return parse_text(read_text(path), fmt, opts, name=str(path))
 
 
-def apply_import(store: HotlistStore, report: ImportReport, list_code: str, mode: str = "replace") -> int:
+def apply_import(store: HotlistStore, report: ImportReport, list_code: str, mode: str = "replace",
+                 agency: str = "") -> int:
     """Write an import into the store.
 
     ``replace``: the daily full load: the list is replaced by the accepted entries (refused
     when the report has file-level errors such as a footer count mismatch, so a truncated
     file never wipes a list). ``incremental``: upsert the accepted entries and remove the
     ``removals``. Returns the number of rows written or removed.
+
+    Every write is scoped to (``agency``, ``list_code``), ``agency`` "" being the agency-less
+    state feeds: entries owned by anyone else are refused, and so is an agency's entry with a
+    state-feed source (those alert on every agency's cameras); an entry id already used by
+    another agency's or list's entry refuses the import; a replacement or a removal never touches
+    another agency's entries, even of the same list code.
     """
     if mode not in ("replace", "incremental"):
         raise ValueError(f"mode must be replace or incremental, got {mode!r}")
@@ -79,9 +87,24 @@ def apply_import(store: HotlistStore, report: ImportReport, list_code: str, mode
     wrong = {e.list_code for e in report.entries if e.list_code != list_code}
     if wrong:
         raise HotlistFormatError(f"entries of list(s) {', '.join(sorted(wrong))} in an import into list {list_code}")
+    agency = agency or ""
+    strangers = sum(1 for e in report.entries if (e.agency or "") != agency)
+    if strangers:
+        raise HotlistFormatError(f"import not applied: {strangers} entries owned by another agency than "
+                                 f"{agency or 'none (a state feed)'}")
+    if agency and any(is_ncic_sourced(e) for e in report.entries):
+        raise HotlistFormatError("import not applied: an agency's entries cannot carry a state-feed source "
+                                 "(ncic, clew, clets: those alert on every agency's cameras); state feeds are "
+                                 "imported without an agency")
+    scope = (agency, list_code)
+    owners = {e.entry_id: (e.agency or "", e.list_code) for e in store.load_entries(0.0)}
+    taken = sum(1 for e in report.entries if owners.get(e.entry_id, scope) != scope)
+    if taken:
+        raise HotlistFormatError(f"import not applied: {taken} entry id(s) already used by another list or agency")
     if mode == "replace":
-        return store.replace_list(list_code, report.entries)
+        return store.replace_list(list_code, report.entries, agency=agency)
     n = store.upsert_entries(report.entries) if report.entries else 0
-    if report.removals:
-        n += store.remove_entries(report.removals)
+    removals = [i for i in report.removals if owners.get(i) == scope]  # another's id: not found, untouched
+    if removals:
+        n += store.remove_entries(removals)
     return n

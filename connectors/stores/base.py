@@ -44,6 +44,17 @@ def pattern_is_exact(pattern: str) -> bool:
     return "*" not in pattern and "?" not in pattern
 
 
+def check_replacement(list_code: str, agency: str, entries: Iterable[HotlistEntry]) -> list[HotlistEntry]:
+    """``entries`` as a list if every one is of list ``list_code`` and owned by ``agency``
+    (the scope of a ``replace_list``); :class:`ValueError` otherwise."""
+    entries = list(entries)
+    stray = sum(1 for e in entries if e.list_code != list_code or (e.agency or "") != (agency or ""))
+    if stray:
+        raise ValueError(f"replace_list({list_code!r}, agency={agency!r}): {stray} entries of another "
+                         "list or agency")
+    return entries
+
+
 # --------------------------------------------------------------------------- retention
 def retention_ttl_s(capture_ts: float, retention_days: int, now: Optional[float] = None) -> int:
     """Seconds a row captured at ``capture_ts`` has left under ``retention_days`` (never below the
@@ -123,7 +134,11 @@ class HotlistStore(Protocol):
 
     def remove_entries(self, entry_ids: Iterable[str]) -> int: ...
 
-    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry]) -> int: ...
+    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry], agency: str = "") -> int:
+        """Replace the entries of list ``list_code`` OWNED BY ``agency`` ("" = the agency-less state
+        feeds) with ``entries``; another agency's entries of the same list code are never touched.
+        Entries of another agency or list are refused (:class:`ValueError`)."""
+        ...
 
     def load_entries(self, now: Optional[float] = None) -> list[HotlistEntry]: ...
 

@@ -29,7 +29,7 @@ from alpr.backoff import RetryPacer
 from alpr.observability.metrics import record_store_retry
 from alpr.records import Alert, Candidate, DeadLetter, HotlistEntry, PlateGroup, PlateRead, stable_id
 
-from .base import ReadQuery, pattern_is_exact, plate_pattern_regex
+from .base import ReadQuery, check_replacement, pattern_is_exact, plate_pattern_regex
 from .cassandra_retention import CassandraRetention
 
 log = logging.getLogger(__name__)
@@ -348,10 +348,11 @@ class CassandraStore(CassandraRetention):
         self._bump_version()
         return existing
 
-    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry]) -> int:
-        entries = list(entries)
+    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry], agency: str = "") -> int:
+        entries = check_replacement(list_code, agency, entries)
         keep = {e.entry_id for e in entries}
-        old = [r.entry_id for r in self._rows("SELECT entry_id, list_code FROM hotlist") if r.list_code == list_code]
+        old = [r.entry_id for r in self._rows("SELECT entry_id, list_code, agency FROM hotlist")
+               if r.list_code == list_code and (r.agency or "") == (agency or "")]  # one agency's list only
         self._write("DELETE FROM hotlist WHERE entry_id = ?", [(i,) for i in old if i not in keep])
         return self.upsert_entries(entries)
 

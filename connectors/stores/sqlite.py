@@ -15,7 +15,7 @@ from typing import Iterable, Optional
 
 from alpr.records import Alert, DeadLetter, HotlistEntry, PlateGroup, PlateRead
 
-from .base import DAY_S, MIN_RETENTION_DAYS, ReadQuery, pattern_is_exact, plate_pattern_regex
+from .base import DAY_S, MIN_RETENTION_DAYS, ReadQuery, check_replacement, pattern_is_exact, plate_pattern_regex
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS reads (
@@ -240,13 +240,14 @@ class SqliteStore:
             "INSERT INTO hotlist_meta(k, version) VALUES ('hotlist', 1) "
             "ON CONFLICT(k) DO UPDATE SET version = version + 1")
 
-    def _write_entries(self, entries: Iterable[HotlistEntry], delete_list: Optional[str] = None) -> int:
+    def _write_entries(self, entries: Iterable[HotlistEntry], delete_list: Optional[tuple[str, str]] = None) -> int:
         rows = [(e.entry_id, e.list_code, e.plate, e.expires_at, e.to_json()) for e in entries]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
-                if delete_list is not None:
-                    self._conn.execute("DELETE FROM hotlist WHERE list_code = ?", (delete_list,))
+                if delete_list is not None:  # (list code, owning agency): one agency's list only
+                    self._conn.execute("DELETE FROM hotlist WHERE list_code = ? "
+                                       "AND COALESCE(json_extract(body, '$.agency'), '') = ?", delete_list)
                 self._conn.executemany("INSERT OR REPLACE INTO hotlist VALUES (?,?,?,?,?)", rows)
                 self._bump_version()
                 self._conn.execute("COMMIT")
@@ -258,8 +259,8 @@ class SqliteStore:
     def upsert_entries(self, entries: Iterable[HotlistEntry]) -> int:
         return self._write_entries(entries)
 
-    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry]) -> int:
-        return self._write_entries(entries, delete_list=list_code)
+    def replace_list(self, list_code: str, entries: Iterable[HotlistEntry], agency: str = "") -> int:
+        return self._write_entries(check_replacement(list_code, agency, entries), delete_list=(list_code, agency or ""))
 
     def remove_entries(self, entry_ids: Iterable[str]) -> int:
         ids = [(i,) for i in entry_ids]
