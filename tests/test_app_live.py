@@ -118,12 +118,21 @@ def test_blank_rows_are_reported(fmt, text, blank):
     assert len(rep.entries) == 2 and f"blank={len(blank)}" in rep.summary()
 
 
-def test_hotlist_cli_names_blank_lines_and_dob_in_the_plate_column(tmp_path):
+@pytest.fixture
+def login(tmp_path, monkeypatch):
+    """``alpr hotlist import`` logs an account in and needs a purpose and a case (tests/cli_accounts.py)."""
+    from cli_accounts import CliAccounts
+
+    return CliAccounts(tmp_path, monkeypatch).as_()
+
+
+def test_hotlist_cli_names_blank_lines_and_dob_in_the_plate_column(tmp_path, login):
     f = tmp_path / "h.csv"
     f.write_text("Plate Number,Description,Match Strategy\nABC123,Stolen,exact\n\nDOB 01/02/1980,x,exact\n"
                  "02/03/1979,y,exact\n")
     p = subprocess.run([sys.executable, "-m", "alpr.app.cli", "hotlist", "import", str(f), "--list", "HOT",
-                        "--store", f"sqlite:{tmp_path / 'h.db'}"], capture_output=True, text=True, timeout=120)
+                        "--store", f"sqlite:{tmp_path / 'h.db'}", *login], capture_output=True, text=True,
+                       timeout=120)
     assert p.returncode == 0, p.stderr
     assert "line 3: blank row skipped" in p.stderr
     assert "line 4: rejected: personal data (date of birth) in the plate column" in p.stderr
@@ -137,11 +146,13 @@ def test_description_dob_still_names_the_description():
     assert "in the description column" in rep.rejected[0].reason
 
 
-def test_hotlist_import_default_store_is_the_pipeline_default(tmp_path):
+def test_hotlist_import_default_store_is_the_pipeline_default(tmp_path, login):
     f = tmp_path / "h.csv"
     f.write_text("Plate Number,Description,Match Strategy\nABC123,Stolen,exact\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
-    p = subprocess.run([sys.executable, "-m", "alpr.app.cli", "hotlist", "import", str(f), "--list", "HOT"],
+    # no ALPR_* setting but the login's (password, governance database and keys)
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("ALPR_") or k.startswith("ALPR_GOV_") or k == "ALPR_PASSWORD"}
+    p = subprocess.run([sys.executable, "-m", "alpr.app.cli", "hotlist", "import", str(f), "--list", "HOT", *login],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env)
     assert p.returncode == 0, p.stderr
     assert Settings().store == "sqlite:.run/alpr.db"

@@ -55,7 +55,7 @@ def test_building_the_package_prints_no_packaging_warning(tmp_path):
         assert (tmp_path / "lib" / data).is_file(), data
 
 
-def _import(tmp_path, rows: int):
+def _import(tmp_path, rows: int, login: list):
     csv = tmp_path / f"hot-{rows}.csv"
     lines = ["Plate Number,Description,Match Strategy"]
     lines += [f"{i // 676 % 26 + 65:c}{i // 26 % 26 + 65:c}{i % 26 + 65:c}{i % 10000:04d},row {i},exact"
@@ -63,15 +63,23 @@ def _import(tmp_path, rows: int):
     csv.write_text("\n".join(lines))  # exactly `rows` lines, no trailing newline
     env = {k: v for k, v in os.environ.items() if k not in ("ALPR_PROGRESS",)}
     p = subprocess.run([sys.executable, "-m", "alpr.app.cli", "hotlist", "import", str(csv), "--list", "HOT",
-                        "--store", f"sqlite:{tmp_path / f'h-{rows}.db'}", "--no-publish"],
+                        "--store", f"sqlite:{tmp_path / f'h-{rows}.db'}", "--no-publish", *login],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
     assert f"accepted={rows - 1}" in p.stdout, p.stdout
     return p
 
 
-def test_a_20000_line_hotlist_import_shows_progress_on_a_pipe(tmp_path):
-    p = _import(tmp_path, 20_000)
+@pytest.fixture
+def login(tmp_path, monkeypatch):
+    """``alpr hotlist import`` logs an account in and needs a purpose and a case (tests/cli_accounts.py)."""
+    from cli_accounts import CliAccounts
+
+    return CliAccounts(tmp_path, monkeypatch).as_()
+
+
+def test_a_20000_line_hotlist_import_shows_progress_on_a_pipe(tmp_path, login):
+    p = _import(tmp_path, 20_000, login)
     progress = [l for l in p.stderr.splitlines() if l.startswith("hotlist rows: ")]
     assert progress, f"no progress line on a pipe:\n{p.stderr[-2000:]}"
     assert re.fullmatch(r"hotlist rows: 20000/20000 lines \(100%\), [\d.]+ lines/s, elapsed \d+:\d\d",
@@ -79,6 +87,6 @@ def test_a_20000_line_hotlist_import_shows_progress_on_a_pipe(tmp_path):
     assert "\r" not in p.stderr  # plain lines on a pipe, no carriage-return redraws
 
 
-def test_a_small_hotlist_import_prints_no_progress(tmp_path):
-    p = _import(tmp_path, 200)
+def test_a_small_hotlist_import_prints_no_progress(tmp_path, login):
+    p = _import(tmp_path, 200, login)
     assert "hotlist rows: " not in p.stderr, p.stderr

@@ -59,6 +59,8 @@ def test_publishing_store_publishes_what_the_store_accepted(tmp_path):
 
 
 def _cli(argv):
+    """``alpr hotlist import`` logs an account in (its agency owns the entries) and needs a purpose
+    code and a case number: callers add ``CliAccounts.as_()`` (tests/cli_accounts.py)."""
     from alpr.app.hotlist_cli import register
 
     p = argparse.ArgumentParser(prog="alpr")
@@ -73,7 +75,9 @@ def test_alpr_hotlist_import_publishes_to_the_compacted_topic(kafka_service, tmp
     from confluent_kafka.admin import AdminClient, ConfigResource
 
     from alpr.connectors.kafka_hotlist import read_hotlist_changes
+    from cli_accounts import CliAccounts
 
+    accounts = CliAccounts(tmp_path, monkeypatch)
     topic = f"hotlist-{uuid.uuid4().hex[:8]}"
     monkeypatch.setenv("ALPR_KAFKA__BOOTSTRAP", kafka_service.bootstrap)
     monkeypatch.setenv("ALPR_KAFKA__HOTLIST_TOPIC", topic)
@@ -81,10 +85,10 @@ def test_alpr_hotlist_import_publishes_to_the_compacted_topic(kafka_service, tmp
     day1, day2 = tmp_path / "day1.csv", tmp_path / "day2.csv"
     day1.write_text("plate,list_code,description\nABC123,SV,stolen\nXYZ789,SV,stolen\nKLM456,SV,stolen\n")
     day2.write_text("plate,list_code,description\nABC123,SV,stolen\nKLM456,SV,recovered? still listed\n")
-    rc, out, err = _cli(["hotlist", "import", str(day1), "--list", "SV", "--publish"])
+    rc, out, err = _cli(["hotlist", "import", str(day1), "--list", "SV", "--publish", *accounts.as_()])
     assert rc == 0, err
     assert "written=3" in out and f"published=3 topic={topic}" in out
-    rc, out, err = _cli(["hotlist", "import", str(day2), "--list", "SV", "--publish"])
+    rc, out, err = _cli(["hotlist", "import", str(day2), "--list", "SV", "--publish", *accounts.as_()])
     assert rc == 0 and "published=3" in out, out + err  # 2 upserts + 1 tombstone
     admin = AdminClient({"bootstrap.servers": kafka_service.bootstrap})
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -98,22 +102,27 @@ def test_alpr_hotlist_import_publishes_to_the_compacted_topic(kafka_service, tmp
         ["ABC123", "KLM456"]
     store.close()
     # without --publish (and no kafka source/flink runner configured) nothing is published
-    rc, out, _ = _cli(["hotlist", "import", str(day1), "--list", "SV"])
+    rc, out, _ = _cli(["hotlist", "import", str(day1), "--list", "SV", *accounts.as_()])
     assert rc == 0 and "published=" not in out
+    assert [r.outcome for r in accounts.records("hotlist_import")] == ["allowed"] * 3
     assert len(read_hotlist_changes(kafka_service.bootstrap, topic)) == len(changes)
 
 
 @pytest.mark.services
 def test_alpr_hotlist_import_writes_to_a_configured_cassandra_store(cassandra_service, tmp_path, monkeypatch):
+    from cli_accounts import CliAccounts
+
+    accounts = CliAccounts(tmp_path, monkeypatch)
     spec = f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
     monkeypatch.setenv("ALPR_STORE", spec)
     code = f"C{uuid.uuid4().hex[:6].upper()}"
     f = tmp_path / "list.csv"
     f.write_text(f"plate,list_code,description\nCAS111,{code},stolen\nCAS222,{code},stolen\n")
-    rc, out, err = _cli(["hotlist", "import", str(f), "--list", code, "--no-publish"])
-    assert rc == 0 and "written=2" in out, out + err
+    rc, out, err = _cli(["hotlist", "import", str(f), "--list", code, "--no-publish", *accounts.as_()])
+    assert rc == 0 and "written=2" in out and "agency=DHSPD" in out, out + err
     store = open_store(spec)
     try:
-        assert sorted(e.plate for e in store.load_entries() if e.list_code == code) == ["CAS111", "CAS222"]
+        mine = [e for e in store.load_entries() if e.list_code == code]
+        assert sorted(e.plate for e in mine) == ["CAS111", "CAS222"] and {e.agency for e in mine} == {"DHSPD"}
     finally:
         store.close()

@@ -1,7 +1,15 @@
 """``alpr hotlist match|import``: register with :func:`register` on an argparse subparsers object.
 
 Each sub-command sets ``func``; call ``args.func(args)`` and use its return value as the
-exit status (0 ok, 1 rows/file refused, 2 file unreadable or bad arguments).
+exit status (0 ok, 1 rows/file refused, 2 file unreadable, bad arguments, login or permission
+refused).
+
+``match`` reads a local file and touches no store. ``import`` writes the store the pipeline
+matches against, so it is an access (policy 461, Civ. Code 1798.90.52): it logs ``--user`` in
+(password ``$ALPR_PASSWORD`` or a prompt, ``--totp`` or a prompt), needs ``--purpose`` and
+``--case``, writes entries owned by the caller's agency only (a platform account imports the
+agency-less state feeds with ``--feed``) and is logged as ``hotlist_import``
+(:mod:`alpr.governance.hotlist_import`).
 """
 
 from __future__ import annotations
@@ -53,7 +61,15 @@ def register(subparsers) -> argparse.ArgumentParser:
                           "live hotlists); default: when the configured source is kafka or the runner is flink")
     pub.add_argument("--no-publish", dest="publish", action="store_const", const=False)
     i.add_argument("--states", default="", help="comma-separated state whitelist")
-    i.add_argument("--agency", default="")
+    i.add_argument("--user", required=True,
+                   help="the importing account (password: $ALPR_PASSWORD or prompt); its agency owns the entries")
+    i.add_argument("--totp", help="its current MFA code (prompted if omitted)")
+    i.add_argument("--purpose", help="purpose code (policy 461.3; see the public policy page), e.g. STOLEN-VEHICLE")
+    i.add_argument("--case", help="case or incident number; also the case of rows that carry none")
+    i.add_argument("--feed", action="store_true",
+                   help="an agency-less state/NCIC feed list (every agency's cameras): platform accounts only")
+    i.add_argument("--gov-db", help="governance SQLite file with the accounts and the access log "
+                                    "(default $ALPR_GOV_DB_PATH or .run/governance.db)")
     i.add_argument("--matching", choices=["auto", "exact", "ocr", "fuzzy"], default="auto",
                    help="per-list fuzziness: exact only; OCR-equivalent characters (1 substitution); "
                         "fuzzy (OCR + one edit). auto = exact for state feeds (ncic, clew), ocr otherwise: "
@@ -62,7 +78,7 @@ def register(subparsers) -> argparse.ArgumentParser:
     return hp
 
 
-def _options(args, for_match: bool = False, on_row=None):
+def _options(args, for_match: bool = False, on_row=None, **scope):
     from alpr.connectors.hotlists import ImportOptions
 
     states = frozenset(s.strip().upper() for s in getattr(args, "states", "").split(",") if s.strip()) or None
@@ -77,22 +93,37 @@ def _options(args, for_match: bool = False, on_row=None):
             "ocr": dict(fuzzy=True, max_ocr_subs=1, max_edits=0),
             "fuzzy": dict(fuzzy=True, max_ocr_subs=1, max_edits=1)}[matching]
     return ImportOptions(list_code=args.list_code, state_whitelist=states, list_codes=ncic_codes,
-                         agency=getattr(args, "agency", ""), on_row=on_row, **fuzz)
+                         on_row=on_row, **scope, **fuzz)
 
 
-def _load(args, for_match: bool, err: TextIO):
-    from alpr.connectors.hotlists import HotlistFormatError, detect_format, parse_text, read_text
+def _read(args, for_match: bool, err: TextIO) -> Optional[str]:
+    """The file's text (its format detected into ``args.format``), or None (reported)."""
+    from alpr.connectors.hotlists import HotlistFormatError, detect_format, read_text
+
+    path = args.hotlist if for_match else args.file
+    try:
+        text = read_text(path)
+        args.format = args.format if args.format != "auto" else detect_format(text, path)
+    except HotlistFormatError as exc:
+        print(f"error: {exc}", file=err)
+        return None
+    return text
+
+
+def _load(args, for_match: bool, err: TextIO, text: Optional[str] = None, **scope):
+    """Parse the file (``scope``: the owner options of a store import), report rejected rows."""
+    from alpr.connectors.hotlists import HotlistFormatError, parse_text
 
     from alpr.app.progress import Progress
 
+    text = _read(args, for_match, err) if text is None else text
+    if text is None:
+        return None
     try:
-        text = read_text(args.hotlist if for_match else args.file)
-        fmt = args.format if args.format != "auto" else detect_format(text, args.hotlist if for_match else args.file)
-        args.format = fmt
         lines = text.count("\n") + 1
         with Progress("hotlist rows", total=lines, unit="lines", stream=err,
                       enabled=None if lines >= PROGRESS_MIN_LINES else False) as bar:
-            report = parse_text(text, fmt, _options(args, for_match, on_row=bar.update_to))
+            report = parse_text(text, args.format, _options(args, for_match, on_row=bar.update_to, **scope))
             bar.update_to(lines)
     except HotlistFormatError as exc:
         print(f"error: {exc}", file=err)
@@ -133,8 +164,8 @@ def cmd_match(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) 
 
 def cmd_import(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None) -> int:
     from alpr.config import ConfigError, load_settings
-    from alpr.connectors.hotlists import HotlistFormatError, apply_import
     from alpr.connectors.stores import open_store
+    from alpr.governance.errors import GovernanceError
 
     out = out or sys.stdout
     err = err or sys.stderr
@@ -145,27 +176,66 @@ def cmd_import(args, out: Optional[TextIO] = None, err: Optional[TextIO] = None)
         return 2
     publish = args.publish if args.publish is not None else (
         settings.source == "kafka" or settings.runner == "flink")
-    report = _load(args, False, err)
-    if report is None:
+    text = _read(args, False, err)
+    if text is None:
         return 2
-    mode = args.mode or "replace"
-    store = target = open_store(settings.store)
-    publisher = None
+    store = open_store(settings.store)
     try:
+        gov = _governance(args, store)
+    except BaseException:
+        store.close()
+        raise
+    try:
+        return _import_as(gov, args, text, store, settings, publish, out, err)
+    except GovernanceError as exc:  # login, role, training, purpose or case refused (logged)
+        print(f"error: {exc}", file=err)
+        return 2
+    finally:
+        gov.close()  # closes the store too
+
+
+def _governance(args, store):
+    """The policy layer over the pipeline's store (accounts and access log: ``--gov-db``)."""
+    from alpr.governance.service import Governance
+    from alpr.governance.settings import GovernanceSettings
+
+    overrides = {"db_path": args.gov_db} if getattr(args, "gov_db", None) else {}
+    return Governance.build(GovernanceSettings.from_env(**overrides), reads=store)
+
+
+def _import_as(gov, args, text: str, store, settings, publish: bool, out: TextIO, err: TextIO) -> int:
+    from alpr.connectors.hotlists import HotlistFormatError
+    from alpr.governance.cli import _acting_user
+    from alpr.governance.hotlist_import import authorize_import, record_refusal, run_import
+
+    user, token = _acting_user(gov, args)
+    mode = args.mode or "replace"
+    publisher = report = None
+    try:
+        scope = authorize_import(gov.guard, user, list_code=args.list_code, fmt=args.format, mode=mode,
+                                 feed=args.feed, purpose_code=args.purpose, case_number=args.case)
+        report = _load(args, False, err, text, agency=scope.owner, owner_scoped=True,
+                       case_number=scope.purpose.case_number)
+        if report is None:
+            record_refusal(gov.guard, scope, "file refused (format, header or columns)")
+            return 2
+        target = store
         if publish:
             from alpr.connectors.kafka_hotlist import HotlistPublisher, PublishingHotlistStore
 
             publisher = HotlistPublisher(settings.kafka.bootstrap, settings.kafka.hotlist_topic)
             target = PublishingHotlistStore(store, publisher)
-        written = apply_import(target, report, args.list_code, mode)
+        written = run_import(gov.guard, scope, target, report)
     except HotlistFormatError as exc:
         print(f"error: {exc}", file=err)
-        print(report.summary(), file=out)
+        if report is not None:
+            print(report.summary(), file=out)
         return 1
     finally:
         if publisher is not None:
             publisher.close()
-        store.close()
+        gov.auth.logout(token)
     topic = f" published={publisher.published} topic={settings.kafka.hotlist_topic}" if publisher else ""
-    print(f"{report.summary()} mode={mode} list={args.list_code} written={written}{topic}", file=out)
+    owner = scope.owner or "none (state feed)"
+    print(f"{report.summary()} mode={mode} list={args.list_code} agency={owner} written={written}{topic}", file=out)
     return 0
