@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from alpr.connectors.stores.base import ReadQuery, ReadStore
 from alpr.records import PlateRead
 
-from .errors import NotFound, PermissionDenied, ValidationError
+from .errors import ValidationError
 from .guard import Guard
 from .models import EvidenceHold, EvidenceItem, User
 from .roles import Action
@@ -41,28 +41,30 @@ class EvidenceService:
         purpose = self.guard.check_with_purpose(user, Action.EVIDENCE_HOLD, "EVIDENCE", case_number, reason,
                                                 channel=channel, data_elements=elements)
         if not (reason or "").strip():
-            raise ValidationError("a reason for the evidence hold is required")
-        existing = self.store.get_hold(purpose.case_number)
-        if existing and existing.agency != user.agency:
-            exc = PermissionDenied(f"case {case_number} is held by another agency")
-            self.guard.deny(user, "evidence_hold", exc, channel, elements)
+            exc = ValidationError("a reason for the evidence hold is required")
+            self.guard.deny(user, "evidence_hold", exc, channel, elements, purpose.code, purpose.case_number)
             raise exc
+        # the agency's own hold on its own case number: another agency's hold of the same number is
+        # neither seen nor touched (no "held by another agency" oracle)
+        existing = self.store.get_hold(user.agency, purpose.case_number)
         criteria.validate()
         reads = self.reads.search_reads(ReadQuery(criteria.plate_pattern, criteria.camera_id, criteria.start_ts,
                                                   criteria.end_ts, [user.agency], criteria.limit))
         now = self.clock()
         items = [EvidenceItem(purpose.case_number, r.read_id, r.to_json(),
-                              self.image_loader(r) if self.image_loader else None, now, user.username) for r in reads]
+                              self.image_loader(r) if self.image_loader else None, now, user.username, user.agency)
+                 for r in reads]
         added = self.store.add_evidence_items(items)
         event = {"event": "hold", "by": user.username, "ts": now, "reads_added": added,
                  "criteria": criteria.elements(), "reason": reason.strip()}
         hold = (replace(existing, custody=existing.custody + (event,)) if existing else
                 EvidenceHold(purpose.case_number, user.agency, reason.strip(), user.username, now, (event,)))
         self.store.put_hold(hold)
-        self.store.register_case(purpose.case_number, user.agency, "evidence", now)
         self.guard.log.record(username=user.username, agency=user.agency, action="evidence_hold",
                               data_elements={**elements, "reads_added": added, "plates": sorted({r.plate for r in reads})},
                               purpose=purpose, channel=channel)
+        # bookkeeping after the log record (a self-registered case never counts as known to the audit)
+        self.store.register_case(purpose.case_number, user.agency, "evidence", now)
         return hold
 
     def export_evidence(self, user: User, case_number: str, out_zip: str | Path, channel: str = "api") -> dict:
@@ -70,10 +72,10 @@ class EvidenceService:
         elements = {"evidence_case": case_number, "out": str(out_zip)}
         purpose = self.guard.check_with_purpose(user, Action.EVIDENCE_EXPORT, "EVIDENCE", case_number, None,
                                                 channel=channel, data_elements=elements)
-        hold = self.store.get_hold(purpose.case_number)
+        hold = self.store.get_hold(user.agency, purpose.case_number)
         hold = self.guard.owned(user, "evidence_export", hold, hold.agency if hold else None,
                                 f"evidence hold for case {case_number}", channel=channel, data_elements=elements)
-        items = self.store.evidence_items(purpose.case_number)
+        items = self.store.evidence_items(user.agency, purpose.case_number)
         files: dict[str, bytes] = {}
         for it in items:
             files[f"reads/{it.read_id}.json"] = it.read_json.encode()

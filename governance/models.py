@@ -179,10 +179,14 @@ class EvidenceItem:
     image: Optional[bytes] = field(default=None, repr=False)
     held_ts: float = 0.0
     held_by: str = ""
+    agency: str = ""             # the holding agency: holds are keyed by (agency, case number)
 
 
 @dataclass(frozen=True)
 class EvidenceHold:
+    """One agency's hold on one of its case numbers; two agencies may hold the same case number
+    independently (a case number is an agency's own reference, not a platform-wide key)."""
+
     case_number: str
     agency: str
     reason: str

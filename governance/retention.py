@@ -69,9 +69,9 @@ class RetentionService:
                               channel=channel)
         return setting
 
-    def held_read_ids(self) -> dict[str, list[str]]:
-        """Read ids under an evidence hold, by case (kept in the evidence store by every purge)."""
-        return {h.case_number: [i.read_id for i in self.store.evidence_items(h.case_number)]
+    def held_read_ids(self) -> dict[tuple[str, str], list[str]]:
+        """Read ids under an evidence hold, by (agency, case) (kept in the evidence store by every purge)."""
+        return {(h.agency, h.case_number): [i.read_id for i in self.store.evidence_items(h.agency, h.case_number)]
                 for h in self.store.list_holds()}
 
     def run_purge(self, actor: Optional[User] = None, now: Optional[float] = None, channel: str = "system") -> int:
@@ -95,7 +95,7 @@ class RetentionService:
         self.guard.log.record(username=actor.username if actor else "system",
                               agency=actor.agency if actor else "*", action="purge_expired",
                               data_elements={"rows_purged": n, "as_of": now, "evidence_reads_kept": len(kept),
-                                             "evidence_cases": sorted(held)},
+                                             "evidence_cases": sorted({case for _, case in held})},
                               purpose_code="RETENTION", channel=channel)
         return n
 

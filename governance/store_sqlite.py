@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS sharing_requests (request_id TEXT PRIMARY KEY, owner_
 CREATE TABLE IF NOT EXISTS share_deliveries (delivery_id TEXT PRIMARY KEY, request_id TEXT NOT NULL,
     owner_agency TEXT NOT NULL, recipient_agency TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS evidence_holds (case_number TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evidence_holds_by_agency (agency TEXT NOT NULL, case_number TEXT NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (agency, case_number));
 CREATE TABLE IF NOT EXISTS evidence_items (case_number TEXT NOT NULL, read_id TEXT NOT NULL,
     read_json TEXT NOT NULL, image BLOB, held_ts REAL NOT NULL, held_by TEXT NOT NULL,
     PRIMARY KEY (case_number, read_id));
@@ -95,6 +97,21 @@ class SqliteGovernanceStore:
         self._lock = threading.RLock()
         with self._lock:
             self._conn.executescript(SCHEMA)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Additive migrations of a database made by an earlier version (nothing is dropped or
+        rewritten): evidence holds are keyed by (agency, case number) in ``evidence_holds_by_agency``
+        (the case-keyed ``evidence_holds`` rows are copied there and no longer written), and
+        ``evidence_items`` gains the holding agency."""
+        cols = {row[1] for row in self._conn.execute("PRAGMA table_info(evidence_items)")}
+        if "agency" not in cols:
+            self._conn.execute("ALTER TABLE evidence_items ADD COLUMN agency TEXT NOT NULL DEFAULT ''")
+        self._conn.execute("INSERT OR IGNORE INTO evidence_holds_by_agency (agency, case_number, body) "
+                           "SELECT json_extract(body, '$.agency'), case_number, body FROM evidence_holds")
+        self._conn.execute("UPDATE evidence_items SET agency = COALESCE((SELECT json_extract(h.body, '$.agency') "
+                           "FROM evidence_holds h WHERE h.case_number = evidence_items.case_number), '') "
+                           "WHERE agency = ''")
 
     # -- helpers -----------------------------------------------------------------
     def _q(self, sql: str, args: tuple = ()) -> list[tuple]:
@@ -260,32 +277,36 @@ class SqliteGovernanceStore:
 
     # -- evidence ----------------------------------------------------------------
     def put_hold(self, hold: EvidenceHold) -> None:
-        self._x("INSERT OR REPLACE INTO evidence_holds VALUES (?,?)", (hold.case_number, _dump(hold)))
+        self._x("INSERT OR REPLACE INTO evidence_holds_by_agency VALUES (?,?,?)",
+                (hold.agency, hold.case_number, _dump(hold)))
 
-    def get_hold(self, case_number: str) -> Optional[EvidenceHold]:
-        rows = self._q("SELECT body FROM evidence_holds WHERE case_number = ?", (case_number,))
+    def get_hold(self, agency: str, case_number: str) -> Optional[EvidenceHold]:
+        rows = self._q("SELECT body FROM evidence_holds_by_agency WHERE agency = ? AND case_number = ?",
+                       (agency, case_number))
         return _load(EvidenceHold, rows[0][0]) if rows else None
 
     def list_holds(self) -> list[EvidenceHold]:
-        return [_load(EvidenceHold, b) for (b,) in self._q("SELECT body FROM evidence_holds ORDER BY case_number")]
+        return [_load(EvidenceHold, b) for (b,) in
+                self._q("SELECT body FROM evidence_holds_by_agency ORDER BY agency, case_number")]
 
     def add_evidence_items(self, items: Iterable[EvidenceItem]) -> int:
-        rows = [(i.case_number, i.read_id, i.read_json, i.image, i.held_ts, i.held_by) for i in items]
+        rows = [(i.case_number, i.read_id, i.read_json, i.image, i.held_ts, i.held_by, i.agency) for i in items]
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 n = 0
                 for r in rows:
-                    n += self._conn.execute("INSERT OR IGNORE INTO evidence_items VALUES (?,?,?,?,?,?)", r).rowcount
+                    n += self._conn.execute("INSERT OR IGNORE INTO evidence_items (case_number, read_id, read_json, "
+                                            "image, held_ts, held_by, agency) VALUES (?,?,?,?,?,?,?)", r).rowcount
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
         return n
 
-    def evidence_items(self, case_number: str) -> list[EvidenceItem]:
-        rows = self._q("SELECT case_number, read_id, read_json, image, held_ts, held_by FROM evidence_items "
-                       "WHERE case_number = ? ORDER BY read_id", (case_number,))
+    def evidence_items(self, agency: str, case_number: str) -> list[EvidenceItem]:
+        rows = self._q("SELECT case_number, read_id, read_json, image, held_ts, held_by, agency FROM evidence_items "
+                       "WHERE agency = ? AND case_number = ? ORDER BY read_id", (agency, case_number))
         return [EvidenceItem(*r) for r in rows]
 
     # -- retention ---------------------------------------------------------------

@@ -167,3 +167,56 @@ def test_alpr_maintenance_run_purges_backdated_reads_on_sqlite(tmp_path, capsys)
     s = SqliteStore(str(tmp_path / "reads.db"))
     assert s.read_expiry("old500") is None and s.read_expiry("new10") is not None
     s.close()
+
+
+def test_two_agencies_hold_the_same_case_number_independently(env, tmp_path):
+    """Holds are keyed by (agency, case number): agency B holding a number agency A holds is neither
+    refused ("held by another agency" was an existence oracle) nor mixed with A's hold."""
+    from governance_helpers import OTHER
+    from alpr.governance.errors import NotFound
+
+    gov, admin, cust, op = env
+    b_admin, _ = bootstrap(gov, OTHER)
+    b_op, _ = add_user(gov, b_admin, "ofc.b", "operator")
+    b_cust, _ = add_user(gov, b_admin, "rec.b", "custodian")
+    missing = {}
+    for case in ("C-24-700", "C-24-799"):  # before B holds anything: A's case answers like an unused one
+        with pytest.raises(NotFound) as exc:
+            gov.evidence.export_evidence(b_cust, case, tmp_path / "none.zip")
+        missing[case] = str(exc.value).replace(case, "<case>")
+    assert missing["C-24-700"] == missing["C-24-799"]
+    gov.evidence.place_hold(op, "C-24-700", "robbery", SearchCriteria(plate_pattern="7ABC*"))
+    gov.evidence.place_hold(b_op, "C-24-700", "stolen car", SearchCriteria(plate_pattern="*"))
+    a_hold, b_hold = gov.store.get_hold("DHSPD", "C-24-700"), gov.store.get_hold(OTHER, "C-24-700")
+    assert (a_hold.agency, a_hold.reason, b_hold.agency, b_hold.reason) == ("DHSPD", "robbery", OTHER, "stolen car")
+    a_zip = gov.evidence.export_evidence(cust, "C-24-700", tmp_path / "a.zip")
+    b_zip = gov.evidence.export_evidence(b_cust, "C-24-700", tmp_path / "b.zip")
+    reads = lambda m: sorted(f["path"] for f in m["files"] if f["path"].startswith("reads/"))  # noqa: E731
+    assert reads(a_zip) == ["reads/r1.json", "reads/r2.json"] and reads(b_zip) == ["reads/r4.json", "reads/r5.json"]
+    assert [e["event"] for e in gov.store.get_hold("DHSPD", "C-24-700").custody] == ["hold", "export"]
+
+
+def test_a_governance_database_with_case_keyed_holds_is_migrated_additively(tmp_path):
+    import sqlite3
+
+    from alpr.governance.models import EvidenceHold
+    from alpr.governance.store_sqlite import SqliteGovernanceStore, _dump
+
+    path = tmp_path / "gov.db"
+    old = sqlite3.connect(path)  # the tables as an earlier version made them
+    old.executescript("""
+        CREATE TABLE evidence_holds (case_number TEXT PRIMARY KEY, body TEXT NOT NULL);
+        CREATE TABLE evidence_items (case_number TEXT NOT NULL, read_id TEXT NOT NULL, read_json TEXT NOT NULL,
+            image BLOB, held_ts REAL NOT NULL, held_by TEXT NOT NULL, PRIMARY KEY (case_number, read_id));""")
+    hold = EvidenceHold("C-24-1", "DHSPD", "homicide", "ofc.a", 1.0, ({"event": "hold"},))
+    old.execute("INSERT INTO evidence_holds VALUES (?,?)", ("C-24-1", _dump(hold)))
+    old.execute("INSERT INTO evidence_items VALUES ('C-24-1', 'r1', '{}', NULL, 1.0, 'ofc.a')")
+    old.commit()
+    old.close()
+    for _ in range(2):  # opening twice changes nothing more
+        store = SqliteGovernanceStore(path)
+        assert store.get_hold("DHSPD", "C-24-1") == hold and store.get_hold("PSPD", "C-24-1") is None
+        assert [(i.read_id, i.agency) for i in store.evidence_items("DHSPD", "C-24-1")] == [("r1", "DHSPD")]
+        assert store.list_holds() == [hold]
+        assert store.connection.execute("SELECT count(*) FROM evidence_holds").fetchone() == (1,)  # kept
+        store.close()

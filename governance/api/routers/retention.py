@@ -39,7 +39,7 @@ def purge(user: User = Depends(current_user), gov: Governance = Depends(get_gov)
 def hold(body: HoldIn, user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
     crit = SearchCriteria(body.plate_pattern, body.camera_id, body.start_ts, body.end_ts, body.limit)
     h = gov.evidence.place_hold(user, body.case_number, body.reason, crit)
-    return {**asdict(h), "items": len(gov.store.evidence_items(h.case_number))}
+    return {**asdict(h), "items": len(gov.store.evidence_items(h.agency, h.case_number))}
 
 
 @router.post("/api/evidence/{case_number}/export")
