@@ -270,8 +270,40 @@ def test_explicit_designs_replace_the_random_ones():
 
 def test_us_scene_samples_mix_lighting_and_are_deterministic():
     first = list(us_scene_samples(4, seed=3))
-    assert [name.rsplit("-", 1)[1] for name, *_ in first] == ["day", "night", "ir", "glare"]
-    for name, img, plate, state in first:
+    assert [s.tags[0] for s in first] == ["day", "night", "ir", "glare"]
+    for name, img, plate, state, tags in first:
         assert img.shape == (720, 1280, 3) and state in STATES and re.fullmatch(r"[A-Z0-9]{6,7}", plate), name
+        assert set(tags[1:]) <= {"separator", "stickers", "frame", "stacked", "bumper sticker"}
+    assert any(len(s.tags) > 1 for s in first)
     again = list(us_scene_samples(2, seed=3))
-    assert all(np.array_equal(a[1], b[1]) and a[2:] == b[2:] for a, b in zip(first, again))
+    assert all(np.array_equal(a.image, b.image) and (a.plate, a.tags) == (b.plate, b.tags) for a, b in zip(first, again))
+
+
+def test_eval_synthetic_us_set_reports_false_plates_per_condition():
+    import importlib.util
+    import sys
+    import types
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "eval_accuracy.py"
+    spec = importlib.util.spec_from_file_location("eval_accuracy_us", path)
+    ev = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = ev  # its dataclasses look their module up
+    spec.loader.exec_module(ev)
+    samples = list(ev.load_synthetic(2, seed=3, us=True))
+    assert [s.tags[0] for s in samples] == ["day", "night"] and all(s.state in STATES for s in samples)
+
+    class Reader:  # reads the first plate right and also reports a road sign as a plate
+        def recognize(self, image):
+            want = samples[self.i].plate if self.i == 0 else "XXXXXXX"
+            self.i += 1
+            plate = lambda t: types.SimpleNamespace(plate=t, confidence=0.9, candidates=[types.SimpleNamespace(plate=t)])
+            return [plate(want), plate("EXIT798")]
+
+    r = Reader()
+    r.i = 0
+    res = ev.evaluate(r, samples)
+    assert res["images"] == 2 and res["top1_exact"] == 0.5
+    assert res["false_plates_per_image"] == 1.5  # the sign twice, the misread once
+    assert res["per_tag"]["day"] == {"images": 1, "top1_exact": 1.0, "false_plates_per_image": 1.0}
+    assert res["per_tag"]["night"] == {"images": 1, "top1_exact": 0.0, "false_plates_per_image": 2.0}

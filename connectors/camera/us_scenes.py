@@ -14,7 +14,7 @@ night, infrared and glare lighting in turn.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import cv2
 import numpy as np
@@ -126,8 +126,29 @@ def add_bumper_sticker(sprite: CarSprite, text: str, side: str, rng: np.random.G
 SAMPLE_LIGHTING = ("day", "night", "ir", "glare")
 
 
-def us_scene_samples(n: int, seed: int = 7) -> Iterator[tuple[str, np.ndarray, str, str]]:
-    """``n`` hard US scenes as ``(name, BGR image, registration, state)``.
+class USScene(NamedTuple):
+    """One evaluation frame: ``tags`` name its lighting and the hard features on its plate
+    and car (``separator``, ``stickers``, ``frame``, ``stacked``, ``bumper sticker``)."""
+
+    name: str
+    image: np.ndarray
+    plate: str
+    state: str
+    tags: tuple[str, ...]
+
+
+def scene_tags(lighting: str, design: object) -> tuple[str, ...]:
+    """The tags of a frame with this lighting and plate design (``None``: a plain plate)."""
+    tags = [lighting]
+    for attr, tag in (("separator", "separator"), ("stickers", "stickers"), ("frame_text", "frame"),
+                      ("stacked", "stacked"), ("bumper_text", "bumper sticker")):
+        if design is not None and getattr(design, attr):
+            tags.append(tag)
+    return tuple(tags)
+
+
+def us_scene_samples(n: int, seed: int = 7) -> Iterator[USScene]:
+    """``n`` hard US scenes (:class:`USScene`: name, BGR image, registration, state, tags).
 
     Each is a frame of its own one-vehicle :class:`~alpr.connectors.camera.synthetic.SyntheticCamera`
     (``us_hard=True``: separators, stickers, frames and stacked codes at random, road and
@@ -145,4 +166,5 @@ def us_scene_samples(n: int, seed: int = 7) -> Iterator[tuple[str, np.ndarray, s
             continue
         t = truth[len(truth) // 2]
         img = cv2.imdecode(np.frombuffer(cam.frame(t.seq).data, np.uint8), cv2.IMREAD_COLOR)
-        yield f"synthetic-us-{i:03d}-{mode}", img, t.plate, t.state
+        yield USScene(f"synthetic-us-{i:03d}-{mode}", img, t.plate, t.state,
+                      scene_tags(mode, cam.designs[t.vehicle_id]))
