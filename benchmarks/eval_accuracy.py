@@ -7,15 +7,20 @@ Usage::
         [--half even|odd] [--limit N] [--synthetic 60] [--show-errors] [--out FILE]
 
 Sets: ``us-crops`` (``openalpr-us-crops``), ``stills`` (``ucsd-stills-ca``, whole cars), ``eu``
-(``openalpr-eu``), ``ar`` (``fastplateocr-ar``) and ``synthetic`` (synthetic 720p camera
-frames; ``synthetic-us`` US scenes with distractor text when the camera can render them).
+(``openalpr-eu``), ``ar`` (``fastplateocr-ar``), ``synthetic`` (synthetic 720p camera frames)
+and ``synthetic-us`` (``--synthetic`` hard US scenes at 720p: plates with separators and
+emblems, stickers, dealer frames and stacked type codes, among road signs, shop signs and
+bumper stickers, lit day, night, infrared and glare in turn; the label is the registration
+only; see ``alpr.connectors.camera.us_scenes``). The synthetic sets are rendered from a fixed
+seed, never used to fit the recogniser: they test the whole pipeline.
 A set whose folder is absent is skipped with a note. ``--half even|odd`` keeps every other
 image (tune on one half, check on the other).
 
 Per set it prints exact top-1 accuracy (the best plate of the image equals the label),
 within-one-edit top-1 accuracy, top-N hit rate (the label is among the candidates of any
 plate found), the state guessed right (sets with a state column), false plates per image
-(plates returned besides the one that matches) and mean milliseconds per image on one core (wall
+(plates returned besides the one that matches; on ``synthetic-us`` also per lighting mode and per
+hard feature, ``per_tag``) and mean milliseconds per image on one core (wall
 clock, and CPU time of this process, which is what matters when other processes share the
 cores); the last line is a JSON summary, also written to ``--out`` (stable shape:
 ``{"benchmark", "model", "sets": {name: {...}}}``).
@@ -52,6 +57,7 @@ class Sample:
     image: np.ndarray
     plate: str
     state: str = ""
+    tags: tuple[str, ...] = ()  # conditions reported separately (synthetic-us: lighting, plate features)
 
 
 def clean(text: str) -> str:
@@ -135,7 +141,7 @@ def load_synthetic(n: int, seed: int = 7, us: bool = False) -> Iterator[Sample] 
             from alpr.connectors.camera.us_scenes import us_scene_samples
         except ImportError:
             return None
-        return (Sample(name, img, clean(plate), state) for name, img, plate, state in us_scene_samples(n, seed))
+        return (Sample(s.name, s.image, clean(s.plate), s.state, s.tags) for s in us_scene_samples(n, seed))
     from alpr.inference.recognizer import decode_image
 
     def frames() -> Iterator[Sample]:
@@ -186,6 +192,7 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
     n = exact = near = hit = 0
     with_state = state_right = false_plates = 0
     per_state: dict[str, list[int]] = {}
+    per_tag: dict[str, list[int]] = {}
     total_s = cpu_s = 0.0
     bar = _progress(total, label) if label else None
     if bar:
@@ -201,7 +208,13 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
             exact += best == s.plate
             near += edit_distance(best, s.plate) <= 1
             hit += any(c.plate == s.plate for p in plates for c in p.candidates)
-            false_plates += sum(1 for p in plates if edit_distance(p.plate, s.plate) > 1)
+            false_here = sum(1 for p in plates if edit_distance(p.plate, s.plate) > 1)
+            false_plates += false_here
+            for tag in s.tags:
+                tally = per_tag.setdefault(tag, [0, 0, 0])
+                tally[0] += 1
+                tally[1] += best == s.plate
+                tally[2] += false_here
             if s.state:
                 tally = per_state.setdefault(s.state, [0, 0])
                 tally[0] += 1
@@ -232,6 +245,11 @@ def evaluate(recognizer, samples: Iterable[Sample], show_errors: bool = False,  
         "ms_per_image": round(1000 * total_s / n, 1),
         "cpu_ms_per_image": round(1000 * cpu_s / n, 1),
     }
+    if per_tag:  # lighting modes first, then the plate/scene features
+        light = ("day", "night", "ir", "glare")
+        order = sorted(per_tag, key=lambda t: (light.index(t) if t in light else len(light), t))
+        out["per_tag"] = {t: {"images": per_tag[t][0], "top1_exact": round(per_tag[t][1] / per_tag[t][0], 4),
+                              "false_plates_per_image": round(per_tag[t][2] / per_tag[t][0], 4)} for t in order}
     if with_state:
         out["state_right"] = round(state_right / with_state, 4)
         out["per_state"] = {st: {"images": n_, "top1_exact": round(ok / n_, 4)} for st, (n_, ok) in sorted(per_state.items())}
@@ -315,6 +333,9 @@ def main(argv: list[str] | None = None) -> int:
             f"false/img={res.get('false_plates_per_image', 0):.2f} "
             f"ms/image={res.get('ms_per_image', 0):.1f} (cpu {res.get('cpu_ms_per_image', 0):.1f})"
         )
+        for tag, r in (res.get("per_tag") or {}).items():
+            print(f"  {tag:16s} images={r['images']:4d} top1={r['top1_exact']:.1%} "
+                  f"false/img={r['false_plates_per_image']:.2f}")
     out = {"benchmark": "eval_accuracy", "threads": args.threads, "topn": args.topn, "half": args.half,
            "limit": args.limit, "hints": kwargs, "model": model_info(rec), "sets": summary, "notes": notes,
            "command": "benchmarks/eval_accuracy.py " + " ".join(argv if argv is not None else sys.argv[1:])}

@@ -1,7 +1,7 @@
 """PNG plots beside the eval/benchmark JSON (matplotlib, headless).
 
 ``eval_plots(doc, png)``    accuracy per set (exact top-1, within one edit, top-N hit) and, where a
-                            set reports ``per_state``, exact top-1 per state
+                            set reports ``per_state``, exact top-1 per state (real sets only)
 ``bench_plots(doc, stem)``  ``<stem>-ratios.png``: every figure against its same-run baseline
                             (ratio, 1.0 = baseline); ``<stem>-latency.png``: every latency
                             distribution in the results (min / p50 / p99 / max in ms)
@@ -33,6 +33,8 @@ def eval_plots(doc: dict, png: Path) -> Path:
         raise ValueError("no evaluated sets in the document")
     per_state = {}
     for name, res in sets.items():
+        if name.startswith("synthetic"):  # rendered states are not mixed with real photos of a state
+            continue
         for state, s in (res.get("per_state") or {}).items():
             if s.get("images"):
                 per_state[f"{state}"] = per_state.get(state, []) + [(s["top1_exact"], s["images"])]
