@@ -41,3 +41,8 @@ class PolicyViolation(GovernanceError):
     """The request breaks a rule of policy 461 / Civ. Code 1798.90.5x (e.g. retention < 365 days)."""
 
     status = 422
+
+
+class StoreFailure(Conflict):
+    """A store the action needed failed after the request was validated. The attempt is logged with
+    ``outcome=error``; the message says what was and was not done. A 409 (try again), never a 5xx."""

@@ -12,6 +12,7 @@ a search in its own right: logged as ``hotlist_lookback`` with the same purpose.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Any, Callable, Optional
@@ -19,12 +20,13 @@ from typing import Any, Callable, Optional
 from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.records import Alert, HotlistEntry, stable_id
 
-from .errors import ValidationError
+from .errors import StoreFailure, ValidationError
 from .guard import Guard
 from .models import User
 from .pii import personal_data
 from .roles import Action
 
+log = logging.getLogger(__name__)
 DAY_S = 86_400
 _PLATE_RE = re.compile(r"^[A-Z0-9*?]{2,10}$")
 MAX_PRIORITY = 100
@@ -111,28 +113,38 @@ class HotlistService:
             match_strategy="lenient", agency=user.agency, clets_derived=bool(clets_derived), created_ts=now)
         try:
             self.hotlists.upsert_entries([entry])
-        except Exception as exc:  # logged even when the store fails
+        except Exception as exc:  # logged even when the store fails; the caller gets a clean 409
             self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
                                   data_elements={**elements, "entry_id": entry.entry_id}, purpose=purpose,
                                   channel=channel, outcome="error", detail=f"store failed: {type(exc).__name__}")
-            raise
-        self.guard.auth.store.register_case(case_number, user.agency, "hotlist", now)
+            raise StoreFailure("the hotlist entry could not be saved (the hotlist store failed); "
+                               "check the entry list and try again") from exc
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_add",
                               data_elements={**elements, "entry_id": entry.entry_id, "expires_at": entry.expires_at,
                                              "clets_derived": entry.clets_derived},
                               purpose=purpose, channel=channel)
+        self._note_case(case_number, user.agency, now)  # after the log record: it can fail nothing logged
         try:
             hits = self._retro(entry)
         except Exception as exc:
             self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_lookback",
                                   data_elements={"plate": norm, "entry_id": entry.entry_id}, purpose=purpose,
                                   channel=channel, outcome="error", detail=f"look-back failed: {type(exc).__name__}")
-            raise
+            raise StoreFailure(f"entry {entry.entry_id} was added (and logged), but the look-back over past "
+                               "reads failed; no historical hits were raised") from exc
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_lookback",
                               data_elements={"plate_pattern": norm, "entry_id": entry.entry_id,
                                              "agencies": [user.agency], "result_count": hits},
                               purpose=purpose, channel=channel)
         return entry, hits
+
+    def _note_case(self, case_number: str, agency: str, now: float) -> None:
+        """Record that the agency used this case number. Bookkeeping only: it never makes the case
+        "known" to the audit (only RMS / imported case lists do) and its failure fails nothing."""
+        try:
+            self.guard.auth.store.register_case(case_number, agency, "hotlist", now)
+        except Exception as exc:  # noqa: BLE001
+            log.warning("could not note the case number of a hotlist entry: %s", type(exc).__name__)
 
     def _retro(self, entry: HotlistEntry) -> int:
         """Integration point: ``retro_search(entry, read_store)`` returns the historical-hit

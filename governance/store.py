@@ -14,6 +14,9 @@ from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSampl
                      TrainingRecord, User)
 
 GENESIS_HASH = "0" * 64
+# case sources that vouch that a case exists (the agency's records system, an imported case list);
+# "hotlist" and "evidence" registrations only record that a number was used
+KNOWN_CASE_SOURCES = frozenset({"rms", "import"})
 
 # make(seq, prev_hash) -> the complete record to store at ``seq``
 RecordMaker = Callable[[int, str], AccessRecord]
@@ -83,7 +86,11 @@ class GovernanceStore(AccessLogStore, Protocol):
     # public-comment meeting and go-live (1798.90.55(a))
     def put_public_meeting(self, meeting: PublicCommentMeeting) -> None: ...
     def get_public_meeting(self, agency: str) -> Optional[PublicCommentMeeting]: ...
-    # case register (cases known to exist: from RMS, hotlist entries, holds, alerts)
+    # case register: where each case number was used (hotlist, evidence) and, from the RMS or an
+    # imported case list, which cases exist. Only the latter count as known (KNOWN_CASE_SOURCES):
+    # a number an agency used itself must never silence the audit's "case-not-found" flag.
     def register_case(self, case_number: str, agency: str, source: str, ts: float) -> None: ...
-    def known_cases(self, agency: Optional[str] = None) -> set[str]: ...
+    def known_cases(self, agency: Optional[str] = None) -> set[str]:
+        """Cases registered from a source in :data:`KNOWN_CASE_SOURCES` only."""
+        ...
     def close(self) -> None: ...

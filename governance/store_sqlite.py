@@ -17,7 +17,7 @@ from typing import Any, Iterable, Optional, Type, TypeVar
 from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSample, EvidenceHold,
                      EvidenceItem, PolicyVersion, PublicCommentMeeting, RetentionSetting, Session, ShareDelivery,
                      SharingRequest, SharingScope, TrainingRecord, User)
-from .store import GENESIS_HASH, RecordMaker
+from .store import GENESIS_HASH, KNOWN_CASE_SOURCES, RecordMaker
 
 T = TypeVar("T")
 
@@ -349,12 +349,19 @@ class SqliteGovernanceStore:
 
     # -- cases -------------------------------------------------------------------
     def register_case(self, case_number: str, agency: str, source: str, ts: float) -> None:
-        self._x("INSERT OR IGNORE INTO cases VALUES (?,?,?,?)", (case_number, agency, source, ts))
+        """A vouching source (RMS, import) replaces a self-registered row; nothing replaces a vouched one."""
+        vouched = ",".join(f"'{v}'" for v in sorted(KNOWN_CASE_SOURCES))
+        self._x("INSERT INTO cases VALUES (?,?,?,?) ON CONFLICT(case_number, agency) DO UPDATE SET "
+                f"source = excluded.source, ts = excluded.ts WHERE excluded.source IN ({vouched}) "
+                f"AND cases.source NOT IN ({vouched})", (case_number, agency, source, ts))
 
     def known_cases(self, agency: Optional[str] = None) -> set[str]:
+        vouched = tuple(sorted(KNOWN_CASE_SOURCES))
+        marks = ",".join("?" * len(vouched))
         if agency is None:
-            return {c for (c,) in self._q("SELECT case_number FROM cases")}
-        return {c for (c,) in self._q("SELECT case_number FROM cases WHERE agency = ?", (agency,))}
+            return {c for (c,) in self._q(f"SELECT case_number FROM cases WHERE source IN ({marks})", vouched)}
+        return {c for (c,) in self._q(f"SELECT case_number FROM cases WHERE agency = ? AND source IN ({marks})",
+                                      (agency, *vouched))}
 
     def close(self) -> None:
         with self._lock:

@@ -104,3 +104,24 @@ def test_another_agencys_auditor_cannot_record_findings_or_sign(env):
     assert gov.audits.create_sample(b_aud, start, clock()).sample_seqs == ()
     denied = [r for r in gov.store.access_records() if r.username == "aud.b" and r.outcome == "denied"]
     assert len(denied) == 2
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 12 review: a made-up case number was "laundered" into the known cases by using it.
+def test_a_made_up_case_number_stays_flagged_after_a_hotlist_entry_and_an_evidence_hold_use_it(env):
+    gov, clock, op, aud = env
+    start = clock()
+    gov.hotlists.add_entry(op, plate="5HOME0*", list_code="LOCAL", case_number="C-FAKE-1", purpose_code="STOLEN-VEHICLE",
+                           expires_at=clock() + 86_400, description="white sedan")
+    gov.evidence.place_hold(op, "C-FAKE-1", "keep", SearchCriteria(plate_pattern="7ABC*"))
+    _search(gov, op, "C-FAKE-1")
+    assert "C-FAKE-1" not in gov.store.known_cases("DHSPD")
+    flagged = [f for f in gov.audits.anomalies("DHSPD", start, clock() + 1) if f["kind"] == "case-not-found"]
+    actions = {gov.store.access_records(start_seq=f["seq"])[0].action for f in flagged}
+    assert {"hotlist_add", "hotlist_lookback", "evidence_hold", "search_reads"} <= actions
+    # the case list of the records system vouches for a case, even one used before
+    gov.store.register_case("C-FAKE-1", "DHSPD", "rms", clock())
+    assert "C-FAKE-1" in gov.store.known_cases("DHSPD")
+    assert not [f for f in gov.audits.anomalies("DHSPD", start, clock() + 1) if f["kind"] == "case-not-found"]
+    gov.store.register_case("C-FAKE-1", "DHSPD", "hotlist", clock())  # a later use does not undo it
+    assert "C-FAKE-1" in gov.store.known_cases("DHSPD")
