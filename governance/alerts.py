@@ -67,6 +67,11 @@ class AlertWorkflowService:
         return alert, self.workflow_of(alert)
 
     # -- transitions ---------------------------------------------------------------
+    def _refusing(self, user: User, wf: AlertWorkflow, step: str, channel: str):
+        """Log a refused step (bad input, wrong state) as ``alert_<step>``, denied."""
+        return self.guard.refusing(user, f"alert_{step}", channel, {"alert_id": wf.alert_id}, HIT_PURPOSE,
+                                   wf.incident_number)
+
     def _move(self, user: User, alert: Alert, wf: AlertWorkflow, to_state: str, allowed_from: tuple[str, ...],
               channel: str, detail: dict, **changes) -> AlertWorkflow:
         if wf.state not in allowed_from:
@@ -95,10 +100,11 @@ class AlertWorkflowService:
         """Record the CLETS/NCIC confirmation (who, when, reference) and the visual plate/state check."""
         alert, wf = self._load(user, alert_id, Action.WORK_ALERTS, channel)
         system = (system or "").upper()
-        if system not in VERIFICATION_SYSTEMS:
-            raise ValidationError(f"verification system must be one of {VERIFICATION_SYSTEMS}")
-        if not (reference or "").strip():
-            raise ValidationError("the CLETS/NCIC response reference is required")
+        with self._refusing(user, wf, VERIFIED, channel):
+            if system not in VERIFICATION_SYSTEMS:
+                raise ValidationError(f"verification system must be one of {VERIFICATION_SYSTEMS}")
+            if not (reference or "").strip():
+                raise ValidationError("the CLETS/NCIC response reference is required")
         return self._move(user, alert, wf, VERIFIED, (ACKNOWLEDGED,), channel,
                           {"system": system, "reference": reference.strip(), "confirmed": bool(confirmed),
                            "visual_check": bool(visual_check)},
@@ -108,22 +114,25 @@ class AlertWorkflowService:
 
     def accept(self, user: User, alert_id: str, channel: str = "api") -> AlertWorkflow:
         alert, wf = self._load(user, alert_id, Action.WORK_ALERTS, channel)
-        if wf.state == VERIFIED and not (wf.verification_confirmed and wf.visual_check):
-            raise Conflict("an alert can only be accepted after a confirmed CLETS/NCIC response and a visual "
-                           "check of plate and state; reject it instead")
+        with self._refusing(user, wf, ACCEPTED, channel):
+            if wf.state == VERIFIED and not (wf.verification_confirmed and wf.visual_check):
+                raise Conflict("an alert can only be accepted after a confirmed CLETS/NCIC response and a visual "
+                               "check of plate and state; reject it instead")
         return self._move(user, alert, wf, ACCEPTED, (VERIFIED,), channel, {})
 
     def reject(self, user: User, alert_id: str, reason: str, channel: str = "api") -> AlertWorkflow:
         alert, wf = self._load(user, alert_id, Action.WORK_ALERTS, channel)
-        if not (reason or "").strip():
-            raise ValidationError("a reject reason is required")
+        with self._refusing(user, wf, REJECTED, channel):
+            if not (reason or "").strip():
+                raise ValidationError("a reject reason is required")
         return self._move(user, alert, wf, REJECTED, (ACKNOWLEDGED, VERIFIED), channel, {"reason": reason.strip()},
                           decision_reason=reason.strip())
 
     def record_enforcement(self, user: User, alert_id: str, action: str, channel: str = "api") -> AlertWorkflow:
         alert, wf = self._load(user, alert_id, Action.WORK_ALERTS, channel)
-        if not (action or "").strip():
-            raise ValidationError("describe the enforcement action")
+        with self._refusing(user, wf, "enforcement", channel):
+            if not (action or "").strip():
+                raise ValidationError("describe the enforcement action")
         if wf.state != ACCEPTED or not wf.verification_confirmed:
             exc = Conflict("an enforcement action cannot be recorded on an unverified alert "
                            "(policy 461.3(f): verify through CLETS first)")
@@ -143,9 +152,10 @@ class AlertWorkflowService:
     def dispose(self, user: User, alert_id: str, disposition: str, channel: str = "api") -> AlertWorkflow:
         alert, wf = self._load(user, alert_id, Action.WORK_ALERTS, channel)
         disposition = (disposition or "").upper()
-        if disposition not in ENFORCEMENT_DISPOSITIONS | NON_ENFORCEMENT_DISPOSITIONS:
-            raise ValidationError(f"disposition must be one of "
-                                  f"{sorted(ENFORCEMENT_DISPOSITIONS | NON_ENFORCEMENT_DISPOSITIONS)}")
+        with self._refusing(user, wf, DISPOSED, channel):
+            if disposition not in ENFORCEMENT_DISPOSITIONS | NON_ENFORCEMENT_DISPOSITIONS:
+                raise ValidationError(f"disposition must be one of "
+                                      f"{sorted(ENFORCEMENT_DISPOSITIONS | NON_ENFORCEMENT_DISPOSITIONS)}")
         if disposition in ENFORCEMENT_DISPOSITIONS and not (wf.state == ACCEPTED and wf.verification_confirmed):
             exc = Conflict(f"disposition {disposition} is an enforcement action and needs a verified, accepted alert")
             self.guard.deny(user, "alert_disposed", exc, channel, {"alert_id": alert_id}, HIT_PURPOSE,

@@ -92,14 +92,15 @@ class AuditService:
                        channel: str = "api") -> AuditSample:
         self.guard.check(user, Action.SIGN_AUDITS, channel=channel, data_elements={"audit_id": audit_id, "seq": seq})
         audit = self._get(audit_id, user, channel)
-        if audit.status != "open":
-            raise Conflict(f"audit {audit_id} is already signed")
-        if seq not in audit.sample_seqs:
-            raise ValidationError(f"record {seq} is not in the sample of audit {audit_id}")
-        if result not in ("ok", "concern"):
-            raise ValidationError("result must be 'ok' or 'concern'")
-        if result == "concern" and not note.strip():
-            raise ValidationError("describe the concern")
+        with self.guard.refusing(user, "audit_finding", channel, {"audit_id": audit_id, "seq": seq}, "AUDIT"):
+            if audit.status != "open":
+                raise Conflict(f"audit {audit_id} is already signed")
+            if seq not in audit.sample_seqs:
+                raise ValidationError(f"record {seq} is not in the sample of audit {audit_id}")
+            if result not in ("ok", "concern"):
+                raise ValidationError("result must be 'ok' or 'concern'")
+            if result == "concern" and not note.strip():
+                raise ValidationError("describe the concern")
         findings = tuple(f for f in audit.findings if f["seq"] != seq) + (
             {"seq": seq, "result": result, "note": note.strip(), "by": user.username, "ts": self.clock()},)
         audit = replace(audit, findings=findings)
@@ -113,10 +114,11 @@ class AuditService:
         self.guard.check(user, Action.SIGN_AUDITS, channel=channel, data_elements={"audit_id": audit_id})
         audit = self._get(audit_id, user, channel)
         missing = set(audit.sample_seqs) - {f["seq"] for f in audit.findings}
-        if missing:
-            raise Conflict(f"review every sampled record before signing; missing {sorted(missing)}")
-        if audit.status != "open":
-            raise Conflict(f"audit {audit_id} is already signed")
+        with self.guard.refusing(user, "audit_sign", channel, {"audit_id": audit_id}, "AUDIT"):
+            if missing:
+                raise Conflict(f"review every sampled record before signing; missing {sorted(missing)}")
+            if audit.status != "open":
+                raise Conflict(f"audit {audit_id} is already signed")
         audit = replace(audit, status="signed", signed_by=user.username, signed_ts=self.clock(),
                         summary=summary.strip())
         self.store.put_audit(audit)

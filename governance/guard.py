@@ -9,7 +9,8 @@ sharing request (see :mod:`.sharing`), logged on both sides."""
 
 from __future__ import annotations
 
-from typing import Optional, TypeVar
+from contextlib import contextmanager
+from typing import Iterator, Optional, TypeVar
 
 from .access_log import AccessLog
 from .auth import AuthService
@@ -36,6 +37,18 @@ class Guard:
         self.log.record(username=user.username, agency=user.agency, action=action,
                         data_elements=data_elements, channel=channel, outcome="denied", detail=str(exc),
                         purpose_code=purpose_code, case_number=case_number)
+
+    @contextmanager
+    def refusing(self, user: User, action: Action | str, channel: str, data_elements: Optional[dict] = None,
+                 purpose_code: str = "", case_number: str = "") -> Iterator[None]:
+        """Log every policy refusal (:class:`GovernanceError`) raised inside the block, then re-raise it:
+        ``with guard.refusing(user, "share_review", channel, {...}): <checks that raise>``."""
+        try:
+            yield
+        except GovernanceError as exc:
+            self.deny(user, getattr(action, "value", action), exc, channel, data_elements, purpose_code,
+                      case_number)
+            raise
 
     def check(self, user: User, action: Action, *, channel: str, data_elements: Optional[dict] = None,
               agency: Optional[str] = None) -> None:

@@ -132,24 +132,22 @@ class SharingService:
     def review(self, user: User, request_id: str, approve: bool, note: str = "", days: Optional[int] = None,
                channel: str = "api") -> SharingRequest:
         req = self._own(user, request_id, Action.APPROVE_SHARE, channel)
-        if user.role not in (Role.ADMINISTRATOR.value, Role.DESIGNEE.value):
-            raise PermissionDenied("only the Deputy Chief or the designee may review a share (461.7(b))")
-        if req.entered_by == user.username and approve:
-            raise PermissionDenied("the member who entered a request may not approve it")
-        if req.status != "pending":
-            raise Conflict(f"request {request_id} is {req.status}, not pending")
-        now = self.clock()
-        if approve:
-            try:  # eligibility checked again at approval (and at fulfilment)
+        with self.guard.refusing(user, "share_review", channel, {"request_id": request_id}, req.purpose_code,
+                                 req.case_number):
+            if user.role not in (Role.ADMINISTRATOR.value, Role.DESIGNEE.value):
+                raise PermissionDenied("only the Deputy Chief or the designee may review a share (461.7(b))")
+            if req.entered_by == user.username and approve:
+                raise PermissionDenied("the member who entered a request may not approve it")
+            if req.status != "pending":
+                raise Conflict(f"request {request_id} is {req.status}, not pending")
+            days = self.max_days if days is None else int(days)
+            if approve and not 1 <= days <= self.max_days:
+                raise ValidationError(f"an approval may last 1 to {self.max_days} days")
+            if approve:  # eligibility and scope checked again at approval (and at fulfilment)
                 self._eligible(req.requesting_agency)
                 self._check_scope(req.scope)
-            except (PolicyViolation, ValidationError) as exc:
-                self.guard.deny(user, "share_review", exc, channel, {"request_id": request_id},
-                                req.purpose_code, req.case_number)
-                raise
-            days = self.max_days if days is None else int(days)
-            if not 1 <= days <= self.max_days:
-                raise ValidationError(f"an approval may last 1 to {self.max_days} days")
+        now = self.clock()
+        if approve:
             req = replace(req, status="approved", expires_ts=now + days * DAY_S)
         else:
             req = replace(req, status="denied")
