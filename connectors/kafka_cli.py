@@ -1,4 +1,6 @@
-"""``alpr alerts tail`` and ``alpr gateway``: Kafka command-line tools."""
+"""Kafka command-line tools: ``alpr gateway``, and :func:`tail_alerts`, the consumer loop behind
+``alpr alerts tail`` (registered by :mod:`alpr.governance.cli_alerts`, which logs the user in,
+keeps the alerts of the user's agency only and logs the access)."""
 
 from __future__ import annotations
 
@@ -6,8 +8,10 @@ import json
 import logging
 import sys
 import time
+from typing import Callable, Optional
 
 from alpr.backoff import Backoff, StateLog
+from alpr.records import Alert
 
 log = logging.getLogger("alpr.alerts")
 _RDKAFKA_LOG = logging.getLogger("alpr.kafka.librdkafka")  # librdkafka's per-attempt lines: DEBUG only
@@ -58,40 +62,47 @@ def wait_for_kafka(bootstrap: str, timeout_s: float) -> None:
     consumer.close()
 
 
-def cmd_alerts_tail(args) -> int:
-    from alpr.records import Alert, SchemaError
+def tail_alerts(bootstrap: str, topic: str, *, accept: Callable[[Alert], bool], emit: Callable[[Alert], None],
+                from_beginning: bool = False, connect_timeout: float = 15.0, max_alerts: Optional[int] = None,
+                idle_timeout: Optional[float] = None) -> int:
+    """Follow ``topic``; each readable alert that ``accept`` keeps goes to ``emit`` (the caller
+    decides who may see what). Stops after ``max_alerts`` emitted or ``idle_timeout`` idle seconds;
+    returns how many were emitted. :class:`KafkaUnreachable` if Kafka never answers."""
+    from alpr.records import SchemaError
 
     states = StateLog(log, initial="connecting")  # the first connection is reported by the error below
-    consumer = _tail_consumer(args.bootstrap, args.topic, args.from_beginning, args.connect_timeout, states)
-    states.update("up", f"alerts tail: following {args.topic} on {args.bootstrap}", logging.INFO)
+    consumer = _tail_consumer(bootstrap, topic, from_beginning, connect_timeout, states)
+    states.update("up", f"alerts tail: following {topic} on {bootstrap}", logging.INFO)
     n, last = 0, time.monotonic()
     try:
-        while args.max is None or n < args.max:
+        while max_alerts is None or n < max_alerts:
             msg = consumer.poll(0.5)
             if msg is None:
-                if args.idle_timeout is not None and time.monotonic() - last > args.idle_timeout:
+                if idle_timeout is not None and time.monotonic() - last > idle_timeout:
                     break
                 continue
             if msg.error():
                 states.update("error:" + str(msg.error().code()), f"alerts tail: {msg.error()}")
                 continue
             if states.state != "up":
-                states.update("up", f"alerts tail: Kafka at {args.bootstrap} reachable again", logging.WARNING)
+                states.update("up", f"alerts tail: Kafka at {bootstrap} reachable again", logging.WARNING)
             last = time.monotonic()
             try:
                 alert = Alert.from_json(msg.value())
             except SchemaError as exc:
                 print(f"alerts tail: offset {msg.offset()}: unreadable alert: {exc}", file=sys.stderr)
                 continue
-            n += 1
-            if args.json:
-                print(alert.to_json(), flush=True)
-            else:
-                print(f"{alert.agency} {alert.camera_id} {alert.read_plate} -> {alert.entry_plate} "
-                      f"[{alert.list_code} {alert.match_type} d={alert.distance}] {alert.description}", flush=True)
+            if accept(alert):
+                n += 1
+                emit(alert)
     finally:
         consumer.close()
-    return 0
+    return n
+
+
+def alert_line(alert: Alert) -> str:
+    return (f"{alert.agency} {alert.camera_id} {alert.read_plate} -> {alert.entry_plate} "
+            f"[{alert.list_code} {alert.match_type} d={alert.distance}] {alert.description}")
 
 
 def cmd_gateway(args) -> int:
@@ -109,13 +120,11 @@ def cmd_gateway(args) -> int:
     return 0
 
 
-def register(sub) -> None:
+def register_tail_options(t) -> None:
+    """The Kafka options of ``alpr alerts tail`` (its parser is built by the governance layer)."""
     from alpr.config import KafkaConfig
 
     d = KafkaConfig()
-    p = sub.add_parser("alerts", help="follow the alerts topic")
-    asub = p.add_subparsers(dest="alerts_command", required=True)
-    t = asub.add_parser("tail", help="consume and print alerts")
     t.add_argument("--bootstrap", default=d.bootstrap)
     t.add_argument("--topic", default=d.alerts_topic)
     t.add_argument("--json", action="store_true")
@@ -124,8 +133,12 @@ def register(sub) -> None:
     t.add_argument("--idle-timeout", type=float, default=None, help="stop after this many idle seconds")
     t.add_argument("--connect-timeout", type=float, default=15.0,
                    help="give up (exit 2) if Kafka does not answer within this many seconds (default 15)")
-    t.set_defaults(func=cmd_alerts_tail)
 
+
+def register(sub) -> None:
+    from alpr.config import KafkaConfig
+
+    d = KafkaConfig()
     g = sub.add_parser("gateway", help="publish camera frames to the frames topic")
     g.add_argument("source", help="synthetic:N | image folder | video file | rtsp://...")
     g.add_argument("--camera", required=True)

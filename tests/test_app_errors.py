@@ -79,10 +79,13 @@ def test_bad_config_key_one_line(tmp_path):
     assert "unknown setting" in line and "grouping.min_readz" in line
 
 
-def test_alerts_tail_without_kafka_gives_up_with_one_line():
+def test_alerts_tail_without_kafka_gives_up_with_one_line(tmp_path, monkeypatch):
+    from cli_accounts import CliAccounts
+
+    login = CliAccounts(tmp_path, monkeypatch).as_(purpose="HOTLIST-HIT")  # alerts tail is an access
     port = closed_port()
     t0 = time.monotonic()
-    p = alpr("alerts", "tail", "--bootstrap", f"127.0.0.1:{port}", "--connect-timeout", "3", timeout=60)
+    p = alpr("alerts", "tail", *login, "--bootstrap", f"127.0.0.1:{port}", "--connect-timeout", "3", timeout=60)
     took = time.monotonic() - t0
     assert p.returncode == 2
     line = one_error_line(p, "alerts")

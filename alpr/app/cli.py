@@ -5,7 +5,7 @@
 ``alpr run``        run the pipeline with a config file / ``ALPR_*`` environment
 ``alpr synth``      write a synthetic camera clip (frames + ground truth) to a folder
 ``alpr hotlist``    import hotlists and match plates against them
-``alpr alerts``     follow the alerts topic
+``alpr alerts``     follow the alerts topic (logged in: your agency's alerts)
 ``alpr serve`` / ``alpr audit`` / ``alpr evidence`` / ``alpr users``  governance (policy 461)
 """
 
@@ -217,8 +217,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--height", type=int, default=720)
     p.set_defaults(func=cmd_synth)
 
-    for module in ("alpr.app.hotlist_cli", "alpr.connectors.kafka_cli", "alpr.governance.cli",
-                   "alpr.observability.cli"):
+    for module in ("alpr.app.hotlist_cli", "alpr.governance.cli_alerts", "alpr.connectors.kafka_cli",
+                   "alpr.governance.cli", "alpr.observability.cli"):
         _optional_register(module, sub)
     return parser
 
