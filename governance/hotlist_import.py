@@ -102,8 +102,9 @@ def run_import(guard: Guard, scope: ImportScope, store, report: ImportReport, *,
                          outcome="error", detail=f"write failed: {type(exc).__name__}")
         raise
     when = guard.log.clock() if now is None else now
-    guard.auth.store.register_case(scope.purpose.case_number, user.agency, ACTION, when)
     guard.log.record(username=user.username, agency=user.agency, action=ACTION,
                      data_elements=scope.elements(**counts, written=written), purpose=scope.purpose,
                      channel=channel)
+    # after the log record; only notes the number's use (never makes the case "known" to the audit)
+    guard.auth.store.register_case(scope.purpose.case_number, user.agency, ACTION, when)
     return written

@@ -15,8 +15,8 @@ from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSampl
 
 GENESIS_HASH = "0" * 64
 # case sources that vouch that a case exists (the agency's records system, an imported case list);
-# "hotlist" and "evidence" registrations only record that a number was used
-KNOWN_CASE_SOURCES = frozenset({"rms", "import"})
+# "hotlist", "hotlist_import" and "evidence" registrations only record that a number was used
+KNOWN_CASE_SOURCES = frozenset({"rms", "case_list"})
 
 # make(seq, prev_hash) -> the complete record to store at ``seq``
 RecordMaker = Callable[[int, str], AccessRecord]

@@ -349,7 +349,7 @@ class SqliteGovernanceStore:
 
     # -- cases -------------------------------------------------------------------
     def register_case(self, case_number: str, agency: str, source: str, ts: float) -> None:
-        """A vouching source (RMS, import) replaces a self-registered row; nothing replaces a vouched one."""
+        """A vouching source (RMS, case list) replaces a self-registered row; nothing replaces a vouched one."""
         vouched = ",".join(f"'{v}'" for v in sorted(KNOWN_CASE_SOURCES))
         self._x("INSERT INTO cases VALUES (?,?,?,?) ON CONFLICT(case_number, agency) DO UPDATE SET "
                 f"source = excluded.source, ts = excluded.ts WHERE excluded.source IN ({vouched}) "
