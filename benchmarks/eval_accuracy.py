@@ -265,7 +265,7 @@ def model_info(recognizer) -> dict:  # type: ignore[no-untyped-def]
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding the data sets")
-    ap.add_argument("--sets", default="us-crops,stills,eu,ar,synthetic",
+    ap.add_argument("--sets", default="us-crops,stills,eu,ar,synthetic,synthetic-us",
                     help="comma-separated: us-crops, stills, eu, ar, synthetic, synthetic-us")
     ap.add_argument("--eu", type=Path, help="openalpr-eu folder (overrides --data)")
     ap.add_argument("--ar", type=Path, help="fastplateocr-ar folder (overrides --data)")

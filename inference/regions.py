@@ -34,6 +34,8 @@ _STICKER = re.compile(r"^(JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|SEPT|OCT|NOV|DEC)\
 #: how far the format prior may demote a candidate: strongly when the state is known (hint or
 #: state name on the plate), mildly when only the national mixture of formats is known
 KNOWN_FLOOR, UNKNOWN_FLOOR = 0.6, 0.92
+#: a format this share as common as the state's most common one is not demoted against it
+SAME_ENOUGH = 0.2
 _YEAR = re.compile(r"^(19[6-9]|20[0-4])\d$")  # a registration sticker's year
 #: words printed on or around plates that are never the registration
 _WORDS = frozenset(
@@ -43,7 +45,7 @@ _WORDS = frozenset(
     "INFINITI VOLKSWAGEN AUDI BMW JEEP BUICK CADILLAC CHRYSLER LINCOLN MERCURY PONTIAC SATURN "
     "CAMRY COROLLA CIVIC ACCORD ALTIMA SENTRA MAXIMA FOCUS TAURUS EXPLORER ESCAPE PRIUS JETTA "
     "PASSAT ELANTRA SONATA MUSTANG TACOMA TUNDRA CITROEN PEUGEOT RENAULT OPEL FIAT SKODA MERCEDES "
-    "PORSCHE MITSUBISHI SUZUKI TESLA".split()
+    "PORSCHE MITSUBISHI SUZUKI TESLA 4WD AWD 4X4 HYBRID TURBO LIMITED".split()
 )
 
 
@@ -162,12 +164,14 @@ def format_factor(weight: float, best: float, floor: float = 0.6, common: float 
     """Re-ranking factor ``floor``..1: a candidate's format weight relative to the best weight
     among the candidates of the same reading (1 when none matches a format, so vanity plates
     keep the reader's order). A candidate that fits no format at all (a vanity plate, or a
-    misread serial) loses up to 40 % as the best look-alike's format approaches ``common``."""
+    misread serial) loses up to 40 % as the best look-alike's format approaches ``common``.
+    A format the state really issues, at least ``SAME_ENOUGH`` as common as the best one (a
+    commercial series beside the standard one), is not demoted: the reader decides there."""
     if best <= 0:
         return 1.0
     if weight <= 0:
         return 1.0 - (1.0 - KNOWN_FLOOR) * min(1.0, best / common)
-    return floor + (1.0 - floor) * min(1.0, weight / best)
+    return floor + (1.0 - floor) * min(1.0, weight / (SAME_ENOUGH * best))
 
 
 def us_text(text: str, state: str | None) -> str:

@@ -1,8 +1,8 @@
 """Recognition accuracy on real photos (skipped when ../shared/data is absent) and synthetic frames.
 
-Levels reached when written (one core, default settings): openalpr-eu 104/108 exact top-1
-(96.3%), fastplateocr-ar 130/147 (88.4%), synthetic 720p frames 60/60. The asserts keep a
-small margin below those.
+Levels reached (one core, default settings, 2026-12-03): openalpr-eu 103/108 exact top-1
+(95.4%), fastplateocr-ar 130/147 (88.4%), openalpr-us-crops 661/745 (88.7%), ucsd-stills-ca
+206/243 (84.8%), synthetic 720p frames 60/60. The asserts keep a small margin below those.
 """
 
 from __future__ import annotations
@@ -69,23 +69,24 @@ def test_edit_distance():
 
 @pytest.mark.slow
 def test_openalpr_us_crops_top1(shared_data, recognizer):
-    """Reached 619/745 (83.1%) exact top-1 with US state formats as priors (baseline 510/745)."""
+    """Reached 661/745 (88.7%) exact top-1: state formats as priors, stacked codes and emblems
+    kept out of the plate, blue plates not taken for EU bands (baseline 510/745)."""
     folder = shared_data / "openalpr-us-crops"
     if not folder.is_dir():
         pytest.skip(f"{folder} missing")
     res = eval_accuracy.evaluate(recognizer, eval_accuracy.load_csv(folder))
     assert res["images"] == 745
-    assert res["top1_exact"] >= 0.80, res
-    assert res["top1_within1"] >= 0.93, res
+    assert res["top1_exact"] >= 0.86, res
+    assert res["top1_within1"] >= 0.94, res
 
 
 @pytest.mark.slow
 def test_ucsd_stills_whole_cars_top1(shared_data, recognizer):
-    """Whole cars in parking lots: reached 200/243 (82.3%) exact top-1 (baseline 160/243)."""
+    """Whole cars in parking lots: reached 206/243 (84.8%) exact top-1 (baseline 160/243)."""
     folder = shared_data / "ucsd-stills-ca"
     if not folder.is_dir():
         pytest.skip(f"{folder} missing")
     res = eval_accuracy.evaluate(recognizer, eval_accuracy.load_csv(folder))
     assert res["images"] == 243
-    assert res["top1_exact"] >= 0.79, res
-    assert res["state_right"] >= 0.7, res
+    assert res["top1_exact"] >= 0.82, res
+    assert res["state_right"] >= 0.75, res
