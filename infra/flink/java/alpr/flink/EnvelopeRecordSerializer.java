@@ -24,6 +24,10 @@ import org.apache.flink.kafka.shaded.org.apache.kafka.common.header.internals.Re
  * int header count, then per header: int name length, name (UTF-8), int value length (-1: null), value
  * int value length (-1: null), value bytes
  * </pre>
+ *
+ * The record timestamp is left to the producer (the time it is written), as the Beam binding's
+ * producers do. The element's event time is the capture time, which for a replay or a backfill
+ * lies before the topic's retention: Kafka would roll and delete such records at once.
  */
 public class EnvelopeRecordSerializer implements KafkaRecordSerializationSchema<byte[]> {
     private static final long serialVersionUID = 1L;
@@ -54,7 +58,7 @@ public class EnvelopeRecordSerializer implements KafkaRecordSerializationSchema<
                 headers.add(new RecordHeader(new String(name, StandardCharsets.UTF_8), bytes(in)));
             }
             byte[] value = bytes(in);
-            return new ProducerRecord<>(topic, null, timestamp, key, value, headers);
+            return new ProducerRecord<>(topic, null, null, key, value, headers);
         } catch (IOException e) {
             throw new UncheckedIOException("bad envelope for topic " + topic, e);
         }
