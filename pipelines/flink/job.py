@@ -146,7 +146,7 @@ def build(env, settings, args, initial_entries=()):
     """Attach the whole job to ``env``; returns the named streams (tests inspect the plan)."""
     from pyflink.common import Types
 
-    from alpr.pipelines.flink import operators as op
+    from alpr.pipelines.flink import health, operators as op
 
     k = settings.kafka
     parallelism = env.get_parallelism()
@@ -202,9 +202,9 @@ def build(env, settings, args, initial_entries=()):
          .sink_to(_kafka_sink(k.bootstrap, k.deadletter_topic, "at-least-once", f"{args.job_name}-dead"))
          .name("kafka-dead").uid("kafka-dead"))
     if args.health_topic:
-        (frames.map(op.FrameMeta(), output_type=op.PICKLED).name("frame-meta").uid("frame-meta")
+        (frames.map(health.FrameMeta(), output_type=op.PICKLED).name("frame-meta").uid("frame-meta")
          .key_by(op.CameraKey(), key_type=Types.STRING())
-         .process(op.CameraHealth(), output_type=op.BYTES).name("camera-health").uid("camera-health")
+         .process(health.CameraHealth(), output_type=op.BYTES).name("camera-health").uid("camera-health")
          .sink_to(_kafka_sink(k.bootstrap, args.health_topic, "at-least-once", f"{args.job_name}-health"))
          .name("kafka-health").uid("kafka-health"))
     return {"frames": frames, "reads": reads, "groups": groups, "alerts": alerts, "dead": dead}

@@ -5,8 +5,10 @@ state small and reads it once per element (an uncached state read from Python co
 
 * :class:`ParseFrames`      envelope -> Frame (bad headers -> dead letter)
 * :class:`RecognizeBatches` keyed by recognition shard: frames wait in ``ListState`` until
-  ``batch_size`` are there or ``batch_delay_ms`` passed (processing-time timer), then decode
-  and one recognition call per batch (several frames, several cameras per request)
+  ``batch_size`` are there, ``batch_delay_ms`` passed (processing-time timer) or the watermark
+  reaches the oldest of them (event-time timer: a watermark never overtakes a buffered frame,
+  so no read arrives late at grouping), then decode and one recognition call per batch
+  (several frames, several cameras per request)
 * :class:`GroupAndMatch`    keyed by camera, connected to the hotlist broadcast: the grouping
   state machine in one ``ValueState`` with event-time timers; confirmed open groups are matched
   at once against the broadcast hotlist snapshot (changes applied one at a time)
@@ -116,7 +118,8 @@ class RecognizeBatches(KeyedProcessFunction):
 
         self.stage = RecognizeStage.from_settings(self.settings).open()
         self.pending = ctx.get_list_state(ListStateDescriptor("pending", PICKLED))
-        self.count = ctx.get_state(ValueStateDescriptor("count", Types.INT()))
+        # (frames pending, event-time timer ms, processing-time timer ms): one read per element
+        self.batch = ctx.get_state(ValueStateDescriptor("batch", PICKLED))
         g = ctx.get_metrics_group().add_group("alpr")
         self.m_decoded = g.counter("frames_decoded")
         self.m_recognized = g.counter("frames_recognized")
@@ -134,21 +137,41 @@ class RecognizeBatches(KeyedProcessFunction):
             stage.close()
 
     def process_element(self, frame: Frame, ctx):
-        n = (self.count.value() or 0) + 1
+        n, event_ms, proc_ms = self.batch.value() or (0, None, None)
         self.pending.add(frame)
+        n += 1
+        timers = ctx.timer_service()
         if n >= self.batch_size:
-            self.count.clear()
+            self._cancel(timers, event_ms, proc_ms)
+            self.batch.clear()
             yield from self._flush()
             return
-        self.count.update(n)
-        if n == 1:
-            ctx.timer_service().register_processing_time_timer(
-                ctx.timer_service().current_processing_time() + self.batch_delay_ms)
+        ts = ctx.timestamp()  # the capture time the KafkaSource assigned
+        ts = _ms(frame.capture_ts) if ts is None else int(ts)
+        if event_ms is None or ts < event_ms:
+            if event_ms is not None:
+                timers.delete_event_time_timer(event_ms)
+            timers.register_event_time_timer(ts)
+            event_ms = ts
+        if proc_ms is None:
+            proc_ms = timers.current_processing_time() + self.batch_delay_ms
+            timers.register_processing_time_timer(proc_ms)
+        self.batch.update((n, event_ms, proc_ms))
 
     def on_timer(self, timestamp: int, ctx):
-        if self.count.value():
-            self.count.clear()
+        n, event_ms, proc_ms = self.batch.value() or (0, None, None)
+        if n:
+            self._cancel(ctx.timer_service(), event_ms, proc_ms)
+            self.batch.clear()
             yield from self._flush()
+
+    @staticmethod
+    def _cancel(timers, event_ms, proc_ms) -> None:
+        """Drop the batch's timers (deleting the one that is firing is a no-op)."""
+        if event_ms is not None:
+            timers.delete_event_time_timer(event_ms)
+        if proc_ms is not None:
+            timers.delete_processing_time_timer(proc_ms)
 
     def _flush(self):
         from alpr.pipelines.core.decode import DecodedFrame, decode
@@ -355,42 +378,6 @@ class DeadLetterMessage(MapFunction):
         return dead_letter_message(d)
 
 
-class CameraHealth(KeyedProcessFunction):
-    """Per-camera detail (frames, reads, last capture time) goes to a health topic, not to one
-    metric label per camera: keyed by camera, emitted at most every ``every_s`` of event time."""
-
-    def __init__(self, every_s: float = 10.0):
-        self.every_s = every_s
-
-    def open(self, ctx: RuntimeContext):
-        self.acc = ctx.get_state(ValueStateDescriptor("health", PICKLED))
-
-    def process_element(self, frame, ctx):
-        a = self.acc.value() or {"frames": 0, "since": frame.capture_ts, "last": frame.capture_ts}
-        a["frames"] += 1
-        a["last"] = max(a["last"], frame.capture_ts)
-        if a["last"] - a["since"] >= self.every_s:
-            import json
-
-            from alpr.pipelines.flink.envelope import encode_message
-
-            body = json.dumps({"schema": "CameraHealth/1", "camera_id": frame.camera_id, "agency": frame.agency,
-                               "frames": a["frames"], "window_start": a["since"], "last_capture_ts": a["last"],
-                               "lag_s": round(time.time() - a["last"], 3), "emitted_ts": time.time()}).encode()
-            yield encode_message(frame.camera_id.encode(), body, [("schema", b"CameraHealth/1")])
-            a = {"frames": 0, "since": a["last"], "last": a["last"]}
-        self.acc.update(a)
-
-
-class FrameMeta(MapFunction):
-    """The frame without its bytes (for per-camera bookkeeping off the heavy path)."""
-
-    def map(self, frame: Frame) -> Frame:
-        import dataclasses
-
-        return dataclasses.replace(frame, data=b"")
-
-
 __all__ = ["ParseFrames", "ShardKey", "CameraKey", "DedupeKey", "RecognizeBatches", "Explode", "GroupAndMatch",
-           "ParseHotlist", "DedupeAlerts", "WriteStore", "AlertMessage", "DeadLetterMessage", "CameraHealth", "FrameMeta",
+           "ParseHotlist", "DedupeAlerts", "WriteStore", "AlertMessage", "DeadLetterMessage",
            "DEAD_TAG", "GROUPS_TAG", "HOTLIST_STATE", "PICKLED", "BYTES", "stable_id", "PlateGroup"]
