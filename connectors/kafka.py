@@ -101,7 +101,8 @@ class CameraGateway:
                 break
             except BufferError:  # local queue full: let it drain
                 self._producer.poll(0.5)
-        obs.observe_gateway_frame(key)
+        agency = next((bytes(v).decode(errors="replace") for k, v in headers if k == H_AGENCY), "")
+        obs.observe_gateway_frame(key, agency)  # counted per agency: no camera label
         self._producer.poll(0)
 
     def flush(self) -> None:

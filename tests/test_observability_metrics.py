@@ -57,26 +57,44 @@ def test_dead_letters_counted_by_stage_and_class():
     assert value("alpr_dead_letters_total", stage="decode", reason_class="empty") == before + 2
 
 
-def test_frame_moves_camera_gauges_and_capture_only_forward():
-    cam = "cam-unit-frames"
-    metrics.observe_frame(cam, "AG", capture_ts=1000.0, now=5000.0)
-    metrics.observe_frame(cam, "AG", capture_ts=900.0, now=5001.0)  # late frame: capture gauge stays
-    assert value("alpr_frames_total", camera=cam, agency="AG") == 2
-    assert value("alpr_camera_last_frame_timestamp_seconds", camera=cam, agency="AG") == 5001.0
-    assert value("alpr_camera_last_capture_timestamp_seconds", camera=cam, agency="AG") == 1000.0
+def record(camera: str) -> dict:
+    found = [r for r in metrics.health_records() if r["camera_id"] == camera]
+    assert len(found) == 1, camera
+    return found[0]
 
 
-def test_expected_camera_offline_gauge():
+def test_frame_counted_per_agency_and_camera_detail_in_the_table():
+    cam, ag = "cam-unit-frames", "AG-FRAMES"
+    metrics.observe_frame(cam, ag, capture_ts=1000.0, now=5000.0)
+    metrics.observe_frame(cam, ag, capture_ts=900.0, now=5001.0)  # late frame: newest capture time stays
+    metrics.observe_reads(cam, ag, 3)
+    assert value("alpr_frames_total", agency=ag) == 2
+    assert value("alpr_reads_total", agency=ag) == 3
+    assert value("alpr_last_frame_timestamp_seconds", agency=ag) == 5001.0
+    assert REGISTRY.get_sample_value("alpr_frames_total", {"camera": cam, "agency": ag}) is None
+    rec = record(cam)
+    assert (rec["schema"], rec["agency"], rec["frames"], rec["reads"]) == ("CameraHealth/1", ag, 2, 3)
+    assert (rec["last_frame_ts"], rec["last_capture_ts"], rec["status"]) == (5001.0, 1000.0, "silent")
+    assert value("alpr_camera_max_clock_skew_seconds", agency=ag) == 4001.0
+
+
+def test_expected_cameras_counted_per_agency():
+    ag = "AG-EXPECTED"
     try:
-        metrics.set_expected_cameras({"cam-unit-live": "AG", "cam-unit-never": "AG"}, offline_after_s=0.3)
-        metrics.observe_frame("cam-unit-live", "AG", capture_ts=time.time())
-        assert value("alpr_camera_expected", camera="cam-unit-never", agency="AG") == 1
-        assert value("alpr_camera_offline", camera="cam-unit-never", agency="AG") == 1
-        assert value("alpr_camera_offline", camera="cam-unit-live", agency="AG") == 0
+        metrics.set_expected_cameras({"cam-unit-live": ag, "cam-unit-never": ag}, offline_after_s=0.3)
+        metrics.observe_frame("cam-unit-live", ag, capture_ts=time.time())
+        assert value("alpr_cameras_expected", agency=ag) == 2
+        assert value("alpr_cameras_offline", agency=ag) == 1
+        assert record("cam-unit-never")["status"] == "never_seen"
+        assert record("cam-unit-live")["status"] == "ok"
         time.sleep(0.5)
-        assert value("alpr_camera_offline", camera="cam-unit-live", agency="AG") == 1
-        metrics.observe_frame("cam-unit-live", "AG", capture_ts=time.time())
-        assert value("alpr_camera_offline", camera="cam-unit-live", agency="AG") == 0
+        assert value("alpr_cameras_offline", agency=ag) == 2
+        assert value("alpr_cameras_silent", agency=ag) == 1
+        assert value("alpr_silent_camera_last_frame_timestamp_seconds", camera="cam-unit-live", agency=ag) > 0
+        metrics.observe_frame("cam-unit-live", ag, capture_ts=time.time())
+        assert value("alpr_cameras_offline", agency=ag) == 1
+        assert REGISTRY.get_sample_value("alpr_silent_camera_last_frame_timestamp_seconds",
+                                         {"camera": "cam-unit-live", "agency": ag}) is None
         with pytest.raises(ValueError, match="offline_after_s"):
             metrics.set_expected_cameras(["x"], offline_after_s=0)
     finally:
@@ -87,7 +105,8 @@ def test_expected_cameras_from_env():
     try:
         metrics.expected_cameras_from_env({"ALPR_EXPECTED_CAMERAS": "cam-env-1, cam-env-2",
                                            "ALPR_CAMERA_OFFLINE_AFTER_S": "60"})
-        assert value("alpr_camera_expected", camera="cam-env-2", agency="") == 1
+        assert value("alpr_cameras_expected", agency="unknown") == 2
+        assert record("cam-env-2")["expected"] is True
     finally:
         metrics.set_expected_cameras([])
 
@@ -188,14 +207,19 @@ def test_instrumented_backend_times_calls_and_passes_errors_through():
 
 
 # --------------------------------------------------------------------------- /metrics server
-def test_metrics_server_serves_registry_and_is_idempotent():
-    metrics.observe_frame("cam-unit-http", "AG", capture_ts=1.0)
+def test_metrics_server_serves_registry_cameras_and_is_idempotent():
+    metrics.observe_frame("cam-unit-http", "AG-HTTP", capture_ts=1.0)
     server = start_metrics_server(0, addr="127.0.0.1")
     try:
         assert start_metrics_server(server.port, addr="127.0.0.1") is server
         text = fetch(server.url)
-        assert 'alpr_frames_total{agency="AG",camera="cam-unit-http"} 1.0' in text
+        assert 'alpr_frames_total{agency="AG-HTTP"} 1.0' in text
+        assert "cam-unit-http" not in text  # per-camera detail is not a label
         assert "# TYPE alpr_capture_to_alert_latency_seconds histogram" in text
+        base = server.url.rsplit("/", 1)[0]
+        cams = json.loads(fetch(f"{base}/cameras?agency=AG-HTTP"))
+        assert [(r["camera_id"], r["frames"]) for r in cams] == [("cam-unit-http", 1)]
+        assert json.loads(fetch(f"{base}/cameras?agency=AG-HTTP&status=never_seen")) == []
     finally:
         server.stop()
 
@@ -267,10 +291,13 @@ def test_catalogue_check_catches_unknown_metrics_and_labels(tmp_path):
 
 
 def test_no_high_cardinality_labels():
-    forbidden = {"plate", "read_id", "alert_id", "frame_id", "user", "username", "case_number", "reason"}
+    # camera: one series per camera is 10,000 per family; only the bounded top-k collector names cameras
+    forbidden = {"plate", "read_id", "alert_id", "frame_id", "user", "username", "case_number", "reason", "camera"}
     for obj in vars(metrics).values():
         if hasattr(obj, "_labelnames"):
             assert not forbidden & set(obj._labelnames), obj._name
+    named = {name for name, labels in metrics.COLLECTED_LABELS.items() if "camera" in labels}
+    assert named == {"alpr_silent_camera_last_frame_timestamp_seconds"}
 
 
 def test_dashboards_on_disk_match_the_generator():
@@ -298,8 +325,10 @@ def test_cli_metrics_serve_exposes_expected_camera_offline():
         assert "serving http://127.0.0.1:" in line, (line, proc.stderr.read() if proc.poll() is not None else "")
         url = line.split("serving ", 1)[1].strip()
         text = fetch(url)
-        assert 'alpr_camera_offline{agency="",camera="cam-gw-2"} 1.0' in text
+        assert 'alpr_cameras_offline{agency="unknown"} 2.0' in text
         assert "alpr_purge_last_success_timestamp_seconds" in text
+        cams = json.loads(fetch(url.rsplit("/", 1)[0] + "/cameras?status=never_seen"))
+        assert sorted(r["camera_id"] for r in cams) == ["cam-gw-1", "cam-gw-2"]
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -319,15 +348,16 @@ def test_decode_stage_counts_frames_failures_and_dead_letters():
     from alpr.pipelines.transforms import DecodeFrames
     from alpr.records import Frame
 
-    cam = "cam-unit-decode"
+    cam, ag = "cam-unit-decode", "AG-DECODE"
     base = {k: value("alpr_dead_letters_total", stage="decode", reason_class=k) for k in ("empty", "undecodable")}
-    frames = [Frame(cam, "AG", 0, 10.0, b""), Frame(cam, "AG", 1, 11.0, b"\xff\xd8 definitely not a jpeg" * 4)]
+    frames = [Frame(cam, ag, 0, 10.0, b""), Frame(cam, ag, 1, 11.0, b"\xff\xd8 definitely not a jpeg" * 4)]
     p = beam.Pipeline(options=PipelineOptions(["--runner=apache_beam.runners.portability.fn_api_runner.FnApiRunner"]))
     _ = p | beam.Create(frames) | DecodeFrames()
     p.run().wait_until_finish()
-    assert value("alpr_frames_total", camera=cam, agency="AG") == 2
-    assert value("alpr_frame_decode_failures_total", camera=cam, agency="AG") == 2
-    assert value("alpr_frames_decoded_total", camera=cam, agency="AG") == 0
+    assert value("alpr_frames_total", agency=ag) == 2
+    assert value("alpr_frame_decode_failures_total", agency=ag) == 2
+    assert value("alpr_frames_decoded_total", agency=ag) == 0
     assert value("alpr_dead_letters_total", stage="decode", reason_class="empty") == base["empty"] + 1
     assert value("alpr_dead_letters_total", stage="decode", reason_class="undecodable") == base["undecodable"] + 1
-    assert value("alpr_camera_last_capture_timestamp_seconds", camera=cam, agency="AG") == 11.0
+    rec = record(cam)
+    assert (rec["frames"], rec["decode_failures"], rec["decoded"], rec["last_capture_ts"]) == (2, 2, 0, 11.0)

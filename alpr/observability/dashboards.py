@@ -110,8 +110,8 @@ def overview() -> dict:
         stat("Frames / s", "sum(rate(alpr_frames_total[5m]))", "ops"),
         stat("Reads / s", "sum(rate(alpr_reads_total[5m]))", "ops"),
         stat("Alerts (1h)", "sum(increase(alpr_alerts_total[1h]))"),
-        stat("Cameras silent > 5 min",
-             "count((time() - alpr_camera_last_frame_timestamp_seconds) > 300) or vector(0)", red_above=1),
+        stat("Cameras silent", "sum(alpr_cameras_silent) or vector(0)", red_above=1,
+             description="Cameras with no frame for the offline threshold (ALPR_CAMERA_OFFLINE_AFTER_S)."),
         stat("Kafka consumer lag", "sum(alpr_kafka_consumer_lag_messages) or vector(0)", red_above=1000),
         stat("Dead letters / s", "sum(rate(alpr_dead_letters_total[5m])) or vector(0)", "ops", red_above=0.1),
         timeseries("Throughput by stage", [
@@ -140,32 +140,43 @@ def overview() -> dict:
 
 
 def cameras() -> dict:
-    sel = '{camera=~"$camera"}'
+    sel = '{agency=~"$agency"}'
     return dashboard("alpr-cameras", "ALPR / Cameras", [
-        table("Seconds since last frame", [
-            (f"time() - max by (camera, agency) (alpr_camera_last_frame_timestamp_seconds{sel})", "")],
-            "s", w=12, h=9),
-        table("Expected cameras offline (1 = offline)", [
-            (f"max by (camera, agency) (alpr_camera_offline{sel})", "")], w=12, h=9,
-            description="Computed from ALPR_EXPECTED_CAMERAS / --expected-cameras."),
-        timeseries("Frames / s per camera", [
-            (f"sum by (camera, agency) (rate(alpr_frames_total{sel}[5m]))", "{{camera}} ({{agency}})")], "ops"),
-        timeseries("Decode failure ratio per camera", [
-            (f"sum by (camera) (rate(alpr_frame_decode_failures_total{sel}[5m])) / "
-             f"sum by (camera) (rate(alpr_frames_total{sel}[5m]))", "{{camera}}")], "percentunit"),
-        timeseries("Reads / s per camera", [
-            (f"sum by (camera) (rate(alpr_reads_total{sel}[5m]))", "{{camera}}")], "ops"),
-        timeseries("Camera clock skew (receipt - capture time)", [
-            (f"max by (camera) (alpr_camera_last_frame_timestamp_seconds{sel} - "
-             f"alpr_camera_last_capture_timestamp_seconds{sel})", "{{camera}}")], "s"),
+        table("Cameras per agency: seen, silent, expected, expected offline", [
+            (f"sum by (agency) (alpr_cameras_seen{sel})", ""),
+            (f"sum by (agency) (alpr_cameras_silent{sel})", ""),
+            (f"min by (agency) (alpr_cameras_expected{sel})", ""),
+            (f"min by (agency) (alpr_cameras_offline{sel})", "")], w=12, h=9,
+            description="Counts only: per-camera series would be 10,000 per metric. Expected cameras come from "
+                        "ALPR_EXPECTED_CAMERAS / --expected-cameras."),
+        table("Longest-silent cameras (seconds since last frame, top k)", [
+            (f"time() - max by (camera, agency) (alpr_silent_camera_last_frame_timestamp_seconds{sel})", "")],
+            "s", w=12, h=9,
+            description="At most ALPR_METRICS_TOP_CAMERAS (default 10) per process, and only cameras silent past the "
+                        "offline threshold. Every camera: GET /cameras on the metrics port (embedded) or the "
+                        "health topic (Flink job, --health-topic)."),
+        timeseries("Frames / s per agency", [
+            (f"sum by (agency) (rate(alpr_frames_total{sel}[5m]))", "{{agency}}")], "ops"),
+        timeseries("Decode failure ratio per agency", [
+            (f"sum by (agency) (rate(alpr_frame_decode_failures_total{sel}[5m])) / "
+             f"sum by (agency) (rate(alpr_frames_total{sel}[5m]))", "{{agency}}")], "percentunit"),
+        timeseries("Silent cameras per agency", [
+            (f"sum by (agency) (alpr_cameras_silent{sel})", "{{agency}} silent"),
+            (f"min by (agency) (alpr_cameras_offline{sel})", "{{agency}} expected, offline")]),
+        timeseries("Reads / s per agency", [
+            (f"sum by (agency) (rate(alpr_reads_total{sel}[5m]))", "{{agency}}")], "ops"),
+        timeseries("Largest camera clock skew (receipt - capture time)", [
+            (f"max by (agency) (alpr_camera_max_clock_skew_seconds{sel})", "{{agency}}")], "s"),
+        timeseries("Seconds since the agency's last frame", [
+            (f"time() - max by (agency) (alpr_last_frame_timestamp_seconds{sel})", "{{agency}}")], "s"),
         timeseries("Gateway: frames published / s", [
-            (f"sum by (camera) (rate(alpr_gateway_frames_published_total{sel}[5m]))", "{{camera}}")], "ops"),
-        timeseries("Plate groups / s per camera", [
-            (f"sum by (camera) (rate(alpr_plate_groups_total{sel}[5m]))", "{{camera}} confirmed"),
-            (f"sum by (camera) (rate(alpr_plate_groups_unconfirmed_total{sel}[5m]))", "{{camera}} unconfirmed")],
+            (f"sum by (agency) (rate(alpr_gateway_frames_published_total{sel}[5m]))", "{{agency}}")], "ops"),
+        timeseries("Plate groups / s per agency", [
+            (f"sum by (agency) (rate(alpr_plate_groups_total{sel}[5m]))", "{{agency}} confirmed"),
+            (f"sum by (agency) (rate(alpr_plate_groups_unconfirmed_total{sel}[5m]))", "{{agency}} unconfirmed")],
             "ops"),
-    ], tags=["cameras"], variables=[query_var("camera", "label_values(alpr_frames_total, camera)", "Camera")],
-        description="Is every camera sending?")
+    ], tags=["cameras"], variables=[query_var("agency", "label_values(alpr_frames_total, agency)", "Agency")],
+        description="Is every camera sending? Per-agency counts and a bounded top-k of silent cameras.")
 
 
 def inference() -> dict:

@@ -2,9 +2,13 @@
 
 Naming follows Prometheus conventions: ``alpr_`` prefix, counters end in ``_total``, durations
 are ``_seconds`` histograms, timestamps are ``_timestamp_seconds`` gauges (epoch seconds).
-Labels are low-cardinality by construction: camera/agency ids, pipeline stage, a fixed set
-of reason classes, hotlist *list codes*, store tables, Kafka topics/partitions. Never a
-plate, a read id, a user name or a free-text reason.
+Labels are low-cardinality by construction: agency ids, pipeline stage, a fixed set of reason
+classes, hotlist *list codes*, store tables, Kafka topics/partitions. Never a plate, a read id,
+a user name or a free-text reason, and never one label per camera on a high-volume series: at
+10,000 cameras that is 10,000 series per family. Per-camera detail lives in the bounded camera
+table of :mod:`alpr.observability.cameras` (``GET /cameras`` on the metrics port, the same
+``CameraHealth/1`` records as the Flink job's health topic); Prometheus gets a few series per
+agency and at most ``ALPR_METRICS_TOP_CAMERAS`` named silent cameras.
 
 Code elsewhere calls the small ``observe_*`` / ``record_*`` helpers below rather than touching
 metric objects, so the label sets stay consistent. Helpers never raise: a metrics problem
@@ -12,11 +16,11 @@ must not fail a pipeline bundle.
 
 Where the numbers live: metrics go to ``prometheus_client``'s default registry of the process
 that runs the code. On the DirectRunner (FnApiRunner, in-process) the DoFns run in threads of
-the driver process, so the driver's ``/metrics`` (``Settings.metrics_port``) shows them. On
-Flink every Beam SDK worker process is its own registry: set ``ALPR_METRICS_PORT`` in the
-worker pool's environment and each worker serves ``/metrics`` on the first free port of
-``ALPR_METRICS_PORT .. ALPR_METRICS_PORT + ALPR_METRICS_PORT_SPAN - 1`` (see
-:func:`alpr.observability.server.ensure_worker_server`).
+the driver process, so the driver's ``/metrics`` (``Settings.metrics_port``) shows them. The
+Flink job registers its own metrics in Flink's metric system instead (an ``alpr`` group per
+operator, :mod:`alpr.pipelines.flink.operators`): Flink's Prometheus reporter exposes them as
+``flink_taskmanager_job_task_operator_alpr_<name>`` beside Flink's own watermark, checkpoint and
+backpressure metrics (``infra/prometheus/README.md``).
 """
 
 from __future__ import annotations
@@ -25,11 +29,12 @@ import logging
 import re
 import threading
 import time
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional
 
 from prometheus_client import REGISTRY, Counter, Gauge, Histogram
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+
+from .cameras import COLLECTED_LABELS, TABLE as _CAMERA_TABLE, CameraCollector, agency_label
+from .cameras import expected_cameras_from_env, health_records, set_expected_cameras  # noqa: F401 (API)
 
 log = logging.getLogger(__name__)
 
@@ -39,19 +44,15 @@ END_TO_END_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 30.0, 60.0, 120
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
 # --------------------------------------------------------------------------- cameras / frames
-FRAMES = Counter("alpr_frames_total", "Frames that entered the pipeline (before decoding).",
-                 ["camera", "agency"])
-FRAMES_DECODED = Counter("alpr_frames_decoded_total", "Frames decoded into images.", ["camera", "agency"])
+# Per agency only: per-camera detail is in the camera table (cameras.py), not in labels.
+FRAMES = Counter("alpr_frames_total", "Frames that entered the pipeline (before decoding).", ["agency"])
+FRAMES_DECODED = Counter("alpr_frames_decoded_total", "Frames decoded into images.", ["agency"])
 DECODE_FAILURES = Counter("alpr_frame_decode_failures_total",
-                          "Frames that could not be decoded (corrupt, empty, absurd size).", ["camera", "agency"])
-CAMERA_LAST_FRAME = Gauge("alpr_camera_last_frame_timestamp_seconds",
-                          "Wall-clock time the pipeline last received a frame from the camera.",
-                          ["camera", "agency"])
-CAMERA_LAST_CAPTURE = Gauge("alpr_camera_last_capture_timestamp_seconds",
-                            "Capture time (camera clock) of the newest frame received from the camera.",
-                            ["camera", "agency"])
+                          "Frames that could not be decoded (corrupt, empty, absurd size).", ["agency"])
+LAST_FRAME = Gauge("alpr_last_frame_timestamp_seconds",
+                   "Wall-clock time the pipeline last received a frame from any camera of the agency.", ["agency"])
 GATEWAY_FRAMES = Counter("alpr_gateway_frames_published_total",
-                         "Frames the camera gateway published to the frames topic.", ["camera"])
+                         "Frames the camera gateway published to the frames topic.", ["agency"])
 
 # --------------------------------------------------------------------------- dead letters
 DEAD_LETTERS = Counter("alpr_dead_letters_total", "Elements a stage could not process, by reason class.",
@@ -71,10 +72,10 @@ INFERENCE_FAILED_BATCHES = Counter("alpr_inference_failed_batches_total",
                                    "RunInference batches that failed for good (sent to dead letters).", [])
 
 # --------------------------------------------------------------------------- reads / groups / hits / alerts
-READS = Counter("alpr_reads_total", "Plate reads recognised.", ["camera", "agency"])
-PLATE_GROUPS = Counter("alpr_plate_groups_total", "Plate groups (vehicle passages) closed.", ["camera", "agency"])
+READS = Counter("alpr_reads_total", "Plate reads recognised.", ["agency"])
+PLATE_GROUPS = Counter("alpr_plate_groups_total", "Plate groups (vehicle passages) closed.", ["agency"])
 GROUPS_UNCONFIRMED = Counter("alpr_plate_groups_unconfirmed_total",
-                             "Plate groups below the read-count/confidence bar (not matched).", ["camera", "agency"])
+                             "Plate groups below the read-count/confidence bar (not matched).", ["agency"])
 HOTLIST_HITS = Counter("alpr_hotlist_hits_total", "Hotlist matches before de-duplication.",
                        ["list", "match_type"])
 ALERTS = Counter("alpr_alerts_total", "Alerts emitted (after de-duplication).", ["list", "agency"])
@@ -133,6 +134,7 @@ PIPELINE_LAST_RUN_END = Gauge("alpr_pipeline_last_run_timestamp_seconds", "When 
 
 # --------------------------------------------------------------------------- helpers
 _LOCK = threading.Lock()
+_HOTLISTS: set[str] = set()
 
 
 def _safe(fn):
@@ -182,32 +184,32 @@ def reason_class(reason: str) -> str:
 
 @_safe
 def observe_frame(camera: str, agency: str, capture_ts: float, now: Optional[float] = None) -> None:
-    """A frame entered the pipeline: count it and move the camera's last-frame gauges."""
-    cam, ag = _label(camera), _label(agency)
+    """A frame entered the pipeline: count it per agency and note it in the camera table."""
+    ag = agency_label(agency)
     now = time.time() if now is None else now
-    FRAMES.labels(cam, ag).inc()
-    CAMERA_LAST_FRAME.labels(cam, ag).set(now)
-    with _LOCK:
-        last = _CAMERAS.last_capture.get((cam, ag))
-        if last is None or capture_ts > last:
-            _CAMERAS.last_capture[(cam, ag)] = capture_ts
-            CAMERA_LAST_CAPTURE.labels(cam, ag).set(capture_ts)
-        _CAMERAS.last_seen[cam] = now
+    FRAMES.labels(ag).inc()
+    LAST_FRAME.labels(ag).set(now)
+    _CAMERA_TABLE.frame(_label(camera), ag, capture_ts, now)
 
 
 @_safe
 def observe_decoded(camera: str, agency: str) -> None:
-    FRAMES_DECODED.labels(_label(camera), _label(agency)).inc()
+    ag = agency_label(agency)
+    FRAMES_DECODED.labels(ag).inc()
+    _CAMERA_TABLE.count(_label(camera), ag, "decoded")
 
 
 @_safe
 def observe_decode_failure(camera: str, agency: str) -> None:
-    DECODE_FAILURES.labels(_label(camera), _label(agency)).inc()
+    ag = agency_label(agency)
+    DECODE_FAILURES.labels(ag).inc()
+    _CAMERA_TABLE.count(_label(camera), ag, "decode_failures")
 
 
 @_safe
-def observe_gateway_frame(camera: str) -> None:
-    GATEWAY_FRAMES.labels(_label(camera)).inc()
+def observe_gateway_frame(camera: str, agency: str = "") -> None:
+    """The gateway published a frame (per agency; the camera id is not a label)."""
+    GATEWAY_FRAMES.labels(agency_label(agency)).inc()
 
 
 @_safe
@@ -239,16 +241,21 @@ def observe_failed_batch() -> None:
 @_safe
 def observe_reads(camera: str, agency: str, n: int = 1) -> None:
     if n:
-        READS.labels(_label(camera), _label(agency)).inc(n)
+        ag = agency_label(agency)
+        READS.labels(ag).inc(n)
+        _CAMERA_TABLE.count(_label(camera), ag, "reads", n)
 
 
 @_safe
 def observe_group(camera: str, agency: str, confirmed: Optional[bool] = None) -> None:
     """``confirmed=None``: a group was closed; ``False``: it was too weak to be matched."""
+    ag = agency_label(agency)
     if confirmed is False:
-        GROUPS_UNCONFIRMED.labels(_label(camera), _label(agency)).inc()
+        GROUPS_UNCONFIRMED.labels(ag).inc()
+        _CAMERA_TABLE.count(_label(camera), ag, "groups_unconfirmed")
     else:
-        PLATE_GROUPS.labels(_label(camera), _label(agency)).inc()
+        PLATE_GROUPS.labels(ag).inc()
+        _CAMERA_TABLE.count(_label(camera), ag, "groups")
 
 
 @_safe
@@ -279,10 +286,11 @@ def observe_hotlist(entries: Iterable, version: Optional[int] = None, now: Optio
         code = _label(getattr(e, "list_code", ""))
         sizes[code] = sizes.get(code, 0) + 1
         newest[code] = max(newest.get(code, 0.0), float(getattr(e, "created_ts", 0.0) or 0.0))
+    global _HOTLISTS
     with _LOCK:
-        for code in _CAMERAS.hotlists - set(sizes):  # lists that disappeared
+        for code in _HOTLISTS - set(sizes):  # lists that disappeared
             HOTLIST_ENTRIES.labels(code).set(0)
-        _CAMERAS.hotlists = set(sizes) | _CAMERAS.hotlists
+        _HOTLISTS = set(sizes) | _HOTLISTS
     for code, n in sizes.items():
         HOTLIST_ENTRIES.labels(code).set(n)
         HOTLIST_UPDATED.labels(code).set(newest[code])
@@ -396,70 +404,9 @@ def _set(metric, value: float) -> None:
     metric.set(value)
 
 
-# --------------------------------------------------------------------------- camera offline
-class _CameraState:
-    def __init__(self):
-        self.expected: dict[str, str] = {}       # camera -> agency
-        self.last_seen: dict[str, float] = {}    # camera -> wall time of last frame
-        self.last_capture: dict[tuple[str, str], float] = {}
-        self.offline_after_s: float = 300.0
-        self.hotlists: set[str] = set()
-
-
-_CAMERAS = _CameraState()
-
-
-def set_expected_cameras(cameras: Sequence[str] | dict, offline_after_s: float = 300.0) -> None:
-    """Cameras that should be sending (``camera`` or ``{camera: agency}``). ``alpr_camera_offline``
-    is then 1 for each one with no frame for ``offline_after_s`` (or none at all) in this process."""
-    if offline_after_s <= 0:
-        raise ValueError(f"offline_after_s must be positive, got {offline_after_s}")
-    mapping = dict(cameras) if isinstance(cameras, dict) else {c: "" for c in cameras}
-    with _LOCK:
-        _CAMERAS.expected = {_label(c): _label(a, "") for c, a in mapping.items()}
-        _CAMERAS.offline_after_s = float(offline_after_s)
-
-
-def expected_cameras_from_env(env: Optional[dict] = None) -> None:
-    """``ALPR_EXPECTED_CAMERAS=cam-1,cam-2`` (and ``ALPR_CAMERA_OFFLINE_AFTER_S``)."""
-    import os
-
-    env = os.environ if env is None else env
-    raw = env.get("ALPR_EXPECTED_CAMERAS", "")
-    cams = [c.strip() for c in raw.split(",") if c.strip()]
-    if cams:
-        set_expected_cameras(cams, float(env.get("ALPR_CAMERA_OFFLINE_AFTER_S", "300")))
-
-
-class _CameraOfflineCollector(Collector):
-    """Computed at scrape time from the expected-camera list and the last frame times."""
-
-    def collect(self):
-        expected = GaugeMetricFamily("alpr_camera_expected", "Cameras configured as expected to send (1).",
-                                     labels=["camera", "agency"])
-        offline = GaugeMetricFamily("alpr_camera_offline",
-                                    "1 if an expected camera sent no frame within the offline threshold.",
-                                    labels=["camera", "agency"])
-        now = time.time()
-        with _LOCK:
-            items = list(_CAMERAS.expected.items())
-            seen = dict(_CAMERAS.last_seen)
-            limit = _CAMERAS.offline_after_s
-        for cam, agency in items:
-            expected.add_metric([cam, agency], 1)
-            last = seen.get(cam)
-            offline.add_metric([cam, agency], 1 if last is None or now - last > limit else 0)
-        yield expected
-        yield offline
-
-    def describe(self):
-        return [GaugeMetricFamily("alpr_camera_expected", "", labels=["camera", "agency"]),
-                GaugeMetricFamily("alpr_camera_offline", "", labels=["camera", "agency"])]
-
-
-COLLECTED_LABELS = {"alpr_camera_expected": ("camera", "agency"), "alpr_camera_offline": ("camera", "agency")}
-CAMERA_OFFLINE_COLLECTOR = _CameraOfflineCollector()
-REGISTRY.register(CAMERA_OFFLINE_COLLECTOR)
+# --------------------------------------------------------------------------- cameras (bounded)
+CAMERA_COLLECTOR = CameraCollector()
+REGISTRY.register(CAMERA_COLLECTOR)
 
 
 def metric_names() -> list[str]:

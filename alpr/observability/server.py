@@ -2,21 +2,31 @@
 
 * :func:`start_metrics_server` — the driver (``graph.run`` when ``Settings.metrics_port`` is
   set), ``alpr metrics serve``, a camera gateway, the governance API process.
-* :func:`ensure_worker_server` — Beam SDK worker processes (Flink): when the environment has
+* :func:`ensure_worker_server` — worker processes: when the environment has
   ``ALPR_METRICS_PORT``, the first metric update in the process serves ``/metrics`` on the
   first free port of ``ALPR_METRICS_PORT .. +ALPR_METRICS_PORT_SPAN-1`` (default span 8, so
-  a worker pool running several SDK workers per host gets one port each; scrape the range).
+  several workers per host get one port each; scrape the range).
+
+The same port answers ``GET /cameras`` (JSON): the per-camera ``CameraHealth/1`` records of the
+bounded camera table (:mod:`alpr.observability.cameras`), optionally filtered with
+``?agency=A`` and ``?status=ok|silent|never_seen|no_frame``. That is where per-camera detail lives;
+``/metrics`` has only per-agency series and a bounded top-k of silent cameras.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import REGISTRY, start_http_server
+from prometheus_client import REGISTRY, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +37,41 @@ _WORKER_CHECKED = False
 
 class MetricsServerError(RuntimeError):
     """The ``/metrics`` endpoint could not be started."""
+
+
+def _app(registry):
+    metrics_app = make_wsgi_app(registry)
+
+    def app(environ, start_response):
+        if environ.get("PATH_INFO", "").rstrip("/") != "/cameras":
+            return metrics_app(environ, start_response)
+        from .cameras import health_records
+
+        query = parse_qs(environ.get("QUERY_STRING", ""))
+        records = health_records()
+        for key in ("agency", "status"):
+            if key in query:
+                records = [r for r in records if r[key] in query[key]]
+        body = json.dumps(records).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - scrapes are not worth a log line
+        pass
+
+
+def _serve(port: int, addr: str, registry):
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+    httpd = make_server(addr, port, _app(registry), Server, handler_class=_QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, name=f"metrics-{port}", daemon=True)
+    thread.start()
+    return httpd, thread
 
 
 @dataclass
@@ -52,7 +97,7 @@ class MetricsServer:
 
 
 def start_metrics_server(port: int, addr: str = "0.0.0.0", registry=REGISTRY) -> MetricsServer:
-    """Serve ``registry`` on ``http://addr:port/metrics`` in a daemon thread. Idempotent per
+    """Serve ``registry`` on ``http://addr:port/metrics`` (and ``/cameras``) in a daemon thread. Idempotent per
     port within a process; ``port=0`` picks a free port. Raises :class:`MetricsServerError`
     with the reason when the port cannot be bound."""
     if not isinstance(port, int) or not 0 <= port <= 65535:
@@ -61,7 +106,7 @@ def start_metrics_server(port: int, addr: str = "0.0.0.0", registry=REGISTRY) ->
         if port and port in _SERVED:
             return _SERVED[port]
         try:
-            server, thread = start_http_server(port, addr=addr, registry=registry)
+            server, thread = _serve(port, addr, registry)
         except OSError as exc:
             raise MetricsServerError(f"cannot serve /metrics on {addr}:{port}: {exc.strerror or exc}") from exc
         bound = server.server_address[1]
