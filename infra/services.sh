@@ -35,7 +35,7 @@ PY="${ALPR_PYTHON:-$REPO/.venv/bin/python}"
 HOST=127.0.0.1
 UP_TIMEOUT="${ALPR_UP_TIMEOUT:-240}"
 STOP_TIMEOUT="${ALPR_STOP_TIMEOUT:-60}"
-MVN=(mvn -B -q -ntp -Dstyle.color=never -Djansi.passthrough=false)
+MVN=(mvn -B -Dstyle.color=never -Djansi.passthrough=false)  # no -q/-ntp: `progress` counts their lines
 [[ -n ${MAVEN_REPO_LOCAL:-} ]] && MVN+=("-Dmaven.repo.local=$MAVEN_REPO_LOCAL")
 
 KAFKA_LIBS="$CACHE/kafka-$KAFKA_VERSION"
@@ -106,6 +106,8 @@ render() { # render TEMPLATE OUT KEY=VAL... : replace @KEY@
   printf '%s\n' "$text" > "$out"
 }
 svcctl() { "$PY" "$INFRA/svcctl.py" "$@"; }
+# progress LABEL LOG {pip PYTHON|mvn MVN} ARGS...: output to LOG; on stderr a counter (rate, elapsed), then a summary or the log's tail
+progress() { "$PY" "$INFRA/stream_progress.py" --stamp services --label "$1" --log "$2" "${@:3}" >&2; }
 java_bin() { if [[ -n ${JAVA_HOME:-} ]]; then echo "$JAVA_HOME/bin/java"; else command -v java || die "java (17) not found"; fi; }
 
 # ============================================================================ fetch
@@ -113,22 +115,19 @@ mvn_copy() { # mvn_copy NAME POMDIR OUTDIR [extra -D...]
   local name=$1 pomdir=$2 out=$3; shift 3
   if have_marker "$out"; then log "fetch $name: cached in $out"; return 0; fi
   command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
-  log "fetch $name: mvn dependency:copy-dependencies -> $out"
+  log "fetch $name: Maven dependency:copy-dependencies -> $out"
   rm -rf "$out.tmp"; mkdir -p "$out.tmp"
-  # maven's own output (colour resets even with -q) goes to a log, shown only when it fails
-  mkdir -p "$CACHE"
-  "${MVN[@]}" -f "$pomdir/pom.xml" "$@" dependency:copy-dependencies \
-      -DincludeScope=runtime -DoutputDirectory="$out.tmp" >"$CACHE/mvn-$name.log" 2>&1 \
-    || { tail -n 20 "$CACHE/mvn-$name.log" >&2; rm -rf "$out.tmp"; die "fetch $name: maven could not resolve the artifacts (log: $CACHE/mvn-$name.log)"; }
+  progress "fetch $name" "$CACHE/mvn-$name.log" mvn "${MVN[@]}" -f "$pomdir/pom.xml" "$@" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$out.tmp" \
+    || { rm -rf "$out.tmp"; die "fetch $name: Maven could not resolve the artifacts"; }
   rm -rf "$out"; mv "$out.tmp" "$out"; mark_done "$out"
-  log "fetch $name: $(ls "$out" | grep -c '\.jar$') jars"
 }
 pip_target() { # pip_target NAME OUTDIR SPEC...
   local name=$1 out=$2; shift 2
   if have_marker "$out"; then log "fetch $name: cached in $out"; return 0; fi
   log "fetch $name: pip install --no-deps --target $out $*"
   rm -rf "$out.tmp"
-  "$PY" -m pip install -q --no-deps --no-compile --target "$out.tmp" "$@" \
+  progress "fetch $name" "$CACHE/pip-$name.log" pip "$PY" install --no-deps --no-compile --target "$out.tmp" "$@" \
     || { rm -rf "$out.tmp"; die "fetch $name: pip failed"; }
   rm -rf "$out"; mv "$out.tmp" "$out"; mark_done "$out"
 }
@@ -158,7 +157,7 @@ fetch_flink() {
     else
       log "fetch flink-env: requirements changed, updating $FLINK_ENV"
     fi
-    "$FLINK_PY" -m pip install -q --no-compile --disable-pip-version-check "${reqs[@]}" \
+    progress "fetch flink-env" "$CACHE/pip-flink-env.log" pip "$FLINK_PY" install --no-compile "${reqs[@]}" \
       || { rm -rf "$FLINK_ENV"; die "fetch flink-env: pip failed"; }
     # the project itself is installed --no-deps (its own pins are the project venv's): not checked
     local broken; broken="$("$FLINK_PY" -m pip check 2>&1 | grep -v '^alpr-stream ' | grep -v '^No broken' || true)"
@@ -172,17 +171,17 @@ fetch_flink() {
   # shared cache last served another checkout
   if [[ "$(cat "$FLINK_ENV/.alpr-project" 2>/dev/null)" != "$REPO" ]]; then
     log "fetch flink-env: pip install --no-deps -e $REPO"
-    "$FLINK_PY" -m pip install -q --no-deps --no-build-isolation --disable-pip-version-check -e "$REPO" \
+    progress "fetch flink-env" "$CACHE/pip-flink-project.log" pip "$FLINK_PY" install --no-deps --no-build-isolation -e "$REPO" \
       || die "fetch flink-env: installing the project failed"
     echo "$REPO" > "$FLINK_ENV/.alpr-project"
   fi
   if have_marker "$FLINK_CONNECTOR_DIR"; then log "fetch flink-kafka-connector: cached in $FLINK_CONNECTOR_DIR"; else
     command -v mvn >/dev/null || die "mvn not found (apt-get install maven)"
     local gav="org.apache.flink:flink-sql-connector-kafka:$FLINK_KAFKA_CONNECTOR_VERSION"
-    log "fetch flink-kafka-connector: mvn dependency:copy $gav"
+    log "fetch flink-kafka-connector: Maven dependency:copy $gav"
     rm -rf "$FLINK_CONNECTOR_DIR.tmp"; mkdir -p "$FLINK_CONNECTOR_DIR.tmp"
-    "${MVN[@]}" dependency:copy -Dartifact="$gav" -DoutputDirectory="$FLINK_CONNECTOR_DIR.tmp" >"$CACHE/mvn-flink.log" 2>&1 \
-      || { tail -n 20 "$CACHE/mvn-flink.log" >&2; rm -rf "$FLINK_CONNECTOR_DIR.tmp"; die "fetch flink-kafka-connector: maven could not resolve $gav"; }
+    progress "fetch flink-kafka-connector" "$CACHE/mvn-flink.log" mvn "${MVN[@]}" dependency:copy -Dartifact="$gav" \
+        -DoutputDirectory="$FLINK_CONNECTOR_DIR.tmp" || { rm -rf "$FLINK_CONNECTOR_DIR.tmp"; die "fetch flink-kafka-connector: Maven could not resolve $gav"; }
     rm -rf "$FLINK_CONNECTOR_DIR"; mv "$FLINK_CONNECTOR_DIR.tmp" "$FLINK_CONNECTOR_DIR"; mark_done "$FLINK_CONNECTOR_DIR"
   fi
   [[ -f $FLINK_KAFKA_JAR ]] || die "fetch flink: $FLINK_KAFKA_JAR missing"
@@ -211,8 +210,8 @@ fetch_triton() {
   log "fetch triton-env: venv $TRITON_ENV ($TRITON_ENV_NUMPY, $TRITON_ENV_ONNXRUNTIME)"
   rm -rf "$TRITON_ENV"
   "$basepy" -m venv "$TRITON_ENV"
-  "$TRITON_ENV/bin/python" -m pip install -q --no-compile "$TRITON_ENV_NUMPY" "$TRITON_ENV_ONNXRUNTIME" \
-    || { rm -rf "$TRITON_ENV"; die "fetch triton-env: pip failed"; }
+  progress "fetch triton-env" "$CACHE/pip-triton-env.log" pip "$TRITON_ENV/bin/python" install --no-compile \
+      "$TRITON_ENV_NUMPY" "$TRITON_ENV_ONNXRUNTIME" || { rm -rf "$TRITON_ENV"; die "fetch triton-env: pip failed"; }
   mark_done "$TRITON_ENV"
 }
 
