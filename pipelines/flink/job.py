@@ -117,8 +117,6 @@ def _discard(ds, name: str):
 def configuration(args, settings, checkpoint_dir: Optional[str] = None):
     from pyflink.common import Configuration
 
-    from alpr.pipelines.flink.locate import flink_paths
-
     conf = Configuration()
     py = sys.executable  # the Flink job environment: the client runs in it (-pyclientexec)
     for k, v in {
