@@ -305,7 +305,7 @@ def test_dashboards_on_disk_match_the_generator():
     assert on_disk == dashboards.render_all(), \
         "regenerate: python -m alpr.observability.dashboards infra/grafana/dashboards"
     titles = {json.loads(t)["uid"] for t in on_disk.values()}
-    assert titles == {"alpr-overview", "alpr-cameras", "alpr-inference", "alpr-storage", "alpr-alerts",
+    assert titles == {"alpr-overview", "alpr-flink", "alpr-cameras", "alpr-inference", "alpr-storage", "alpr-alerts",
                       "alpr-compliance"}
     for text in on_disk.values():
         d = json.loads(text)

@@ -125,7 +125,7 @@ def test_dashboards_and_rules_use_only_exported_metrics(demo_run):
     metrics.record_evidence_hold("placed", active=1)
 
     dashboards, rules = catalog.repo_files(ROOT)
-    assert len(dashboards) == 6 and rules
+    assert len(dashboards) == 7 and rules
     refs = catalog.references(dashboards, rules)
     used = {r.metric for r in refs if r.metric.startswith("alpr_")}
     assert len(used) > 40

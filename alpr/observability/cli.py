@@ -3,7 +3,8 @@
 ``alpr metrics serve --port 18121``   standalone ``/metrics`` (e.g. beside a camera gateway,
                                       with ``--expected-cameras`` for ``alpr_camera_offline``)
 ``alpr metrics list``                 every ``alpr_*`` metric with its type and help
-``alpr metrics check [ROOT]``         every ``alpr_*`` metric in the dashboards/rules is exported
+``alpr metrics check [ROOT]``         every ``alpr_*`` metric in the dashboards/rules is exported, and
+                                      every ``flink_*`` one is the Flink job's or Flink's own
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from . import catalog, metrics  # noqa: F401
+    from . import catalog, flink_metrics, metrics  # noqa: F401
 
     dashboards, rules = catalog.repo_files(args.root)
     if not dashboards or not rules:
@@ -54,11 +55,14 @@ def cmd_check(args) -> int:
     refs = catalog.references(dashboards, rules)
     exposed = catalog.exposed_names()
     problems = catalog.unknown_references(refs, exposed) + catalog.unknown_grouping(refs, exposed)
+    # the Flink job's series: its alpr group (read from pipelines/flink) and Flink's own
+    problems += flink_metrics.unknown_references(refs, flink_metrics.job_metric_names(args.root))
     for p in problems:
         print(p)
     used = sorted({r.metric for r in refs if r.metric.startswith("alpr_")})
-    print(f"{len(used)} alpr_* series in {len(dashboards)} dashboards and {len(rules)} rule files; "
-          f"{len(problems)} problem(s)")
+    flink = sorted({r.metric for r in refs if r.metric.startswith("flink_")})
+    print(f"{len(used)} alpr_* and {len(flink)} flink_* series in {len(dashboards)} dashboards and "
+          f"{len(rules)} rule files; {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

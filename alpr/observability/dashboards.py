@@ -1,10 +1,12 @@
 """Grafana dashboards as code: ``python -m alpr.observability.dashboards infra/grafana/dashboards``
-writes the six dashboard JSON files Grafana provisions (``infra/grafana/provisioning``).
+writes the seven dashboard JSON files Grafana provisions (``infra/grafana/provisioning``).
 
-Six dashboards, one question each: *overview* (is the pipeline keeping up?), *cameras* (is
-every camera sending?), *inference*, *storage* (Cassandra/SQLite and Kafka), *alerts*
-(hits, alerts, end-to-end latency, hotlists) and *compliance* (searches by purpose, sharing,
-evidence holds, retention purges, audit-chain verification).
+Seven dashboards, one question each: *overview* (is the pipeline keeping up? both engines),
+*flink* (the streaming job: watermarks per partition, checkpoints, backpressure; its own
+panels in :mod:`.flink_dashboard`), *cameras* (is every camera sending?), *inference*,
+*storage* (Cassandra/SQLite and Kafka), *alerts* (hits, alerts, end-to-end latency, hotlists)
+and *compliance* (searches by purpose, sharing, evidence holds, retention purges, audit-chain
+verification).
 """
 
 from __future__ import annotations
@@ -12,108 +14,35 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional, Sequence
 
-DS = {"type": "prometheus", "uid": "prometheus"}
-W = 24
-
-
-class _Layout:
-    def __init__(self):
-        self.x = self.y = self.row_h = 0
-        self.next_id = 1
-
-    def place(self, w: int, h: int) -> dict:
-        if self.x + w > W:
-            self.x, self.y = 0, self.y + self.row_h
-            self.row_h = 0
-        pos = {"x": self.x, "y": self.y, "w": w, "h": h}
-        self.x += w
-        self.row_h = max(self.row_h, h)
-        return pos
+from .flink_dashboard import flink_job, job_rate as _job_rate
+from .flink_metrics import FRAMES_SOURCE
+from .grafana import DS, dashboard, q, query_var, stat, table, timeseries  # noqa: F401 (re-exported)
 
 
-def _targets(exprs: Sequence[tuple[str, str]]) -> list[dict]:
-    return [{"datasource": DS, "expr": e, "legendFormat": legend, "refId": chr(ord("A") + i)}
-            for i, (e, legend) in enumerate(exprs)]
+def job_rate(name: str, window: str = "5m") -> str:
+    """The Flink job's ``alpr`` counter rate, every job (the overview has no ``$job`` variable)."""
+    return _job_rate(name, window, job="")
 
 
-def timeseries(title: str, exprs: Sequence[tuple[str, str]], unit: str = "short", w: int = 12, h: int = 8,
-               description: str = "") -> dict:
-    return {"type": "timeseries", "title": title, "description": description, "datasource": DS,
-            "targets": _targets(exprs), "_size": (w, h),
-            "fieldConfig": {"defaults": {"unit": unit, "custom": {"lineWidth": 1, "fillOpacity": 10}},
-                            "overrides": []},
-            "options": {"legend": {"displayMode": "table", "placement": "bottom", "calcs": ["lastNotNull", "max"]},
-                        "tooltip": {"mode": "multi"}}}
-
-
-def stat(title: str, expr: str, unit: str = "short", w: int = 4, h: int = 4, red_above: Optional[float] = None,
-         red_below: Optional[float] = None, description: str = "") -> dict:
-    steps = [{"color": "green", "value": None}]
-    if red_above is not None:
-        steps.append({"color": "red", "value": red_above})
-    if red_below is not None:
-        steps = [{"color": "red", "value": None}, {"color": "green", "value": red_below}]
-    return {"type": "stat", "title": title, "description": description, "datasource": DS,
-            "targets": _targets([(expr, "")]), "_size": (w, h),
-            "fieldConfig": {"defaults": {"unit": unit, "thresholds": {"mode": "absolute", "steps": steps}},
-                            "overrides": []},
-            "options": {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                        "colorMode": "background", "graphMode": "area", "textMode": "auto"}}
-
-
-def table(title: str, exprs: Sequence[tuple[str, str]], unit: str = "short", w: int = 12, h: int = 8,
-          description: str = "") -> dict:
-    targets = _targets(exprs)
-    for t in targets:
-        t.update({"instant": True, "format": "table"})
-    return {"type": "table", "title": title, "description": description, "datasource": DS, "targets": targets,
-            "_size": (w, h), "fieldConfig": {"defaults": {"unit": unit}, "overrides": []},
-            "transformations": [{"id": "merge", "options": {}}], "options": {"showHeader": True}}
-
-
-def dashboard(uid: str, title: str, panels: list[dict], tags: Sequence[str] = (),
-              variables: Sequence[dict] = (), description: str = "") -> dict:
-    layout = _Layout()
-    out = []
-    for p in panels:
-        w, h = p.pop("_size")
-        p["gridPos"] = layout.place(w, h)
-        p["id"] = layout.next_id
-        layout.next_id += 1
-        out.append(p)
-    return {"uid": uid, "title": title, "description": description, "tags": ["alpr", *tags],
-            "timezone": "utc", "schemaVersion": 39, "version": 1, "editable": True, "refresh": "30s",
-            "time": {"from": "now-6h", "to": "now"}, "graphTooltip": 1,
-            "templating": {"list": list(variables)}, "annotations": {"list": []}, "links": [
-                {"type": "dashboards", "tags": ["alpr"], "asDropdown": True, "title": "ALPR dashboards"}],
-            "panels": out}
-
-
-def query_var(name: str, query: str, label: str, multi: bool = True) -> dict:
-    return {"name": name, "label": label, "type": "query", "datasource": DS,
-            "query": {"query": query, "refId": f"{name}-var"}, "definition": query, "refresh": 2,
-            "includeAll": True, "multi": multi, "allValue": ".*", "current": {"text": "All", "value": "$__all"},
-            "sort": 1}
-
-
-def q(p: float, metric: str, by: str = "", sel: str = "", window: str = "5m") -> str:
-    """``histogram_quantile`` over a ``_bucket`` series, summed ``by (le, ...)``."""
-    labels = "le" + (", " + by if by else "")
-    return f"histogram_quantile({p}, sum by ({labels}) (rate({metric}_bucket{sel}[{window}])))"
+def both(embedded: str, flink: str) -> str:
+    """The embedded pipeline's ``alpr_*`` rate plus the Flink job's (either may be absent)."""
+    return f"({embedded} or vector(0)) + ({flink} or vector(0))"
 
 
 # --------------------------------------------------------------------------- the dashboards
 def overview() -> dict:
     return dashboard("alpr-overview", "ALPR / Pipeline overview", [
-        stat("Frames / s", "sum(rate(alpr_frames_total[5m]))", "ops"),
-        stat("Reads / s", "sum(rate(alpr_reads_total[5m]))", "ops"),
-        stat("Alerts (1h)", "sum(increase(alpr_alerts_total[1h]))"),
+        stat("Frames / s", both("sum(rate(alpr_frames_total[5m]))", job_rate("frames_in")), "ops",
+             description="Embedded pipeline (alpr_*) plus the Flink job (flink_..._alpr_*)."),
+        stat("Reads / s", both("sum(rate(alpr_reads_total[5m]))", job_rate("reads")), "ops"),
+        stat("Alerts (1h)", both("sum(increase(alpr_alerts_total[1h]))",
+                                 "sum(increase(flink_taskmanager_job_task_operator_alpr_alerts[1h]))")),
         stat("Cameras silent", "sum(alpr_cameras_silent) or vector(0)", red_above=1,
              description="Cameras with no frame for the offline threshold (ALPR_CAMERA_OFFLINE_AFTER_S)."),
         stat("Kafka consumer lag", "sum(alpr_kafka_consumer_lag_messages) or vector(0)", red_above=1000),
-        stat("Dead letters / s", "sum(rate(alpr_dead_letters_total[5m])) or vector(0)", "ops", red_above=0.1),
+        stat("Dead letters / s", both("sum(rate(alpr_dead_letters_total[5m]))", job_rate("dead_letters")), "ops",
+             red_above=0.1),
         timeseries("Throughput by stage", [
             ("sum(rate(alpr_frames_total[5m]))", "frames in"),
             ("sum(rate(alpr_frames_decoded_total[5m]))", "decoded"),
@@ -129,8 +58,19 @@ def overview() -> dict:
             (q(0.95, "alpr_capture_to_alert_latency_seconds"), "p95"),
             (q(0.99, "alpr_capture_to_alert_latency_seconds"), "p99")], "s"),
         timeseries("Kafka consumer lag per partition", [
-            ("sum by (topic, partition) (alpr_kafka_consumer_lag_messages)", "{{topic}}[{{partition}}]")]),
-        timeseries("Pipeline runs (snapshots) by final state", [
+            ("sum by (topic, partition) (alpr_kafka_consumer_lag_messages)", "{{topic}}[{{partition}}]"),
+            ("sum by (subtask_index) (flink_taskmanager_job_task_operator_pendingRecords{" + FRAMES_SOURCE + "})",
+             "flink source #{{subtask_index}}")]),
+        timeseries("Flink job: throughput", [
+            (job_rate("frames_in"), "frames in"), (job_rate("reads"), "reads"),
+            (job_rate("plate_groups"), "groups"), (job_rate("alerts"), "alerts"),
+            (job_rate("dead_letters"), "dead letters")], "ops",
+            description="Details: the ALPR / Flink job dashboard."),
+        timeseries("Flink job: worst partition watermark lag, last checkpoint", [
+            ("max(time() * 1000 - (flink_taskmanager_job_task_operator_split_watermark_currentWatermark{"
+             + FRAMES_SOURCE + "} > 0))", "watermark lag"),
+            ("max(flink_jobmanager_job_lastCheckpointDuration)", "checkpoint duration")], "ms"),
+        timeseries("Embedded runs by final state", [
             ("sum by (state) (increase(alpr_pipeline_runs_total[15m]))", "{{state}}"),
             ("max(alpr_pipeline_last_run_duration_seconds)", "last run duration (s)")]),
         timeseries("Beam counters (aggregated at the end of each run)", [
@@ -289,7 +229,7 @@ def compliance() -> dict:
         description="Searches by purpose, sharing, evidence holds, retention purges, audit-chain integrity.")
 
 
-DASHBOARDS = {"overview": overview, "cameras": cameras, "inference": inference, "storage": storage,
+DASHBOARDS = {"overview": overview, "flink": flink_job, "cameras": cameras, "inference": inference, "storage": storage,
               "alerts": alerts, "compliance": compliance}
 
 
