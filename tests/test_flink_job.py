@@ -4,7 +4,8 @@ Kafka frames (a synthetic clip, published by the camera gateway, keyed by camera
 ``alpr run --runner flink`` (``run_flink``: ``bin/flink run -py pipelines/flink/job.py``,
 parallelism 2, in-process ONNX recognition, a hotlist file holding one of the clip's plates)
 -> alerts on Kafka (transactional ``KafkaSink``, read with ``isolation.level=read_committed``),
-reads and groups in Cassandra. Then the same clip through the Beam binding (DirectRunner, in
+reads and groups in Cassandra, planted bad frames as dead letters on the dead-letter topic and
+in Cassandra. Then the same clip through the Beam binding (DirectRunner, in
 process, SQLite) must give identical reads, groups and alerts.
 
 Services: ``kafka_service``, ``cassandra_service``, ``flink_service`` (tests/services.py).
@@ -20,10 +21,10 @@ import pytest
 
 from alpr.config import KafkaConfig, load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
-from alpr.connectors.kafka import CameraGateway
+from alpr.connectors.kafka import CameraGateway, frame_headers
 from alpr.connectors.stores import open_store
 from alpr.connectors.stores.base import ReadQuery
-from alpr.records import Alert
+from alpr.records import Alert, Frame
 from flink_helpers import make_topics, publish_ticks, read_topic, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -72,7 +73,13 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
     plates = [v.plate for v in cam.vehicles]
     wanted = plates[1]
     hotlist = _hotlist_file(tmp / "hotlist.csv", wanted)
-    assert CameraGateway(kafka.bootstrap, kafka.frames_topic).publish(frames) == len(frames)
+    gw = CameraGateway(kafka.bootstrap, kafka.frames_topic)
+    assert gw.publish(frames) == len(frames)
+    # planted bad frames: empty, not a JPEG, and one without its capture_ts header
+    gw.publish([Frame(camera, AGENCY, 90000, frames[0].capture_ts, b""),
+                Frame(camera, AGENCY, 90001, frames[0].capture_ts, b"\xff\xd8\xff\xe0not really a jpeg")])
+    gw.publish_raw(camera, frames[0].data, [h for h in frame_headers(frames[0]) if h[0] != "capture_ts"])
+    gw.flush()
     # what live cameras do on their own: later frames on every partition move the watermark
     # past the clip, so the last vehicle's group closes too (the tick frames hold no plate)
     publish_ticks(kafka.bootstrap, kafka.frames_topic, 2, frames[-1].capture_ts + 3 * settings.grouping.time_delta_s)
@@ -110,10 +117,13 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
                                  what="one closed group per vehicle in Cassandra")
         alert_msgs = read_topic(kafka.bootstrap, kafka.alerts_topic, idle_s=8, committed=True, max_wait_s=120,
                                 expect=1)
+        dead_msgs = read_topic(kafka.bootstrap, kafka.deadletter_topic, idle_s=5, max_wait_s=120, expect=3)
         reads, groups = _stored(store, camera, frames[0].capture_ts)
         out = dict(settings=settings, kafka=kafka, store=store, camera=camera, plates=plates, wanted=wanted,
                    frames=frames, hotlist=hotlist, reads=reads, groups=groups, alert_msgs=alert_msgs,
                    stored_alerts=[a for a in store.get_alerts(AGENCY) if a.camera_id == camera],
+                   dead_msgs=dead_msgs, stored_dead=[d for d in store.get_dead_letters()
+                                                     if camera in d.key or kafka.frames_topic in d.key],
                    job=job, placement=placement, parallelism=parallelism, seconds=time.monotonic() - t_submit,
                    checkpoints=rest.completed_checkpoints(jid))
     except BaseException:
@@ -158,6 +168,23 @@ def test_cassandra_holds_one_group_per_vehicle_and_its_reads(flink_run):
         assert set(g.read_ids) <= set(by_id) and g.num_reads >= 2
     ttl_left = flink_run["store"].read_expiry(reads[0].read_id) - time.time()
     assert 0 < ttl_left <= flink_run["settings"].ttl_s
+
+
+def test_planted_bad_frames_are_dead_letters_on_the_topic_and_in_the_store(flink_run):
+    camera, topic = flink_run["camera"], flink_run["kafka"].frames_topic
+    on_topic = {}
+    for m in flink_run["dead_msgs"]:
+        h = {k: (v or b"").decode() for k, v in m.headers() or []}
+        on_topic[h["key"]] = h
+    missing_ts = [k for k in on_topic if k.startswith(f"{topic}[")]
+    assert sorted(on_topic) == sorted([f"{camera}:90000", f"{camera}:90001", *missing_ts]) and len(missing_ts) == 1
+    # the same dead letter as the Beam Kafka source writes: key topic[partition]@offset, headers in detail
+    h = on_topic[missing_ts[0]]
+    assert "missing capture_ts" in h["reason"] and h["stage"] == "source"
+    assert h["detail"] == f"camera={camera} agency={AGENCY} seq=0"
+    assert {on_topic[f"{camera}:{seq}"]["stage"] for seq in (90000, 90001)} == {"decode"}
+    assert all(h["reason"] for h in on_topic.values())
+    assert sorted(d.key for d in flink_run["stored_dead"]) == sorted(on_topic)
 
 
 def _beam_reference(flink_run, tmp_path):

@@ -153,7 +153,8 @@ def build(env, settings, args, initial_entries=()):
         _kafka_source(k.bootstrap, k.frames_topic, k.group_id, args.starting_offsets, f"{args.job_name}-frames"),
         _java_watermarks(args.out_of_orderness_ms, args.idleness_ms), "frames",
         type_info=op.BYTES).uid("src-frames")
-    frames = frames_src.process(op.ParseFrames(), output_type=op.PICKLED).name("parse-frames").uid("parse-frames")
+    frames = (frames_src.process(op.ParseFrames(k.frames_topic), output_type=op.PICKLED)
+              .name("parse-frames").uid("parse-frames"))
 
     recognized = (frames.key_by(op.ShardKey(shards), key_type=Types.INT())
                   .process(op.RecognizeBatches(settings, args.batch_delay_ms), output_type=op.PICKLED)

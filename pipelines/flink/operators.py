@@ -32,8 +32,8 @@ from pyflink.datastream.state import (ListStateDescriptor, MapStateDescriptor, S
                                       ValueStateDescriptor)
 
 from alpr.config import Settings
-from alpr.pipelines.flink.envelope import (EnvelopeError, alert_message, dead_letter_message, decode_record,
-                                           record_to_frame)
+from alpr.pipelines.flink.envelope import (H_AGENCY, H_CAMERA, H_SEQ, EnvelopeError, alert_message,
+                                           dead_letter_message, decode_record, record_to_frame)
 from alpr.records import DEAD, Alert, DeadLetter, Frame, HotlistChange, PlateGroup, record_from_json, stable_id
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,12 @@ def _ms(ts: float) -> int:
 
 # --------------------------------------------------------------------------- parse
 class ParseFrames(ProcessFunction):
+    """A bad record's dead letter is the Beam Kafka source's: key ``topic[partition]@offset``,
+    the headers it had in ``detail``, the value as payload."""
+
+    def __init__(self, topic: str = ""):
+        self.topic = topic
+
     def open(self, ctx: RuntimeContext):
         g = ctx.get_metrics_group().add_group("alpr")
         self.frames_in = g.counter("frames_in")
@@ -75,8 +81,10 @@ class ParseFrames(ProcessFunction):
             frame = record_to_frame(rec)
         except ValueError as exc:
             self.dead.inc()
-            yield DEAD_TAG, _dead("source", str(exc), f"p{rec.partition}@{rec.offset}", rec.value() or b"",
-                                  detail=f"partition={rec.partition} offset={rec.offset}")
+            detail = (f"camera={rec.header(H_CAMERA) or '?'} agency={rec.header(H_AGENCY) or '?'} "
+                      f"seq={rec.header(H_SEQ) or '?'}")
+            yield DEAD_TAG, _dead("source", str(exc), f"{self.topic}[{rec.partition}]@{rec.offset}",
+                                  rec.value() or b"", detail=detail)
             return
         yield frame
 
