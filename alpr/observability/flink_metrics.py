@@ -4,7 +4,9 @@ Flink's Prometheus reporter (``metrics.reporter.prom``, ``infra/flink/config.yam
 metric ``flink_`` + its logical scope + its groups + its name, every character outside
 ``[a-zA-Z0-9:_]`` replaced by ``_``, and turns the scope variables into labels (``job_name``,
 ``task_name``, ``operator_name``, ``subtask_index``, ``tm_id``, ``host``...; label *values* are
-filtered the same way, so ``group-match`` is ``group_match``). Counters are exported as gauges
+filtered the same way: the source ``frames`` is ``operator_name="Source:_frames"``, Kafka split
+``frames-0`` is ``split="frames_0"``, chained Python functions are one operator named after them
+all, e.g. ``parse_frames___stream_key_by_map_operator``). Counters are exported as gauges
 without a ``_total`` suffix; ``rate()`` works on them (a restart resets them, like a counter).
 
 * The job's own metrics: each PyFlink operator adds a group ``alpr``
@@ -27,7 +29,7 @@ from typing import Iterable
 OPERATOR = "flink_taskmanager_job_task_operator_"
 JOB_PREFIX = OPERATOR + "alpr_"
 # KafkaSource "frames" (pipelines/flink/job.py): operator_name as the reporter writes it
-FRAMES_SOURCE = 'operator_name=~"(Source__)?frames"'
+FRAMES_SOURCE = 'operator_name=~"(Source:_)?frames"'
 
 _JM, _JOB, _TM, _TASK = "flink_jobmanager_", "flink_jobmanager_job_", "flink_taskmanager_", "flink_taskmanager_job_task_"
 SYSTEM = frozenset({
