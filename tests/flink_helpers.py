@@ -170,21 +170,6 @@ def job_env(bootstrap: str, topics: dict[str, str], store: str, group_id: str, *
     return env
 
 
-def run_reference(flink_python: str, spec: dict, tmp) -> dict:
-    """The embedded default on the clip, in the Flink job environment (tests/flink_reference.py)."""
-    import json
-    import subprocess
-    from pathlib import Path
-
-    spec_path, out_path = Path(tmp) / "spec.json", Path(tmp) / "reference.json"
-    spec_path.write_text(json.dumps(spec))
-    script = Path(__file__).resolve().with_name("flink_reference.py")
-    proc = subprocess.run([flink_python, str(script), str(spec_path), str(out_path)], capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(out_path.read_text())
-
-
 def wait_for(fn, ok, timeout: float = 240, every: float = 2.0, what: str = "condition"):
     deadline, last = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
