@@ -1,26 +1,17 @@
 """Every Prometheus metric of alpr-stream, defined once, with its labels.
 
-Naming follows Prometheus conventions: ``alpr_`` prefix, counters end in ``_total``, durations
-are ``_seconds`` histograms, timestamps are ``_timestamp_seconds`` gauges (epoch seconds).
-Labels are low-cardinality by construction: agency ids, pipeline stage, a fixed set of reason
-classes, hotlist *list codes*, store tables, Kafka topics/partitions. Never a plate, a read id,
-a user name or a free-text reason, and never one label per camera on a high-volume series: at
-10,000 cameras that is 10,000 series per family. Per-camera detail lives in the bounded camera
-table of :mod:`alpr.observability.cameras` (``GET /cameras`` on the metrics port, the same
-``CameraHealth/1`` records as the Flink job's health topic); Prometheus gets a few series per
-agency and at most ``ALPR_METRICS_TOP_CAMERAS`` named silent cameras.
+Prometheus conventions: ``alpr_`` prefix, counters end in ``_total``, durations are ``_seconds``
+histograms, timestamps ``_timestamp_seconds`` gauges. Labels are low-cardinality by construction:
+agency, stage, a fixed set of reason classes, hotlist list codes, store tables, Kafka topics.
+Never a plate, a read id, a user or free text, and no camera label on a high-volume series (at
+10,000 cameras that is 10,000 series per family): per-camera detail is the bounded camera table
+of :mod:`.cameras` (``GET /cameras``), with a few series per agency and a top-k of silent cameras.
+Callers use the ``observe_*`` / ``record_*`` helpers, which never raise.
 
-Code elsewhere calls the small ``observe_*`` / ``record_*`` helpers below rather than touching
-metric objects, so the label sets stay consistent. Helpers never raise: a metrics problem
-must not fail a pipeline bundle.
-
-Where the numbers live: metrics go to ``prometheus_client``'s default registry of the process
-that runs the code. On the DirectRunner (FnApiRunner, in-process) the DoFns run in threads of
-the driver process, so the driver's ``/metrics`` (``Settings.metrics_port``) shows them. The
-Flink job registers its own metrics in Flink's metric system instead (an ``alpr`` group per
-operator, :mod:`alpr.pipelines.flink.operators`): Flink's Prometheus reporter exposes them as
-``flink_taskmanager_job_task_operator_alpr_<name>`` beside Flink's own watermark, checkpoint and
-backpressure metrics (``infra/prometheus/README.md``).
+The embedded pipeline's DoFns run in the driver, so its ``/metrics`` (``Settings.metrics_port``)
+shows every stage. The Flink job registers its own metrics in Flink (an ``alpr`` group per
+operator), exposed by Flink's Prometheus reporter as ``flink_taskmanager_job_task_operator_alpr_*``
+(:mod:`.flink_metrics`, ``infra/prometheus/README.md``).
 """
 
 from __future__ import annotations
