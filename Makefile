@@ -32,10 +32,11 @@ demo: install
 	@$(BIN)/alpr demo
 
 system-deps:
-	bash infra/system-deps.sh
+	@bash infra/system-deps.sh
 
 services-fetch: install
-	bash infra/services.sh fetch all
+	@echo "== make: fetching the services (Kafka, Cassandra, Flink, Triton) into $(ALPR_CACHE)"
+	@bash infra/services.sh fetch all
 
 services-up: services-fetch
 	bash infra/services.sh up all

@@ -12,5 +12,11 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "== system-deps: installing ${need[*]} from Debian (apt's output: ${TMPDIR:-/tmp}/alpr-system-deps.log)"
+log="${TMPDIR:-/tmp}/alpr-system-deps.log"
+# apt and debconf talk on stderr even when all is well: keep it in the log, show it on failure
+if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${need[@]}"; } >"$log" 2>&1; then
+  echo "system-deps: apt-get failed; the last lines of $log:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+fi
