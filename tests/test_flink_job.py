@@ -63,7 +63,10 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
                         alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
                         hotlist_topic=topics["hotlist"], group_id=f"alpr-fj-{run_id}")
     parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
-    store_url = f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
+    # the job's Python workers load the models on both cores as it starts: Cassandra may answer
+    # slowly then, so the job and this test retry for a while, as production does (README)
+    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
+                 "?retry_budget_s=240")
     settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=parallelism,
                              source="kafka", camera_id=camera, agency=AGENCY, inference="onnx", store=store_url,
                              alerts_sink="kafka", deadletter_sink="kafka").replace(kafka=kafka)
@@ -84,6 +87,7 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
     # past the clip, so the last vehicle's group closes too (the tick frames hold no plate)
     publish_ticks(kafka.bootstrap, kafka.frames_topic, 2, frames[-1].capture_ts + 3 * settings.grouping.time_delta_s)
 
+    store = open_store(store_url)  # connected before the job takes the cores
     rest = FlinkRest(flink_service.rest_url)
     old_conf = os.environ.get("FLINK_CONF_DIR")
     if flink_service.conf_dir:
@@ -92,14 +96,18 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
     try:
         rc = run_flink(settings, hotlist=str(hotlist), hotlist_list="V",
                        extra_args=["--job-name", name, "--alerts-delivery", "exactly-once"])
+    except BaseException:
+        store.close()
+        raise
     finally:
         if old_conf is None:
             os.environ.pop("FLINK_CONF_DIR", None)
         else:
             os.environ["FLINK_CONF_DIR"] = old_conf
+    if rc != 0:
+        store.close()
     assert rc == 0
     jid = _job_id(rest, name)
-    store = open_store(store_url)
     try:
         rest.wait_running(jid, timeout=300)
         job = rest.job(jid)
