@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--country", help="country hint passed to the recogniser (e.g. us)")
     ap.add_argument("--state", help="state hint passed to the recogniser (e.g. ca)")
     ap.add_argument("--topn", type=int, default=10)
+    ap.add_argument("--det-long-side", type=int, help="detector input long side (default: the recogniser's)")
+    ap.add_argument("--fine-long-side", type=int,
+                    help="long side of the second, finer detector pass where the first found no sure plate (0 = off)")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--misses", type=Path, help="write every miss (want/got/candidates) to this JSON file")
@@ -290,6 +293,10 @@ def main(argv: list[str] | None = None) -> int:
     kwargs = {}
     if args.country or args.state:
         kwargs = {"country": args.country, "state": args.state}
+    if args.det_long_side:
+        kwargs["det_long_side"] = args.det_long_side
+    if args.fine_long_side is not None:
+        kwargs["fine_long_side"] = args.fine_long_side
     rec = PlateRecognizer(OnnxBackend(intra_op_threads=args.threads), topn=args.topn, **kwargs)
     rec.recognize(np.full((64, 64, 3), 128, np.uint8))  # warm-up
     wanted = [w.strip() for w in args.sets.split(",") if w.strip()]

@@ -52,6 +52,14 @@ class _Line:
     width: int = 0
 
 
+#: a plate-length reading this confident ends the search of its image after the first pass
+SURE_CONFIDENCE = 90.0
+
+
+def _sure(plates: list[RecognizedPlate]) -> bool:
+    return any(p.confidence >= SURE_CONFIDENCE and 5 <= len(p.plate) <= 8 for p in plates)
+
+
 class PlateRecognizer:
     """Finds and reads licence plates. Not thread-safe: use one per worker thread."""
 
@@ -60,6 +68,7 @@ class PlateRecognizer:
         backend: InferenceBackend | None = None,
         topn: int = 10,
         det_long_side: int = 736,
+        fine_long_side: int = 1280,
         det_max_upscale: float = 4.0,
         det_thresh: float = 0.3,
         box_thresh: float = 0.5,
@@ -79,6 +88,7 @@ class PlateRecognizer:
         self.backend: InferenceBackend = backend if backend is not None else OnnxBackend()
         self.topn = topn
         self.det_long_side = det_long_side
+        self.fine_long_side = fine_long_side if fine_long_side > det_long_side else 0
         self.det_max_upscale = det_max_upscale
         self.det_thresh = det_thresh
         self.box_thresh = box_thresh
@@ -117,16 +127,31 @@ class PlateRecognizer:
         imgs = [validate_image(im) for im in images]
         if not imgs:
             return []
-        boxes = self._detect(imgs)
+        per_image = self._pass(imgs, range(len(imgs)), self.det_long_side)
+        results = [self._select(self._with_stacked(rs)) for rs in per_image]
+        if self.fine_long_side:
+            # a second, finer look where the first found no sure plate: small plates in a
+            # wide scene need more detector resolution than most frames are worth spending
+            again = [i for i, res in enumerate(results) if not _sure(res) and not self._plate_crop(imgs[i])]
+            if again:
+                finer = self._pass(imgs, again, self.fine_long_side)
+                for i in again:
+                    per_image[i] += finer[i]
+                    results[i] = self._select(self._with_stacked(per_image[i]))
+        return results
+
+    def _pass(self, imgs: list[np.ndarray], which: Sequence[int], long_side: int) -> list[list[Reading]]:
+        """Detect (at ``long_side``) and read the images ``which``; readings per image."""
+        boxes = self._detect([imgs[i] for i in which], long_side)
         lines: list[_Line] = []
-        for i, (img, bxs) in enumerate(zip(imgs, boxes)):
-            lines.extend(self._lines(i, img, bxs))
+        for i, bxs in zip(which, boxes):
+            lines.extend(self._lines(i, imgs[i], bxs, whole=long_side == self.det_long_side))
         readings = self._read(imgs, lines)
         readings += self._read(imgs, self._wide_lines(imgs, readings))
         per_image: list[list[Reading]] = [[] for _ in imgs]
         for r in readings:
             per_image[r.image].append(r)
-        return [self._select(self._with_stacked(rs)) for rs in per_image]
+        return per_image
 
     def _wide_lines(self, imgs: list[np.ndarray], readings: list[Reading]) -> list[_Line]:
         """The best plate-like lines of each image again with more room: padded by
@@ -149,9 +174,9 @@ class PlateRecognizer:
         return out
 
     # ------------------------------------------------------------------ detection
-    def _detect(self, imgs: list[np.ndarray]) -> list[list[geo.TextBox]]:
+    def _detect(self, imgs: list[np.ndarray], long_side: int) -> list[list[geo.TextBox]]:
         sizes = [
-            geo.det_size(im.shape[0], im.shape[1], self.det_long_side, self.det_max_upscale)
+            geo.det_size(im.shape[0], im.shape[1], long_side, self.det_max_upscale)
             for im in imgs
         ]
         result: list[list[geo.TextBox]] = [[] for _ in imgs]
@@ -173,7 +198,12 @@ class PlateRecognizer:
                 )
         return result
 
-    def _lines(self, index: int, img: np.ndarray, boxes: list[geo.TextBox]) -> list[_Line]:
+    def _plate_crop(self, img: np.ndarray) -> bool:
+        """A small, plate-shaped image: probably a plate crop (read whole; no finer look)."""
+        h, w = img.shape[:2]
+        return self.crop_fallback and 1.0 <= w / h <= 7.0 and max(h, w) <= 400
+
+    def _lines(self, index: int, img: np.ndarray, boxes: list[geo.TextBox], whole: bool = True) -> list[_Line]:
         h_img, w_img = img.shape[:2]
         keep = [
             b
@@ -193,7 +223,7 @@ class PlateRecognizer:
             for b in members:
                 if b.width >= 0.9 * b.height:
                     lines.append(_Line(index, b.quad, b.score, 1))
-        if self.crop_fallback and 1.0 <= w_img / h_img <= 7.0 and max(h_img, w_img) <= 400:
+        if whole and self._plate_crop(img):
             # small, plate-shaped image: probably a plate crop, read it whole as well
             quad = np.array([[0, 0], [w_img, 0], [w_img, h_img], [0, h_img]], dtype=np.float32)
             lines.append(_Line(index, quad, 0.0, 0))

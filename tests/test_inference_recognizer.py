@@ -121,3 +121,35 @@ def test_invalid_inputs_raise_value_error(recognizer):
     assert recognizer.recognize_batch([]) == []
     with pytest.raises(ValueError, match="topn"):
         PlateRecognizer(recognizer.backend, topn=0)
+
+
+def test_finer_pass_only_where_the_first_found_no_sure_plate(backend):
+    """The second, finer detector pass costs a detector call only for frames without a sure
+    plate; a plate crop (read whole) never gets one."""
+    from inference_helpers import plate_image
+
+    counting = CountingBackend(backend)
+    rec = PlateRecognizer(counting, topn=5)
+    sure, _ = scene("7ABC123", seed=5)
+    blank = np.full((480, 640, 3), 120, np.uint8)
+    assert rec.recognize_batch([sure, blank])[0][0].plate == "7ABC123"
+    assert counting.det_calls == [2, 1]  # both frames, then the blank one again, finer
+    counting.det_calls.clear()
+    rec.recognize(plate_image("AB123CD", width=180))
+    assert counting.det_calls == [1]
+    off = CountingBackend(backend)
+    PlateRecognizer(off, topn=5, fine_long_side=0).recognize(blank)
+    assert off.det_calls == [1]
+
+
+@pytest.mark.slow
+def test_finer_pass_finds_a_small_plate_in_a_real_parking_lot_photo(shared_data, backend):
+    """A 640x480 photo whose plate the 736-px detector pass does not see at all."""
+    import cv2
+
+    path = shared_data / "ucsd-stills-ca" / "imgs" / "cars065.jpg"
+    if not path.is_file():
+        pytest.skip(f"{path} missing")
+    img = cv2.imread(str(path))
+    assert PlateRecognizer(backend, fine_long_side=0).recognize(img) == []
+    assert [p.plate for p in PlateRecognizer(backend).recognize(img)] == ["4KYR003"]
