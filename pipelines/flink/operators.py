@@ -10,8 +10,9 @@ state small and reads it once per element (an uncached state read from Python co
   so no read arrives late at grouping), then decode and one recognition call per batch
   (several frames, several cameras per request)
 * :class:`GroupAndMatch`    keyed by camera, connected to the hotlist broadcast: the grouping
-  state machine in one ``ValueState`` with event-time timers; confirmed open groups are matched
-  at once against the broadcast hotlist snapshot (changes applied one at a time)
+  state machine in one ``ValueState`` with event-time timers (a group whose reads came in behind
+  the watermark closes on processing time); confirmed open groups are matched at once against
+  the broadcast hotlist snapshot (changes applied one at a time)
 * :class:`DedupeAlerts`     keyed by (agency, entry): one alert per entry per vehicle, state TTL
 * :class:`WriteStore`       reads/groups/alerts/dead letters to the store, TTL from capture time
 """
@@ -25,7 +26,7 @@ from typing import Optional
 
 from pyflink.common import Types
 from pyflink.common.time import Time
-from pyflink.datastream import OutputTag
+from pyflink.datastream import OutputTag, TimeDomain
 from pyflink.datastream.functions import (FlatMapFunction, KeyedBroadcastProcessFunction, KeyedProcessFunction,
                                           KeySelector, MapFunction, ProcessFunction, RuntimeContext)
 from pyflink.datastream.state import (ListStateDescriptor, MapStateDescriptor, StateTtlConfig,
@@ -182,13 +183,13 @@ class RecognizeBatches(KeyedProcessFunction):
             timers.delete_processing_time_timer(proc_ms)
 
     def _flush(self):
-        from alpr.pipelines.core.decode import DecodedFrame, decode
+        from alpr.pipelines.core.decode import DecodedFrame
 
         frames = list(self.pending.get() or [])
         self.pending.clear()
         batch = []
         for f in frames:
-            d = decode(f)
+            d = self.stage.decode(f)  # header checks only when the server decodes (triton+frames://)
             if isinstance(d, DecodedFrame):
                 batch.append(d)
             else:
@@ -235,6 +236,8 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
         self.match = MatchStage(lambda: self.snapshot)
         self.state = ctx.get_state(ValueStateDescriptor("grouping", PICKLED))
         self.timer = ctx.get_state(ValueStateDescriptor("timer", Types.LONG()))
+        self.late = ctx.get_state(ValueStateDescriptor("late-timer", Types.LONG()))
+        self.late_grace_ms = int(math.ceil(self.settings.grouping.time_delta_s * 1000))
         g = ctx.get_metrics_group().add_group("alpr")
         self.m_groups = g.counter("plate_groups")
         self.m_confirmed = g.counter("groups_confirmed")
@@ -270,12 +273,25 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
             for alert in self.match.alerts(g, g.agency, now=now):
                 self.m_hits.inc()
                 yield alert
-        ts = self.timer.value()
+        timers, ts, late_at = ctx.timer_service(), self.timer.value(), self.late.value()
         want = _ms(step.wake_at) if step.wake_at is not None else None
+        # A deadline already behind the watermark (the reads came late: their partition was idle
+        # while another moved the watermark, e.g. behind a stalled sink) would wait for the next
+        # watermark, which a quiet stream never sends: such a group closes on processing time,
+        # time_delta_s after the last late read. Catching up runs at least as fast as real time,
+        # so the next read of the same vehicle comes sooner than that: still one group.
+        late = want is not None and want <= timers.current_watermark()
+        if late_at is not None:
+            timers.delete_processing_time_timer(late_at)
+            self.late.clear()
+        if late:
+            want = None
+            self.late.update(timers.current_processing_time() + self.late_grace_ms)
+            timers.register_processing_time_timer(self.late.value())
         if ts is not None and ts != want:
-            ctx.timer_service().delete_event_time_timer(ts)
+            timers.delete_event_time_timer(ts)
         if want is not None and want != ts:
-            ctx.timer_service().register_event_time_timer(want)
+            timers.register_event_time_timer(want)
         if want is None:
             self.timer.clear()
         else:
@@ -286,7 +302,13 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
         yield from self._step(step, ctx, read.capture_ts)
 
     def on_timer(self, timestamp: int, ctx):
-        self.timer.clear()
+        if ctx.time_domain() == TimeDomain.PROCESSING_TIME:  # late groups: close up to the watermark
+            if self.late.value() != timestamp:
+                return
+            self.late.clear()
+            timestamp = ctx.timer_service().current_watermark()
+        else:
+            self.timer.clear()
         step = self.stage.on_timer(self.state.value(), timestamp / 1000.0)
         yield from self._step(step, ctx, timestamp / 1000.0)
 

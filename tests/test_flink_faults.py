@@ -1,0 +1,300 @@
+"""Failures on the real Flink cluster lose nothing and duplicate nothing (issue 13, item 4).
+
+One long-running job (``alpr run --runner flink``: parallelism 2 over both TaskManagers,
+RocksDB state, checkpoints every 4 s, the exponential-delay restart strategy, the
+transactional ``KafkaSink`` for alerts, Triton recognition, a Cassandra store with a 240 s
+retry budget) serves four phases, one per fault. Each phase publishes the same small clip
+(2 vehicles at 2 fps: 32 frames) as a new camera and agency, the first half before the fault
+and the rest after it, then counts reads, groups and alerts against a fault-free reference:
+the same frames through the Beam binding in process (DirectRunner, SQLite, the same server).
+
+1. A TaskManager is SIGKILLed (the JVM and its Python workers) right after the first alert
+   went out in an open Kafka transaction: the job restarts from its last checkpoint on the
+   surviving TaskManager, the alert is on the topic exactly once for ``read_committed``
+   readers, and Cassandra holds every read and group once (stable ids: a replay overwrites).
+   The fixture starts the TaskManager again and waits until the cluster has its slots back.
+2. The Kafka broker is SIGKILLed and restarted (same ports and data): the same counts.
+3. Cassandra is stopped for 60 s: the job's writers wait inside their retry budget
+   (``?retry_budget_s=240``; a longer outage fails the task and the restart strategy takes
+   over), so frames keep arriving and every row lands after the outage; the same counts.
+4. Triton is SIGKILLed: a batch the server cannot serve (after the backend's and the stage's
+   retries) is dead-lettered frame by frame with stage ``inference`` and the frame bytes, to
+   the store and the dead-letter topic, and the job keeps running; once Triton is back,
+   later frames are recognised again. Reads are the reference's minus exactly the
+   dead-lettered frames: nothing is lost silently (replay is the dead letters' payload).
+
+Services: kafka, cassandra, flink, triton (tests/services.py). About 6-8 minutes.
+"""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+import pytest
+
+from alpr.config import KafkaConfig, load_settings
+from alpr.connectors.camera.synthetic import SyntheticCamera
+from alpr.connectors.stores import open_store
+from flink_faults_helpers import (Phase, Reference, alert_key, first_alert, group_key, kill_taskmanager,
+                                  read_key)
+from flink_helpers import make_topics, read_topic, wait_for
+from services import service_runner
+
+pytestmark = [pytest.mark.services, pytest.mark.slow]
+
+N_VEHICLES, SEED, FPS, AGENCY = 2, 57, 2.0, "AGFF"
+CHECKPOINT_MS = 4000
+
+
+def _hotlist_file(path, plate: str):
+    path.write_text("plate,list_code,list_name,priority,source\n"
+                    f"{plate},V,Stolen Vehicle,10,ncic\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference(triton_service, tmp_path_factory) -> Reference:
+    import apache_beam as beam
+
+    from alpr.connectors.hotlists import ImportOptions, load_file
+    from alpr.pipelines.graph import run
+
+    d = tmp_path_factory.mktemp("flink-faults-ref")
+    cam = SyntheticCamera("cam-ref", AGENCY, n_vehicles=N_VEHICLES, seed=SEED, fps=FPS)
+    frames = list(cam.frames())
+    wanted = cam.vehicles[0].plate
+    hotlist = _hotlist_file(d / "hotlist.csv", wanted)
+    report = load_file(hotlist, opts=ImportOptions(list_code="V", list_name="V"))
+    settings = load_settings(inference=f"triton://{triton_service.grpc_url}", store=f"sqlite:{d}/ref.db",
+                             alerts_sink=f"jsonl:{d}/alerts.jsonl", deadletter_sink="store", print_results=False,
+                             hotlist_refresh_s=0.0)
+
+    def source(p):
+        return (p | "Clip" >> beam.Create(frames)
+                | "AtCapture" >> beam.Map(lambda f: beam.window.TimestampedValue(f, f.capture_ts)))
+
+    run(settings, hotlist_entries=list(report.entries), frames=source)
+    store = open_store(settings.store)
+    try:
+        span = dict(start_ts=frames[0].capture_ts - 60, end_ts=frames[-1].capture_ts + 60)
+        from alpr.connectors.stores.base import ReadQuery
+
+        reads = store.search_reads(ReadQuery(camera_id="cam-ref", limit=100000, **span))
+        groups = store.get_groups("cam-ref", **span)
+        alerts = store.get_alerts(AGENCY)
+        dead = store.get_dead_letters()
+    finally:
+        store.close()
+    assert not dead, [(x.stage, x.reason) for x in dead]
+    first = next(g for g in groups if g.best_plate == wanted)
+    assert first.num_reads >= 4 and [a.read_plate for a in alerts] == [wanted], \
+        f"reference: first group {first.num_reads} reads, {len(alerts)} alerts"
+    return Reference(frames, sorted(map(read_key, reads)), sorted(map(group_key, groups)),
+                     sorted(map(alert_key, alerts)), wanted, (first.frame_start + first.frame_end + 1) // 2)
+
+
+class Job:
+    """The running job and what the phases share."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+        self.next_start = 0.0
+
+    def checkpoint_ids(self) -> tuple:
+        """(last completed checkpoint id, id the job last restored from or None)."""
+        latest = self.rest.checkpoints(self.jid).get("latest") or {}
+        return ((latest.get("completed") or {}).get("id"), (latest.get("restored") or {}).get("id"))
+
+    def wait_checkpoint_after(self, ckpt, timeout: float = 120):
+        return wait_for(lambda: self.checkpoint_ids()[0], lambda c: c is not None and (ckpt is None or c > ckpt),
+                        timeout=timeout, every=0.5, what="a new completed checkpoint")
+
+    def cluster_whole(self) -> dict:
+        """Every TaskManager of the cluster registered again with all its slots."""
+        want = self.flink.taskmanagers * self.flink.task_slots
+        return wait_for(lambda: self.rest.get("/overview"),
+                        lambda o: o["taskmanagers"] == self.flink.taskmanagers and o["slots-total"] == want,
+                        timeout=180, every=2, what=f"{self.flink.taskmanagers} taskmanagers, {want} slots")
+
+
+@pytest.fixture(scope="module")
+def job(reference, kafka_service, cassandra_service, flink_service, triton_service, tmp_path_factory):
+    from alpr.pipelines.flink.submit import FlinkRest, run_flink
+
+    tmp = tmp_path_factory.mktemp("flink-faults")
+    run_id = uuid.uuid4().hex[:8]
+    name = f"alpr-ff-{run_id}"
+    topics = make_topics(kafka_service.bootstrap, f"ff-{run_id}", partitions=2)
+    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
+                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
+                        hotlist_topic=topics["hotlist"], group_id=f"alpr-ff-{run_id}")
+    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
+                 "?retry_budget_s=240")
+    parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
+    settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=parallelism,
+                             source="kafka", agency=AGENCY, inference=f"triton://{triton_service.grpc_url}",
+                             store=store_url, alerts_sink="kafka", deadletter_sink="kafka").replace(kafka=kafka)
+    hotlist = _hotlist_file(tmp / "hotlist.csv", reference.wanted)
+    store = open_store(store_url)
+    rest = FlinkRest(flink_service.rest_url)
+    old_conf = os.environ.get("FLINK_CONF_DIR")
+    if flink_service.conf_dir:
+        os.environ["FLINK_CONF_DIR"] = flink_service.conf_dir
+    try:
+        assert run_flink(settings, hotlist=str(hotlist), hotlist_list="V",
+                         extra_args=["--job-name", name, "--alerts-delivery", "exactly-once",
+                                     "--checkpoint-interval-ms", str(CHECKPOINT_MS)]) == 0
+    except BaseException:
+        store.close()
+        raise
+    finally:
+        if old_conf is None:
+            os.environ.pop("FLINK_CONF_DIR", None)
+        else:
+            os.environ["FLINK_CONF_DIR"] = old_conf
+    jobs = [j for j in rest.get("/jobs/overview")["jobs"] if j["name"] == name]
+    jid = max(jobs, key=lambda j: j["start-time"])["jid"]
+    j = Job(ref=reference, settings=settings, topics=topics, bootstrap=kafka_service.bootstrap, store=store,
+            rest=rest, jid=jid, flink=flink_service, tmp=tmp)
+    try:
+        rest.wait_running(jid, timeout=300)
+        yield j
+    finally:
+        try:
+            rest.cancel(jid)
+            rest.wait_state(jid, {"CANCELED"}, timeout=120)
+        finally:
+            store.close()
+
+
+def _running(job) -> None:
+    job.rest.wait_running(job.jid, timeout=300)
+
+
+# --------------------------------------------------------------------------- 1. TaskManager
+def test_taskmanager_killed_mid_stream_resumes_from_checkpoint_exactly_once(job):
+    flink = service_runner("flink")
+    _running(job)
+    p = Phase(job, "tm")
+    p.publish(p.part(hi=job.ref.cut))
+    pids = job.flink.taskmanager_pids()
+    assert len(pids) == job.flink.taskmanagers, pids
+    # the first vehicle is confirmed in this half: kill as soon as its alert is on the topic in
+    # a transaction that the next checkpoint would commit
+    assert first_alert(job.bootstrap, job.topics["alerts"], p.camera, committed=False, timeout=240), \
+        "no alert on the topic"
+    before = job.checkpoint_ids()
+    try:
+        killed = kill_taskmanager(pids[0])
+        committed_at_kill = len(first_alert(job.bootstrap, job.topics["alerts"], p.camera, committed=True,
+                                            timeout=2))
+        p.publish(p.part(lo=job.ref.cut))
+        # the restart strategy brings the job back on the surviving TaskManager's slots
+        restored = wait_for(lambda: job.checkpoint_ids()[1], lambda r: r is not None and r != before[1],
+                            timeout=240, every=1, what="the job restored from a checkpoint")
+        assert before[0] is not None and restored >= before[0], (before, restored)
+        _running(job)
+    finally:
+        flink.up()
+        overview = job.cluster_whole()
+    p.wait_reads(len(job.ref.reads))
+    p.end_of_stream()
+    alerts = p.assert_whole_clip()
+    copies = len(p.alerts(committed=False))
+    print(f"taskmanager kill: {killed} processes, restored checkpoint {restored} (last before kill {before[0]}), "
+          f"alert committed at kill: {committed_at_kill}, copies read_uncommitted: {copies}, "
+          f"alerts {len(alerts)}, cluster {overview['taskmanagers']} TMs, {p.seconds():.0f}s")
+
+
+# --------------------------------------------------------------------------- 2. Kafka broker
+def test_kafka_broker_restarted_mid_stream_loses_and_duplicates_nothing(job):
+    kafka = service_runner("kafka")
+    _running(job)
+    p = Phase(job, "kafka")
+    p.publish(p.part(hi=job.ref.cut))
+    p.wait_reads(1)
+    try:
+        kafka.kill()
+        time.sleep(3)
+    finally:
+        kafka.up()  # same ports and data directory: a broker crash and restart
+    p.publish(p.part(lo=job.ref.cut))
+    p.wait_reads(len(job.ref.reads))
+    p.end_of_stream()
+    alerts = p.assert_whole_clip()
+    _running(job)
+    print(f"kafka restart: restored checkpoint {job.checkpoint_ids()[1]}, alerts {len(alerts)}, {p.seconds():.0f}s")
+
+
+# --------------------------------------------------------------------------- 3. Cassandra
+def test_cassandra_stopped_60s_mid_stream_every_row_arrives_once(job):
+    cassandra = service_runner("cassandra")
+    _running(job)
+    p = Phase(job, "cass")
+    p.publish(p.part(hi=job.ref.cut))
+    p.wait_reads(1)
+    cassandra.stop()
+    down_at = time.monotonic()
+    try:
+        p.publish(p.part(lo=job.ref.cut))  # frames keep coming while the store is down
+        while time.monotonic() - down_at < 60:
+            state = job.rest.state(job.jid)
+            assert state not in ("FAILED", "CANCELED"), job.rest.exceptions(job.jid)
+            time.sleep(1)
+    finally:
+        cassandra.up()
+    outage = time.monotonic() - down_at
+    p.wait_reads(len(job.ref.reads))  # caught up: the other cameras' frames come in real time
+    p.end_of_stream()
+    alerts = p.assert_whole_clip()
+    _running(job)
+    print(f"cassandra down {outage:.0f}s: restored checkpoint {job.checkpoint_ids()[1]}, alerts {len(alerts)}, "
+          f"{p.seconds():.0f}s")
+
+
+# --------------------------------------------------------------------------- 4. Triton
+def test_triton_killed_mid_stream_frames_dead_lettered_then_recognised_again(job):
+    triton = service_runner("triton")
+    _running(job)
+    ref = job.ref
+    p = Phase(job, "triton")
+    # A: the first vehicle (served), B: the gap and the second vehicle's first frames (server
+    # down), C: the rest (server back)
+    first = next(g for g in ref.groups if g[2] == ref.wanted)
+    second = min(g[0] for g in ref.groups if g[0] > first[1] and g[3] >= 2)
+    b_lo, b_hi = max(first[1] + 1, second - 3), second + 2
+    p.publish(p.part(hi=b_lo))
+    p.wait_reads(sum(1 for s, _, _ in ref.reads if s < b_lo))
+    b = p.part(b_lo, b_hi)
+    try:
+        triton.kill()
+        p.publish(b)
+        wait_for(p.dead_letters, lambda d: {f.seq for f in b} <= set(d), timeout=180, every=1,
+                 what="every frame sent while Triton is down dead-lettered")
+    finally:
+        triton.up()
+    p.publish(p.part(lo=b_hi))
+    c_reads = sum(1 for s, _, _ in ref.reads if s >= b_hi)
+    assert c_reads > 0
+    b_seqs = {f.seq for f in b}
+    reads = p.wait_reads(len(ref.reads) - sum(1 for s, _, _ in ref.reads if s in b_seqs), timeout=240)
+    p.end_of_stream()
+    p.wait_groups(1)
+    dead, by_seq = p.dead_letters(), {f.seq: f for f in p.frames}
+    # B, and maybe the plate-less frames between the vehicles that were still in flight
+    assert b_seqs <= set(dead) <= set(range(first[1] + 1, b_hi)), sorted(dead)
+    assert all("inference failed" in d.reason and d.payload == by_seq[s].data for s, d in dead.items())
+    p.assert_reads_exact(reads, without=set(dead))  # C is recognised again: the job rode it out
+    assert first in [group_key(g) for g in p.groups()]  # the first vehicle, served before the outage
+    on_topic = {}
+    for m in read_topic(job.bootstrap, job.topics["deadletter"], idle_s=4, committed=False, max_wait_s=60):
+        h = {k: (v or b"").decode() for k, v in m.headers() or []}
+        if h.get("key", "").startswith(p.camera + ":"):
+            on_topic[int(h["key"].rsplit(":", 1)[1])] = h["stage"]
+    assert on_topic == {s: "inference" for s in dead}
+    alerts = p.alerts(expect=1)
+    assert sorted(map(alert_key, alerts)) == ref.alerts  # the first vehicle's alert, once
+    _running(job)
+    print(f"triton kill: {len(b)} frames dead-lettered ({sum(1 for s, _, _ in ref.reads if s in b_seqs)} reads), "
+          f"{c_reads} reads after recovery, {p.seconds():.0f}s")
