@@ -106,7 +106,9 @@ class Selector:
         votes: dict[str, float] = {}
         for r in readings:
             cue = regions.cue_state(r.plate)
-            if cue:
+            if cue and (r.parts == 0 or any(_decoration_of(o.quad, r.quad) for o in readings if o is not r)):
+                # a state name or slogan counts where it is printed on a plate, next to a
+                # registration: not a badge elsewhere on the car (EXPLORER, not EXPLORE MINNESOTA)
                 votes[cue[0]] = max(votes.get(cue[0], 0.0), cue[1])
         state = self.state or (max(votes, key=lambda k: votes[k]) if votes else None)
         forced = self.country == "us" or bool(votes)

@@ -133,3 +133,25 @@ def test_hint_sets_region_and_every_plate_carries_its_models():
 def test_unknown_state_hint_is_refused():
     with pytest.raises(ValueError, match="unknown US state"):
         PlateRecognizer(state="zz")
+
+
+@needs_font
+def test_a_state_cue_counts_only_where_it_is_printed_on_the_plate(recognizer):
+    """A badge elsewhere on the car (EXPLORER, one edit from Minnesota's slogan EXPLORE
+    MINNESOTA) is no state cue; the same text printed under the registration is."""
+    def car(slogan_xy) -> np.ndarray:
+        rng = np.random.default_rng(4)
+        img = Image.fromarray(np.clip(rng.normal(105, 10, (480, 640, 3)), 0, 255).astype(np.uint8))
+        d = ImageDraw.Draw(img)
+        d.rectangle([300, 280, 560, 410], fill=(245, 245, 240), outline=(30, 30, 30), width=3)
+        _text(d, (318, 310), "4ABC123", 50, (15, 15, 15))
+        d.rectangle([40, 300, 230, 340], fill=(245, 245, 240))
+        _text(d, slogan_xy, "EXPLORER", 20, (60, 60, 60))
+        return cv2.cvtColor(np.asarray(img), cv2.COLOR_RGB2BGR)
+
+    badge = recognizer.recognize(car((60, 308)))
+    assert badge and badge[0].plate == "4ABC123", [p.plate for p in badge]
+    assert badge[0].region != "us-mn"
+    printed = recognizer.recognize(car((370, 375)))
+    assert printed and printed[0].plate == "4ABC123", [p.plate for p in printed]
+    assert printed[0].region == "us-mn"
