@@ -23,7 +23,8 @@ the same frames through the Beam binding in process (DirectRunner, SQLite, the s
    later frames are recognised again. Reads are the reference's minus exactly the
    dead-lettered frames: nothing is lost silently (replay is the dead letters' payload).
 
-Services: kafka, cassandra, flink, triton (tests/services.py). About 6-8 minutes.
+Services: kafka, cassandra, flink, triton (tests/services.py). Measured on 2 busy cores: 6 min 20 s
+with the services' start (setup 100 s; TaskManager 73 s, Kafka 52 s, Cassandra 100 s, Triton 32 s).
 """
 from __future__ import annotations
 

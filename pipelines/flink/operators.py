@@ -275,11 +275,9 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
                 yield alert
         timers, ts, late_at = ctx.timer_service(), self.timer.value(), self.late.value()
         want = _ms(step.wake_at) if step.wake_at is not None else None
-        # A deadline already behind the watermark (the reads came late: their partition was idle
-        # while another moved the watermark, e.g. behind a stalled sink) would wait for the next
-        # watermark, which a quiet stream never sends: such a group closes on processing time,
-        # time_delta_s after the last late read. Catching up runs at least as fast as real time,
-        # so the next read of the same vehicle comes sooner than that: still one group.
+        # a deadline behind the watermark (late reads) waits for a next watermark that a quiet stream
+        # never sends: close on processing time, time_delta_s after the last late read (catching up
+        # runs at least as fast as real time, so a vehicle's next read comes sooner: one group)
         late = want is not None and want <= timers.current_watermark()
         if late_at is not None:
             timers.delete_processing_time_timer(late_at)
