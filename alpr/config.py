@@ -59,6 +59,22 @@ class KafkaConfig:
     group_id: str = "alpr-pipeline"
     max_records: Optional[int] = None   # bounded read (tests, batch replays)
     idle_timeout_s: Optional[float] = None  # stop after this long without a record
+    # SASL/SCRAM client credentials (infra/ starts Kafka closed: alpr.connectors.auth).
+    # Unset: the ALPR_KAFKA__* environment, else PLAINTEXT (which a closed broker refuses).
+    sasl_username: Optional[str] = None
+    sasl_password_file: Optional[str] = None  # a secret file (0600); never the password itself
+    sasl_mechanism: str = "SCRAM-SHA-512"
+    security_protocol: Optional[str] = None   # default: SASL_PLAINTEXT with a username, else PLAINTEXT
+    agency_alert_topics: bool = False         # also write each alert to <alerts_topic>.<agency>
+
+
+@dataclass(frozen=True)
+class CassandraConfig:
+    """Cassandra credentials (PasswordAuthenticator); the password only ever from a secret file."""
+
+    __pydantic_config__ = _TYPED
+    username: Optional[str] = None
+    password_file: Optional[str] = None
 
 
 #: the state hints a recogniser takes (the 50 states and DC)
@@ -94,6 +110,7 @@ class Settings:
     metrics_port: Optional[int] = None
     grouping: GroupingConfig = field(default_factory=GroupingConfig)
     kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    cassandra: CassandraConfig = field(default_factory=CassandraConfig)
 
     @property
     def ttl_s(self) -> int:

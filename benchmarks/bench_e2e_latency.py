@@ -38,6 +38,8 @@ import threading
 import time
 import uuid
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
+
 from benchlib import add_service_args, emit, percentile, resolve_service_args
 
 TARGET_P99_MS = 250.0
@@ -47,7 +49,7 @@ TARGET_P99_MS = 250.0
 def create_topics(bootstrap: str, names: dict[str, int]) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(with_credentials({"bootstrap.servers": bootstrap}))
     for f in admin.create_topics([NewTopic(t, n, 1) for t, n in names.items()]).values():
         f.result(30)
 
@@ -55,7 +57,7 @@ def create_topics(bootstrap: str, names: dict[str, int]) -> None:
 def delete_topics(bootstrap: str, names) -> None:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(with_credentials({"bootstrap.servers": bootstrap}))
     for f in admin.delete_topics(list(names)).values():
         try:
             f.result(30)
@@ -72,8 +74,8 @@ class AlertListener(threading.Thread):
 
         self.got: list = []
         self.stop = threading.Event()
-        self._c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bench-listen-{uuid.uuid4().hex[:6]}",
-                            "enable.auto.commit": False})
+        self._c = Consumer(with_credentials({"bootstrap.servers": bootstrap, "group.id": f"bench-listen-{uuid.uuid4().hex[:6]}",
+                            "enable.auto.commit": False}))
         self._c.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
 
     def run(self) -> None:
@@ -176,8 +178,8 @@ def mode_loop(a, run: str, clip, store, matcher, entries_by_plate, vehicles, bac
     rec = PlateRecognizer(make_backend(backend_spec))
     rec.recognize(decode_image(clip[0].data))  # warm-up
     cfg = GroupingConfig()
-    consumer = Consumer({"bootstrap.servers": a.kafka, "group.id": "alpr-range-reader", "enable.auto.commit": False,
-                         "fetch.message.max.bytes": 20_000_000})
+    consumer = Consumer(with_credentials({"bootstrap.servers": a.kafka, "group.id": "alpr-range-reader", "enable.auto.commit": False,
+                         "fetch.message.max.bytes": 20_000_000}))
     consumer.assign([TopicPartition(frames_t, p, OFFSET_BEGINNING) for p in (0, 1)])
     producer = Producer(producer_config(a.kafka))
     listener = AlertListener(a.kafka, alerts_t)

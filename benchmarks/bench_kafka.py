@@ -24,6 +24,8 @@ import sys
 import time
 import uuid
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
+
 from benchlib import add_service_args, emit, ratio, resolve_service_args
 
 
@@ -81,7 +83,7 @@ def main(argv=None) -> int:
 
     run = uuid.uuid4().hex[:8]
     t_frames, t_small = f"bench-frames-{run}", f"bench-small-{run}"
-    admin = AdminClient({"bootstrap.servers": a.kafka})
+    admin = AdminClient(with_credentials({"bootstrap.servers": a.kafka}))
     for f in admin.create_topics([NewTopic(t, 2, 1) for t in (t_frames, t_small)]).values():
         f.result(30)
 

@@ -27,6 +27,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -80,7 +82,7 @@ def kafka_lag(cfg) -> int:
     """Sum over partitions of (high watermark - committed offset of the pipeline's group)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    c = Consumer({"bootstrap.servers": cfg.bootstrap, "group.id": cfg.group_id, "enable.auto.commit": False})
+    c = Consumer(with_credentials({"bootstrap.servers": cfg.bootstrap, "group.id": cfg.group_id, "enable.auto.commit": False}))
     try:
         meta = c.list_topics(cfg.frames_topic, timeout=10)
         topic = meta.topics.get(cfg.frames_topic)

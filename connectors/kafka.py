@@ -30,6 +30,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.transforms.window import TimestampedValue
 
 from alpr.config import KafkaConfig
+from alpr.connectors.auth import kafka_client_config
 from alpr.observability import metrics as obs
 from alpr.records import Alert, DeadLetter, Frame
 
@@ -40,12 +41,12 @@ H_REASON, H_STAGE, H_KEY, H_DETAIL = "reason", "stage", "key", "detail"
 ALERT_SCHEMA = "Alert/1"
 
 
-def producer_config(bootstrap: str, **extra) -> dict:
-    """Durable producer: acks from all in-sync replicas, idempotent (no duplicates on retry)."""
-    cfg = {"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-           "linger.ms": 5, "compression.type": "lz4", "message.max.bytes": 20_000_000}
-    cfg.update(extra)
-    return cfg
+def producer_config(bootstrap: str, kafka: Optional[KafkaConfig] = None, **extra) -> dict:
+    """Durable producer: acks from all in-sync replicas, idempotent (no duplicates on retry).
+    Credentials from ``kafka`` or the environment (:mod:`alpr.connectors.auth`)."""
+    return kafka_client_config(bootstrap, kafka, **{"acks": "all", "enable.idempotence": True, "linger.ms": 5,
+                                                    "compression.type": "lz4", "message.max.bytes": 20_000_000,
+                                                    **extra})
 
 
 class DeliveryError(RuntimeError):
@@ -148,8 +149,8 @@ def plan_snapshot(cfg: KafkaConfig, timeout_s: float = 10.0) -> list[PartitionRa
     """Per partition: [committed offset of the group (or earliest), high watermark)."""
     from confluent_kafka import Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": cfg.bootstrap, "group.id": cfg.group_id,
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka_client_config(cfg.bootstrap, cfg, **{"group.id": cfg.group_id,
+                                                                   "enable.auto.commit": False}))
     try:
         meta = consumer.list_topics(cfg.frames_topic, timeout=timeout_s)
         topic = meta.topics.get(cfg.frames_topic)
@@ -176,8 +177,8 @@ def commit_plan(cfg: KafkaConfig, plan: Sequence[PartitionRange], timeout_s: flo
 
     if not plan:
         return
-    consumer = Consumer({"bootstrap.servers": cfg.bootstrap, "group.id": cfg.group_id,
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka_client_config(cfg.bootstrap, cfg, **{"group.id": cfg.group_id,
+                                                                   "enable.auto.commit": False}))
     try:
         consumer.commit(offsets=[TopicPartition(r.topic, r.partition, r.end) for r in plan], asynchronous=False)
     finally:
@@ -209,16 +210,16 @@ def message_to_frame(msg) -> Frame:
 
 class _ReadRange(beam.DoFn):
     def __init__(self, bootstrap: str, poll_timeout_s: float = 1.0, idle_timeout_s: float = 30.0,
-                 group_id: str = "alpr-pipeline"):
+                 group_id: str = "alpr-pipeline", kafka: Optional[KafkaConfig] = None):
         self.bootstrap, self.poll_timeout_s, self.idle_timeout_s = bootstrap, poll_timeout_s, idle_timeout_s
-        self.group_id = group_id  # the planning group: lag is reported under its name
+        self.group_id, self.kafka = group_id, kafka  # the planning group (lag is reported under it), credentials
 
     def process(self, r: PartitionRange):
         from confluent_kafka import Consumer, TopicPartition
         from alpr.records import DEAD, MAX_DEAD_LETTER_PAYLOAD
 
-        consumer = Consumer({"bootstrap.servers": self.bootstrap, "group.id": "alpr-range-reader",
-                             "enable.auto.commit": False, "fetch.message.max.bytes": 20_000_000})
+        consumer = Consumer(kafka_client_config(self.bootstrap, getattr(self, "kafka", None), **{
+            "group.id": "alpr-range-reader", "enable.auto.commit": False, "fetch.message.max.bytes": 20_000_000}))
         consumer.assign([TopicPartition(r.topic, r.partition, r.start)])
         offset, idle_since, lag_at = r.start, time.time(), 0.0
         try:
@@ -283,19 +284,22 @@ class ReadFramesFromKafka(beam.PTransform):
         return (pbegin
                 | "Plan" >> beam.Create(self.plan)
                 | "Reshuffle" >> beam.Reshuffle()
-                | "Read" >> beam.ParDo(_ReadRange(self.cfg.bootstrap, group_id=self.cfg.group_id)).with_outputs(DEAD, main="frames"))
+                | "Read" >> beam.ParDo(_ReadRange(self.cfg.bootstrap, group_id=self.cfg.group_id, kafka=self.cfg)).with_outputs(DEAD, main="frames"))
 
 
 # --------------------------------------------------------------------------- sinks
 class _ProduceFn(beam.DoFn):
-    def __init__(self, bootstrap: str, topic: str):
-        self.bootstrap, self.topic = bootstrap, topic
+    def __init__(self, bootstrap: str, topic: str, kafka: Optional[KafkaConfig] = None):
+        self.bootstrap, self.topic, self.kafka = bootstrap, topic, kafka
 
     def setup(self):
         from confluent_kafka import Producer
 
         self._errors: list = []
-        self._producer = Producer(producer_config(self.bootstrap))
+        self._producer = Producer(producer_config(self.bootstrap, self.kafka))
+
+    def topic_of(self, record) -> str:  # a second topic for ``record`` (the same: none)
+        return self.topic
 
     def message(self, record) -> tuple[bytes, bytes, list]:
         raise NotImplementedError
@@ -306,13 +310,14 @@ class _ProduceFn(beam.DoFn):
     def process(self, record):
         key, value, headers = self.message(record)
         self._sent += 1
-        while True:
-            try:
-                self._producer.produce(self.topic, key=key, value=value, headers=headers,
-                                       on_delivery=_on_delivery(self._errors))
-                break
-            except BufferError:
-                self._producer.poll(0.5)
+        for topic in dict.fromkeys((self.topic, self.topic_of(record))):  # + the agency's own topic
+            while True:
+                try:
+                    self._producer.produce(topic, key=key, value=value, headers=headers,
+                                           on_delivery=_on_delivery(self._errors))
+                    break
+                except BufferError:
+                    self._producer.poll(0.5)
         self._producer.poll(0)
         yield record
 
@@ -332,6 +337,9 @@ class _ProduceFn(beam.DoFn):
 
 
 class _AlertProduce(_ProduceFn):
+    def topic_of(self, alert: Alert) -> str:  # <alerts_topic>.<agency>: the agency's own topic
+        return f"{self.topic}.{alert.agency}" if self.kafka is not None and self.kafka.agency_alert_topics else self.topic
+
     def message(self, alert: Alert):
         headers = [("schema", ALERT_SCHEMA.encode()), ("list_code", alert.list_code.encode()),
                    ("priority", str(alert.priority).encode())]
@@ -346,14 +354,16 @@ class _DeadLetterProduce(_ProduceFn):
 
 
 class WriteAlertsToKafka(beam.PTransform):
-    """Alerts to the alerts topic, keyed by agency, value = Alert JSON (schema ``Alert/1``)."""
+    """Alerts to the alerts topic, keyed by agency, value = Alert JSON (schema ``Alert/1``); with
+    ``kafka.agency_alert_topics`` each alert also goes to its agency's topic ``<alerts_topic>.<agency>``,
+    the only alerts topic an agency's consumer principal may read (Kafka ACLs, infra/svcauth.py)."""
 
     def __init__(self, cfg: KafkaConfig):
         super().__init__()
         self.cfg = cfg
 
     def expand(self, alerts):
-        return alerts | "Produce" >> beam.ParDo(_AlertProduce(self.cfg.bootstrap, self.cfg.alerts_topic))
+        return alerts | "Produce" >> beam.ParDo(_AlertProduce(self.cfg.bootstrap, self.cfg.alerts_topic, self.cfg))
 
 
 class WriteDeadLettersToKafka(beam.PTransform):
@@ -364,7 +374,7 @@ class WriteDeadLettersToKafka(beam.PTransform):
         self.cfg = cfg
 
     def expand(self, letters):
-        return letters | "Produce" >> beam.ParDo(_DeadLetterProduce(self.cfg.bootstrap, self.cfg.deadletter_topic))
+        return letters | "Produce" >> beam.ParDo(_DeadLetterProduce(self.cfg.bootstrap, self.cfg.deadletter_topic, self.cfg))
 
 
 # --------------------------------------------------------------------------- consumers
@@ -373,9 +383,10 @@ def consume(bootstrap: str, topic: str, group_id: Optional[str] = None, from_beg
     """Yield raw messages from a topic until ``max_messages`` or ``idle_timeout_s`` of silence."""
     from confluent_kafka import Consumer
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group_id or f"alpr-tail-{time.time_ns()}",
-                         "auto.offset.reset": "earliest" if from_beginning else "latest",
-                         "enable.auto.commit": group_id is not None})
+    consumer = Consumer(kafka_client_config(bootstrap, None, **{
+        "group.id": group_id or f"alpr-tail-{time.time_ns()}",
+        "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "enable.auto.commit": group_id is not None}))
     consumer.subscribe([topic])
     n, last = 0, time.time()
     try:

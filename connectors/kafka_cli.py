@@ -33,10 +33,12 @@ def _tail_consumer(bootstrap: str, topic: str, from_beginning: bool, connect_tim
             states.update("down", f"alerts tail: Kafka at {bootstrap} unreachable ({err.str()}); "
                                   "retrying with backoff")
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"alpr-tail-{time.time_ns()}",
-                         "auto.offset.reset": "earliest" if from_beginning else "latest",
-                         "enable.auto.commit": False, "error_cb": on_error, "logger": _RDKAFKA_LOG,
-                         "reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 30000})
+    from alpr.connectors.auth import kafka_client_config
+
+    consumer = Consumer(kafka_client_config(bootstrap, None, **{  # credentials: ALPR_KAFKA__SASL_*
+        "group.id": f"alpr-tail-{time.time_ns()}", "auto.offset.reset": "earliest" if from_beginning else "latest",
+        "enable.auto.commit": False, "error_cb": on_error, "logger": _RDKAFKA_LOG,
+        "reconnect.backoff.ms": 500, "reconnect.backoff.max.ms": 30000}))
     backoff, deadline = Backoff(base_s=0.5, cap_s=5.0), time.monotonic() + connect_timeout_s
     while True:
         try:

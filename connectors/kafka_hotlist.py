@@ -19,6 +19,7 @@ from typing import Iterable, Optional, Sequence
 
 from alpr.records import HotlistChange, HotlistEntry, SchemaError, record_from_json
 
+from .auth import kafka_client_config
 from .kafka import DeliveryError, _flush, _on_delivery, producer_config
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def ensure_compacted_topic(bootstrap: str, topic: str, partitions: int = 1, time
     existing topic must already be compacted."""
     from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(kafka_client_config(bootstrap))
     meta = admin.list_topics(timeout=timeout_s)
     if topic in meta.topics:
         res = ConfigResource(ConfigResource.Type.TOPIC, topic)
@@ -152,8 +153,8 @@ def read_hotlist_changes(bootstrap: str, topic: str = "hotlist", timeout_s: floa
     partition (a job bootstrapping its snapshot, tests). No consumer group is involved."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"alpr-hotlist-reader-{time.time_ns()}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(kafka_client_config(bootstrap, None, **{"group.id": f"alpr-hotlist-reader-{time.time_ns()}",
+                                                                "enable.auto.commit": False}))
     out: list[HotlistChange] = []
     try:
         meta = consumer.list_topics(topic, timeout=timeout_s).topics.get(topic)

@@ -20,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional, Protocol, Sequence, runtime_checkable
 
+from alpr.connectors.auth import kafka_client_config
+
 from .keys import AuditKey, verify_signature
 
 log = logging.getLogger(__name__)
@@ -111,7 +113,7 @@ class KafkaAnchorSink:
     def _ensure_topic(self) -> None:
         """Create the anchor topic (one partition keeps the checkpoints in order) if the broker lacks it."""
         from confluent_kafka.admin import AdminClient, NewTopic
-        admin = AdminClient({"bootstrap.servers": self.bootstrap})
+        admin = AdminClient(kafka_client_config(self.bootstrap))
         meta = admin.list_topics(timeout=self.timeout_s)
         if self.topic in meta.topics:
             return
@@ -128,8 +130,8 @@ class KafkaAnchorSink:
         from confluent_kafka import Producer
         if self._producer is None:
             self._ensure_topic()
-            self._producer = Producer({"bootstrap.servers": self.bootstrap, "acks": "all",
-                                       "enable.idempotence": True})
+            self._producer = Producer(kafka_client_config(self.bootstrap, None, **{"acks": "all",
+                                                                                   "enable.idempotence": True}))
         errors: list[str] = []
         self._producer.produce(self.topic, key=cp.chain.encode(), value=cp.to_json().encode(),
                                on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
@@ -140,8 +142,9 @@ class KafkaAnchorSink:
         import uuid
 
         from confluent_kafka import Consumer, TopicPartition
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"alpr-anchor-verify-{uuid.uuid4().hex}",
-                      "enable.auto.commit": False, "auto.offset.reset": "earliest"})
+        c = Consumer(kafka_client_config(self.bootstrap, None, **{
+            "group.id": f"alpr-anchor-verify-{uuid.uuid4().hex}", "enable.auto.commit": False,
+            "auto.offset.reset": "earliest"}))
         try:
             meta = c.list_topics(self.topic, timeout=self.timeout_s).topics.get(self.topic)
             if meta is None or meta.error is not None:

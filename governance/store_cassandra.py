@@ -69,7 +69,10 @@ class CassandraAccessLogStore:
 
         u = urlparse(spec if "://" in spec else f"cassandra://{spec}")
         keyspace = (u.path or "/alpr").strip("/") or "alpr"
-        cluster = Cluster([u.hostname or "127.0.0.1"], port=u.port or 9042, protocol_version=5)
+        from alpr.connectors.auth import cassandra_auth_provider  # ALPR_CASSANDRA__* credentials
+
+        cluster = Cluster([u.hostname or "127.0.0.1"], port=u.port or 9042, protocol_version=5,
+                          auth_provider=cassandra_auth_provider())
         return cls(cluster.connect(), keyspace, chain, cluster=cluster)
 
     def append_access(self, make: RecordMaker) -> AccessRecord:

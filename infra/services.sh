@@ -106,6 +106,11 @@ render() { # render TEMPLATE OUT KEY=VAL... : replace @KEY@
   printf '%s\n' "$text" > "$out"
 }
 svcctl() { "$PY" "$INFRA/svcctl.py" "$@"; }
+# closed services (infra/svcauth.py): secrets in $RUN/secrets (0600); setup steps run as the admins
+svcauth() { "$PY" "$INFRA/svcauth.py" "$@"; }
+as_kafka_admin() { ALPR_KAFKA__SASL_USERNAME=admin ALPR_KAFKA__SASL_PASSWORD_FILE="$RUN/secrets/kafka-admin.password" \
+  ALPR_KAFKA__SASL_MECHANISM=SCRAM-SHA-512 ALPR_KAFKA__SECURITY_PROTOCOL=SASL_PLAINTEXT "$@"; }
+as_cassandra_admin() { ALPR_CASSANDRA__USERNAME=alpr_admin ALPR_CASSANDRA__PASSWORD_FILE="$RUN/secrets/cassandra-alpr_admin.password" "$@"; }
 # progress LABEL LOG {pip PYTHON|mvn MVN} ARGS...: output to LOG; on stderr a counter (rate, elapsed), then a summary or the log's tail
 progress() { "$PY" "$INFRA/stream_progress.py" --stamp services --label "$1" --log "$2" "${@:3}" >&2; }
 java_bin() { if [[ -n ${JAVA_HOME:-} ]]; then echo "$JAVA_HOME/bin/java"; else command -v java || die "java (17) not found"; fi; }
@@ -222,8 +227,13 @@ up_kafka() {
   if alive "$KPID" "$KD"; then log "kafka: already running (pid $(pid_of "$KPID"))"; return 0; fi
   have_marker "$KAFKA_LIBS" || fetch_kafka
   mkdir -p "$KD/data" "$KD/logs"
-  render "$INFRA/kafka/server.properties.in" "$KD/server.properties" \
-    KAFKA_PORT="$KAFKA_PORT" KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$KD/data"
+  svcauth secrets --dir "$RUN/secrets" kafka-admin kafka-controller
+  local admin_pw; admin_pw="$(head -n 1 "$RUN/secrets/kafka-admin.password")"
+  ( umask 077; touch "$KD/server.properties"; chmod 600 "$KD/server.properties"; render "$INFRA/kafka/server.properties.in" "$KD/server.properties" \
+    KAFKA_PORT="$KAFKA_PORT" KAFKA_CONTROLLER_PORT="$KAFKA_CONTROLLER_PORT" DATA_DIR="$KD/data" \
+    ADMIN_PASSWORD="$admin_pw" CONTROLLER_PASSWORD="$(head -n 1 "$RUN/secrets/kafka-controller.password")" )
+  [[ ! -f $KD/data/meta.properties || -f $KD/data/.alpr-scram ]] \
+    || die "kafka: $KD/data was formatted before SASL/SCRAM (no admin user): remove it and run up again"
   local java cp; java="$(java_bin)"; cp="$KAFKA_LIBS/*"
   local jopts=(-Xms"$KAFKA_HEAP" -Xmx"$KAFKA_HEAP" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
                -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true -Djava.net.preferIPv4Stack=true
@@ -235,13 +245,16 @@ up_kafka() {
     local cid; cid="$("$java" -Xmx256m -cp "$cp" kafka.tools.StorageTool random-uuid 2>>"$KLOG" | tail -n 1)"
     log "kafka: format storage (cluster id $cid)"
     "$java" -Xmx256m -cp "$cp" kafka.tools.StorageTool format -t "$cid" -c "$KD/server.properties" \
+      --add-scram "SCRAM-SHA-512=[name=admin,password=$admin_pw]" \
       --ignore-formatted >>"$KLOG" 2>&1 || { tail -n 20 "$KLOG" >&2; die "kafka: storage format failed"; }
+    touch "$KD/data/.alpr-scram"
   fi
   log "kafka: start on $HOST:$KAFKA_PORT (controller $KAFKA_CONTROLLER_PORT, heap $KAFKA_HEAP)"
   spawn "$KPID" "$KLOG" "$java" "${jopts[@]}" -cp "$cp" kafka.Kafka "$KD/server.properties"
-  wait_or_die kafka "$KLOG" svcctl kafka-wait --bootstrap "$HOST:$KAFKA_PORT" --timeout "$UP_TIMEOUT" --pid-file "$KPID"
-  svcctl kafka-topics --bootstrap "$HOST:$KAFKA_PORT" --partitions "$KAFKA_TOPIC_PARTITIONS" \
+  wait_or_die kafka "$KLOG" as_kafka_admin svcctl kafka-wait --bootstrap "$HOST:$KAFKA_PORT" --timeout "$UP_TIMEOUT" --pid-file "$KPID"
+  as_kafka_admin svcctl kafka-topics --bootstrap "$HOST:$KAFKA_PORT" --partitions "$KAFKA_TOPIC_PARTITIONS" \
     "$KAFKA_TOPIC_FRAMES" "$KAFKA_TOPIC_ALERTS" "$KAFKA_TOPIC_DEADLETTER" "$KAFKA_TOPIC_HOTLIST:compact"
+  as_kafka_admin svcauth kafka-setup --bootstrap "$HOST:$KAFKA_PORT" --secrets "$RUN/secrets" --agencies "$KAFKA_AGENCIES"
 }
 down_kafka() { kafka_paths; stop_pid kafka "$KPID" "$KD"; }
 status_kafka() { kafka_paths; status_line kafka "$KPID" "$KD" "$HOST:$KAFKA_PORT"; }
@@ -273,7 +286,8 @@ cassandra_jvm_flags() {
       -Dcassandra.storagedir="$CD/data" -Dcassandra.logdir="$CD/logs"
       -Dlogback.configurationFile="$INFRA/cassandra/logback.xml"
       -Dcassandra.skip_wait_for_gossip_to_settle=0 -Dcassandra.ring_delay_ms=0
-      -Dcassandra.load_ring_state=false -Dcassandra.triggers_dir="$CD/triggers" -Dalpr.service="$CD")
+      -Dcassandra.load_ring_state=false -Dcassandra.triggers_dir="$CD/triggers" -Dalpr.service="$CD"
+      -Dcassandra.superuser_setup_delay_ms=0)
   printf '%s\n' "${f[@]}"
 }
 up_cassandra() {
@@ -287,9 +301,11 @@ up_cassandra() {
     log "cassandra: start on $HOST:$CASSANDRA_CQL_PORT (storage $CASSANDRA_STORAGE_PORT, heap $CASSANDRA_HEAP)"
     spawn "$CPID" "$CLOG" "$(java_bin)" "${flags[@]}" -cp "$CASSANDRA_LIBS/*" org.apache.cassandra.service.CassandraDaemon
   fi
-  wait_or_die cassandra "$CD/logs/system.log" svcctl cassandra-wait --host "$HOST" --port "$CASSANDRA_CQL_PORT" \
-    --timeout "$UP_TIMEOUT" --pid-file "$CPID"
-  svcctl cassandra-schema --host "$HOST" --port "$CASSANDRA_CQL_PORT" --file "$INFRA/cassandra/schema.cql"
+  # logins: alpr_admin replaces the default superuser, alpr_app gets its keyspace's grants only
+  local auth=(--host "$HOST" --port "$CASSANDRA_CQL_PORT" --secrets "$RUN/secrets" --keyspace "$CASSANDRA_KEYSPACE")
+  wait_or_die cassandra "$CD/logs/system.log" svcauth cassandra-setup "${auth[@]}" --timeout "$UP_TIMEOUT" --pid-file "$CPID"
+  as_cassandra_admin svcctl cassandra-schema --host "$HOST" --port "$CASSANDRA_CQL_PORT" --file "$INFRA/cassandra/schema.cql"
+  svcauth cassandra-setup "${auth[@]}" --timeout 60 --grants
 }
 down_cassandra() { cassandra_paths; stop_pid cassandra "$CPID" "$CD"; }
 status_cassandra() { cassandra_paths; status_line cassandra "$CPID" "$CD" "$HOST:$CASSANDRA_CQL_PORT"; }

@@ -73,7 +73,9 @@ def wait_until(what: str, probe: Callable[[], object], timeout: float,
 def kafka_wait(bootstrap: str, timeout: float, pid_file: Optional[str] = None) -> int:
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 3000, "log_level": 0})
+    from alpr.connectors.auth import kafka_client_config  # credentials: ALPR_KAFKA__SASL_* (infra/svcauth.py)
+
+    admin = AdminClient(kafka_client_config(bootstrap, None, **{"socket.timeout.ms": 3000, "log_level": 0}))
 
     def probe() -> int:
         md = admin.list_topics(timeout=3)
@@ -88,7 +90,9 @@ def kafka_topics(bootstrap: str, specs: Iterable[str], partitions: int, timeout:
     """Create topics that do not exist; ``name:compact`` makes a compacted (1-partition) topic."""
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    from alpr.connectors.auth import kafka_client_config
+
+    admin = AdminClient(kafka_client_config(bootstrap))
     existing = set(admin.list_topics(timeout=10).topics)
     new: list = []
     for spec in specs:
@@ -120,9 +124,12 @@ def _cassandra_session(host: str, port: int, connect_timeout: float = 5):
     from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
     from cassandra.policies import RoundRobinPolicy
 
+    from alpr.connectors.auth import cassandra_auth_provider  # ALPR_CASSANDRA__* (infra/svcauth.py)
+
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
     cluster = Cluster([host], port=port, connect_timeout=connect_timeout,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5)
+                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5,
+                      auth_provider=cassandra_auth_provider())
     return cluster, cluster.connect()
 
 

@@ -9,6 +9,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
 from alpr.records import Alert, Frame, HotlistChange, HotlistEntry, stable_id
 
 
@@ -79,9 +80,9 @@ def read_topic(bootstrap: str, topic: str, idle_s: float = 3.0, committed: bool 
     stops after ``idle_s`` of silence once ``expect`` messages (if given) are in, or at ``max_wait_s``."""
     from confluent_kafka import Consumer
 
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": f"t-{time.time_ns()}", "auto.offset.reset": "earliest",
+    c = Consumer(with_credentials({"bootstrap.servers": bootstrap, "group.id": f"t-{time.time_ns()}", "auto.offset.reset": "earliest",
                   "enable.auto.commit": False,
-                  "isolation.level": "read_committed" if committed else "read_uncommitted"})
+                  "isolation.level": "read_committed" if committed else "read_uncommitted"}))
     c.subscribe([topic])
     out, last, t0 = [], time.time(), time.time()
     try:
@@ -135,7 +136,7 @@ def make_topics(bootstrap: str, prefix: str, partitions: int = 2) -> dict[str, s
     from confluent_kafka.admin import AdminClient, NewTopic
 
     names = {role: f"{prefix}-{role}" for role in ("frames", "alerts", "deadletter", "hotlist")}
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = AdminClient(with_credentials({"bootstrap.servers": bootstrap}))
     new = [NewTopic(n, 1 if role == "hotlist" else partitions, 1,
                     config={"cleanup.policy": "compact"} if role == "hotlist" else {})
            for role, n in names.items()]
@@ -146,13 +147,24 @@ def make_topics(bootstrap: str, prefix: str, partitions: int = 2) -> dict[str, s
 
 def make_keyspace(host: str, port: int, keyspace: str) -> str:
     """The project's schema in a keyspace of its own; returns the store spec."""
+    import os
     import subprocess
     import sys
     from pathlib import Path
 
     infra = Path(__file__).resolve().parents[1] / "infra"
+    env, secrets = dict(os.environ), os.environ.get("ALPR_CASSANDRA__PASSWORD_FILE")
+    if secrets:  # closed Cassandra: the schema as alpr_admin, then the application role's grants on it
+        secrets = str(Path(secrets).parent)
+        env.update(ALPR_CASSANDRA__USERNAME="alpr_admin",
+                   ALPR_CASSANDRA__PASSWORD_FILE=f"{secrets}/cassandra-alpr_admin.password")
     subprocess.run([sys.executable, str(infra / "svcctl.py"), "cassandra-schema", "--host", host, "--port", str(port),
-                    "--file", str(infra / "cassandra" / "schema.cql"), "--keyspace", keyspace], check=True, timeout=300)
+                    "--file", str(infra / "cassandra" / "schema.cql"), "--keyspace", keyspace], check=True, timeout=300,
+                   env=env)
+    if secrets:
+        subprocess.run([sys.executable, str(infra / "svcauth.py"), "cassandra-setup", "--host", host, "--port", str(port),
+                        "--secrets", secrets, "--keyspace", keyspace, "--timeout", "60", "--grants"], check=True,
+                       timeout=300)
     return f"cassandra://{host}:{port}/{keyspace}"
 
 
@@ -160,7 +172,8 @@ def job_env(bootstrap: str, topics: dict[str, str], store: str, group_id: str, *
     """``ALPR_*`` settings for the Flink job (it loads its settings from the environment)."""
     import os
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_") or k in ("ALPR_CACHE",)}
+    keep = ("ALPR_CACHE", "ALPR_KAFKA__SASL_", "ALPR_KAFKA__SECURITY_PROTOCOL", "ALPR_CASSANDRA__")  # + credentials
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_") or k.startswith(keep)}
     env.update({"ALPR_STORE": store, "ALPR_INFERENCE": extra.pop("inference", "onnx"), "ALPR_ALERTS_SINK": "kafka",
                 "ALPR_DEADLETTER_SINK": "kafka", "ALPR_KAFKA__BOOTSTRAP": bootstrap,
                 "ALPR_KAFKA__FRAMES_TOPIC": topics["frames"], "ALPR_KAFKA__ALERTS_TOPIC": topics["alerts"],

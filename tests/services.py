@@ -100,10 +100,21 @@ class KafkaService:
     port: int
     controller_port: int
     topics: dict[str, str] = field(default_factory=dict)  # role -> topic name
+    secrets_dir: Optional[str] = None  # <run>/secrets: <name>.password files (infra/svcauth.py)
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def credentials(self, user: str = "admin") -> dict:
+        """``ALPR_KAFKA__SASL_*`` settings of a principal (admin, pipeline, gateway, console, agency-CODE)."""
+        return {"ALPR_KAFKA__SASL_USERNAME": user, "ALPR_KAFKA__SASL_MECHANISM": "SCRAM-SHA-512",
+                "ALPR_KAFKA__SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+                "ALPR_KAFKA__SASL_PASSWORD_FILE": f"{self.secrets_dir}/kafka-{user}.password"}
+
+    def client_config(self, user: str = "admin", **extra) -> dict:
+        """A confluent-kafka config for ``user`` (the session's clients default to admin)."""
+        return {"bootstrap.servers": self.bootstrap, **_rdkafka(self.credentials(user)), **extra}
 
 
 @dataclass(frozen=True)
@@ -112,10 +123,21 @@ class CassandraService:
     port: int
     storage_port: int
     keyspace: str
+    secrets_dir: Optional[str] = None
 
     @property
     def contact_point(self) -> str:
         return f"{self.host}:{self.port}"
+
+    def credentials(self, user: str = "alpr_app") -> dict:
+        """``ALPR_CASSANDRA__*`` settings of a role (alpr_app: the application's; alpr_admin)."""
+        return {"ALPR_CASSANDRA__USERNAME": user,
+                "ALPR_CASSANDRA__PASSWORD_FILE": f"{self.secrets_dir}/cassandra-{user}.password"}
+
+    def auth_provider(self, user: str = "alpr_app"):
+        from alpr.connectors.auth import cassandra_auth_provider
+
+        return cassandra_auth_provider(None, self.credentials(user))
 
 
 @dataclass(frozen=True)
@@ -291,25 +313,61 @@ def _ports(env_names: list[str]) -> dict[str, int]:
     return dict(zip(env_names, free_ports(len(env_names))))
 
 
+def _rdkafka(creds: dict) -> dict:
+    from alpr.connectors.auth import kafka_security
+
+    return kafka_security(None, creds)
+
+
+def _run_dir(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """Where the service keeps data and secrets: a fresh dir, or ALPR_RUN (default .run) when external."""
+    if mode() == "external":
+        return Path(os.environ.get("ALPR_RUN", REPO / ".run"))
+    return tmp_path_factory.getbasetemp() / f"svc-{name}-run"
+
+
+def _session_env(values: dict) -> Iterator[None]:
+    """Set ``values`` in os.environ (clients and pipelines started by the tests inherit them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield None
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 # --------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="session")
 def kafka_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaService]:
+    """Kafka with SASL/SCRAM and ACLs. The session's Kafka clients authenticate as the super user
+    ``admin`` (ALPR_KAFKA__SASL_* set in os.environ); :meth:`KafkaService.credentials` gives the
+    other principals' settings."""
     ports = _ports(["KAFKA_PORT", "KAFKA_CONTROLLER_PORT"])
     cfg = versions_env()
+    run_dir = _run_dir(tmp_path_factory, "kafka")
     info = KafkaService(HOST, ports["KAFKA_PORT"], ports["KAFKA_CONTROLLER_PORT"],
                         {role: cfg[f"KAFKA_TOPIC_{role.upper()}"]
-                         for role in ("frames", "alerts", "deadletter", "hotlist")})
-    for _ in _service("kafka", tmp_path_factory, ports):
-        yield info
+                         for role in ("frames", "alerts", "deadletter", "hotlist")}, str(run_dir / "secrets"))
+    for _ in _service_in("kafka", tmp_path_factory, ports, run_dir if mode() == "local" else None):
+        for _ in _session_env(info.credentials("admin")):
+            yield info
 
 
 @pytest.fixture(scope="session")
 def cassandra_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CassandraService]:
+    """Cassandra with PasswordAuthenticator + CassandraAuthorizer. The session's clients log in
+    as the application role ``alpr_app`` (ALPR_CASSANDRA__* set in os.environ)."""
     ports = _ports(["CASSANDRA_CQL_PORT", "CASSANDRA_STORAGE_PORT"])
+    run_dir = _run_dir(tmp_path_factory, "cassandra")
     info = CassandraService(HOST, ports["CASSANDRA_CQL_PORT"], ports["CASSANDRA_STORAGE_PORT"],
-                            versions_env()["CASSANDRA_KEYSPACE"])
-    for _ in _service("cassandra", tmp_path_factory, ports):
-        yield info
+                            versions_env()["CASSANDRA_KEYSPACE"], str(run_dir / "secrets"))
+    for _ in _service_in("cassandra", tmp_path_factory, ports, run_dir if mode() == "local" else None):
+        for _ in _session_env(info.credentials("alpr_app")):
+            yield info
 
 
 @pytest.fixture(scope="session")

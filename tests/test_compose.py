@@ -72,3 +72,30 @@ def test_compose_config_validates():
         pytest.skip("neither `docker compose` nor `docker-compose` is installed")
     res = subprocess.run(cmd + ["-f", str(COMPOSE), "config", "-q"], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
+
+
+def test_services_are_closed():
+    """Issue 12 item 9: Kafka, Cassandra, Triton and Flink publish no port and sit on the internal
+    network; Kafka is the closed broker of infra/ (SASL/SCRAM + ACLs), Cassandra takes logins, and
+    every client gets a principal whose password comes from the generated secrets volume."""
+    doc = yaml.safe_load(COMPOSE.read_text())
+    services = doc["services"]
+    assert doc["networks"]["backend"]["internal"] is True
+    for name in ("kafka", "cassandra", "triton", "flink-jobmanager", "flink-taskmanager", "pipeline"):
+        assert "ports" not in services[name], name
+        assert services[name]["networks"] == ["backend"], name
+    assert all(p.startswith("127.0.0.1:") for p in services["prometheus"]["ports"])
+    assert services["kafka"]["entrypoint"] == ["bash", "/infra/kafka/compose-entrypoint.sh"]
+    assert "--add-scram" in (REPO / "infra" / "kafka" / "compose-entrypoint.sh").read_text()
+    assert "PasswordAuthenticator" in " ".join(services["cassandra"]["entrypoint"])
+    assert "--grants" in " ".join(services["cassandra-schema"]["entrypoint"])
+    users = {name: services[name]["environment"].get("ALPR_KAFKA__SASL_USERNAME")
+             for name in ("pipeline", "gateway", "console", "kafka-topics", "kafka-acls")}
+    assert users == {"pipeline": "pipeline", "gateway": "gateway", "console": "console", "kafka-topics": "admin",
+                     "kafka-acls": "admin"}
+    for name in ("pipeline", "console"):
+        env = services[name]["environment"]
+        assert env["ALPR_CASSANDRA__USERNAME"] == "alpr_app"
+        assert env["ALPR_KAFKA__SASL_PASSWORD_FILE"].startswith("/run/alpr-secrets/")
+    assert services["pipeline"]["environment"]["ALPR_KAFKA__AGENCY_ALERT_TOPICS"] == "true"
+    assert not re.search(r"(?i)password\s*[:=]\s*['\"]?[0-9a-f]{16,}", COMPOSE.read_text())

@@ -59,9 +59,10 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
     run_id = uuid.uuid4().hex[:8]
     camera, name = f"cam-fj-{run_id}", f"alpr-it-{run_id}"
     topics = make_topics(kafka_service.bootstrap, f"fj-{run_id}", partitions=2)
+    agency_topic = _agency_topic(kafka_service.bootstrap, topics["alerts"])  # kafka.agency_alert_topics
     kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
                         alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
-                        hotlist_topic=topics["hotlist"], group_id=f"alpr-fj-{run_id}")
+                        hotlist_topic=topics["hotlist"], group_id=f"alpr-fj-{run_id}", agency_alert_topics=True)
     parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
     # the job's Python workers load the models on both cores as it starts: Cassandra may answer
     # slowly then, so the job and this test retry for a while, as production does (README)
@@ -131,9 +132,11 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
         alert_msgs = read_topic(kafka.bootstrap, kafka.alerts_topic, idle_s=8, committed=True, max_wait_s=120,
                                 expect=1)
         dead_msgs = read_topic(kafka.bootstrap, kafka.deadletter_topic, idle_s=5, max_wait_s=120, expect=3)
+        agency_msgs = read_topic(kafka.bootstrap, agency_topic, idle_s=5, committed=True, max_wait_s=120, expect=1)
         reads, groups = _stored(store, camera, frames[0].capture_ts)
         out = dict(settings=settings, kafka=kafka, store=store, camera=camera, plates=plates, wanted=wanted,
                    frames=frames, hotlist=hotlist, reads=reads, groups=groups, alert_msgs=alert_msgs,
+                   agency_msgs=agency_msgs,
                    stored_alerts=[a for a in store.get_alerts(AGENCY) if a.camera_id == camera],
                    dead_msgs=dead_msgs, stored_dead=[d for d in store.get_dead_letters()
                                                      if camera in d.key or kafka.frames_topic in d.key],
@@ -147,6 +150,17 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
         rest.wait_state(jid, {"CANCELED"}, timeout=120)
     yield out
     store.close()
+
+
+def _agency_topic(bootstrap: str, alerts_topic: str) -> str:
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    from alpr.connectors.auth import with_credentials
+
+    name, admin = f"{alerts_topic}.{AGENCY}", AdminClient(with_credentials({"bootstrap.servers": bootstrap}))
+    for fut in admin.create_topics([NewTopic(name, 2, 1)]).values():
+        fut.result(30)
+    return name
 
 
 def test_job_runs_with_parallelism_2_over_both_taskmanagers(flink_run):
@@ -170,6 +184,8 @@ def test_alerts_topic_holds_exactly_one_alert_per_vehicle_and_entry(flink_run):
     wanted_group = [g for g in flink_run["groups"] if g.best_plate == flink_run["wanted"]]
     assert [alert.group_id] == [g.group_id for g in wanted_group]
     assert [a.alert_id for a in flink_run["stored_alerts"]] == [alert.alert_id]
+    # and on the agency's own topic (<alerts>.<agency>, the one its consumer principal may read)
+    assert [Alert.from_json(m.value()).alert_id for m in flink_run["agency_msgs"]] == [alert.alert_id]
 
 
 def test_the_alert_fires_while_the_vehicles_group_is_still_open(flink_run):

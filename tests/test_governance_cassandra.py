@@ -15,7 +15,8 @@ except ImportError:  # pragma: no cover
 def session(cassandra_service):
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([cassandra_service.host], port=cassandra_service.port, protocol_version=5)
+    cluster = Cluster([cassandra_service.host], port=cassandra_service.port, protocol_version=5,
+                      auth_provider=cassandra_service.auth_provider())  # the application role
     sess = cluster.connect()
     yield sess, cassandra_service.keyspace
     cluster.shutdown()

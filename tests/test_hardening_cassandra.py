@@ -47,7 +47,8 @@ TABLES = {"reads_by_plate", "reads_by_camera_day", "reads_by_id", "plate_groups"
 def cluster_session(cassandra_service):
     from cassandra.cluster import Cluster
 
-    cluster = Cluster([cassandra_service.host], port=cassandra_service.port, protocol_version=5)
+    cluster = Cluster([cassandra_service.host], port=cassandra_service.port, protocol_version=5,
+                      auth_provider=cassandra_service.auth_provider("alpr_admin"))  # creates test keyspaces
     sess = cluster.connect()
     yield sess, cassandra_service
     cluster.shutdown()
@@ -336,6 +337,8 @@ def test_audit_verify_mirror_cli(cluster_session, tmp_path, capsys, monkeypatch)
     sess, svc = cluster_session
     ks = f"t_mirror_{uuid.uuid4().hex[:8]}"
     sess.execute(f"CREATE KEYSPACE {ks} WITH replication = {{'class': 'SimpleStrategy', 'replication_factor': 1}}")
+    for perm in ("SELECT", "MODIFY", "CREATE"):  # the CLI logs in as the application role, as alpr_app does on alpr
+        sess.execute(f"GRANT {perm} ON KEYSPACE {ks} TO {svc.credentials()['ALPR_CASSANDRA__USERNAME']}")
     try:
         spec = f"{svc.host}:{svc.port}/{ks}"
         mirror = CassandraAccessLogStore(sess, ks)  # the chain the CLI opens ("default")

@@ -39,6 +39,7 @@ from typing import Optional
 
 import pytest
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
 from alpr.config import KafkaConfig, load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.kafka import CameraGateway, consume, plan_snapshot
@@ -153,7 +154,8 @@ class Scenario:
                                            source="ncic", created_ts=time.time())])
         store.close()
         self.metrics_port = free_ports(1)[0]
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_")}
+        keep = ("ALPR_KAFKA__SASL_", "ALPR_KAFKA__SECURITY_PROTOCOL", "ALPR_CASSANDRA__")  # the session's credentials
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("ALPR_") or k.startswith(keep)}
         self.env.update({
             "ALPR_SOURCE": "kafka", "ALPR_STORE": self.store_url, "ALPR_INFERENCE": inference,
             "ALPR_ALERTS_SINK": "kafka", "ALPR_DEADLETTER_SINK": "kafka", "ALPR_PRINT_RESULTS": "false",
@@ -176,8 +178,8 @@ class Scenario:
         """Commit the high watermarks for the new group: its snapshots hold only our frames."""
         from confluent_kafka import Consumer, TopicPartition
 
-        c = Consumer({"bootstrap.servers": self.kafka.bootstrap, "group.id": self.kafka.group_id,
-                      "enable.auto.commit": False})
+        c = Consumer(with_credentials({"bootstrap.servers": self.kafka.bootstrap, "group.id": self.kafka.group_id,
+                      "enable.auto.commit": False}))
         try:
             topic = self.kafka.frames_topic
             meta = c.list_topics(topic, timeout=10).topics[topic]
@@ -192,8 +194,8 @@ class Scenario:
         """Replay: move the group back to where this scenario's frames begin."""
         from confluent_kafka import Consumer
 
-        c = Consumer({"bootstrap.servers": self.kafka.bootstrap, "group.id": self.kafka.group_id,
-                      "enable.auto.commit": False})
+        c = Consumer(with_credentials({"bootstrap.servers": self.kafka.bootstrap, "group.id": self.kafka.group_id,
+                      "enable.auto.commit": False}))
         try:
             c.commit(offsets=self.start_offsets, asynchronous=False)
         finally:

@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
 from alpr.config import KafkaConfig, load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.kafka import CameraGateway, consume, frame_headers, plan_snapshot
@@ -51,7 +52,7 @@ def stack(kafka_service, cassandra_service, triton_service):
                                        source="ncic", created_ts=time.time())])
     # a consumer group starts at the committed offset or the earliest: begin after older data
     from confluent_kafka import Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": kafka.bootstrap, "group.id": kafka.group_id, "enable.auto.commit": False})
+    c = Consumer(with_credentials({"bootstrap.servers": kafka.bootstrap, "group.id": kafka.group_id, "enable.auto.commit": False}))
     meta = c.list_topics(kafka.frames_topic, timeout=10).topics[kafka.frames_topic]
     highs = [TopicPartition(kafka.frames_topic, p, c.get_watermark_offsets(TopicPartition(kafka.frames_topic, p))[1])
              for p in meta.partitions]

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
 from alpr.connectors.kafka_hotlist import (PublishingHotlistStore, change_message, hotlist_change_from_message,
                                            removals, upserts)
 from alpr.connectors.stores import open_store
@@ -90,7 +91,7 @@ def test_alpr_hotlist_import_publishes_to_the_compacted_topic(kafka_service, tmp
     assert "written=3" in out and f"published=3 topic={topic}" in out
     rc, out, err = _cli(["hotlist", "import", str(day2), "--list", "SV", "--publish", *accounts.as_()])
     assert rc == 0 and "published=3" in out, out + err  # 2 upserts + 1 tombstone
-    admin = AdminClient({"bootstrap.servers": kafka_service.bootstrap})
+    admin = AdminClient(with_credentials({"bootstrap.servers": kafka_service.bootstrap}))
     res = ConfigResource(ConfigResource.Type.TOPIC, topic)
     assert admin.describe_configs([res])[res].result(timeout=10)["cleanup.policy"].value == "compact"
     changes = read_hotlist_changes(kafka_service.bootstrap, topic)

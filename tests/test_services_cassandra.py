@@ -30,7 +30,8 @@ def session(cassandra_service):
 
     profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=30)
     cluster = Cluster([cassandra_service.host], port=cassandra_service.port,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5)
+                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5,
+                      auth_provider=cassandra_service.auth_provider())
     sess = cluster.connect(cassandra_service.keyspace)
     yield sess
     cluster.shutdown()
@@ -69,7 +70,9 @@ def test_reads_by_camera_day_clusters_newest_first(session, cassandra_service):
     assert cols["read_id"].kind == "clustering" and cols["read_id"].position == 1
 
 
-def test_schema_reapply_is_idempotent(cassandra_service):
+def test_schema_reapply_is_idempotent(cassandra_service, monkeypatch):
+    for k, v in cassandra_service.credentials("alpr_admin").items():  # DDL: the admin role (infra/svcauth.py)
+        monkeypatch.setenv(k, v)
     svcctl = _svcctl()
     text = svcctl.render_schema(SCHEMA.read_text(), keyspace=cassandra_service.keyspace)
     assert svcctl.cassandra_schema(cassandra_service.host, cassandra_service.port, text) == 9

@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from alpr.connectors.auth import with_credentials  # SASL/SCRAM (ALPR_KAFKA__SASL_*)
 from alpr.records import Frame
 
 pytestmark = pytest.mark.services
@@ -16,13 +17,13 @@ from confluent_kafka.admin import AdminClient, ConfigResource  # noqa: E402
 
 
 def _consume(bootstrap: str, topic: str, want: int, timeout: float = 60.0) -> list:
-    consumer = confluent_kafka.Consumer({
+    consumer = confluent_kafka.Consumer(with_credentials({
         "bootstrap.servers": bootstrap,
         "group.id": f"test-{uuid.uuid4().hex}",
         "auto.offset.reset": "earliest",
         "enable.auto.commit": False,
         "isolation.level": "read_committed",
-    })
+    }))
     got = []
     try:
         consumer.subscribe([topic])
@@ -39,7 +40,7 @@ def _consume(bootstrap: str, topic: str, want: int, timeout: float = 60.0) -> li
 
 
 def test_topics_exist_and_hotlist_is_compacted(kafka_service):
-    admin = AdminClient({"bootstrap.servers": kafka_service.bootstrap})
+    admin = AdminClient(with_credentials({"bootstrap.servers": kafka_service.bootstrap}))
     md = admin.list_topics(timeout=10)
     for role, name in kafka_service.topics.items():
         assert name in md.topics, f"topic for {role} ({name}) missing: {sorted(md.topics)}"
@@ -55,12 +56,12 @@ def test_round_trip_acks_all_idempotent(kafka_service):
     run = uuid.uuid4().hex[:8]
     frames = [Frame(camera_id=f"cam-{run}-{i % 3}", agency="pd", seq=i, capture_ts=1_700_000_000.0 + i,
                     data=bytes([i % 256]) * (100 + i), source="test") for i in range(30)]
-    producer = confluent_kafka.Producer({
+    producer = confluent_kafka.Producer(with_credentials({
         "bootstrap.servers": kafka_service.bootstrap,
         "acks": "all",
         "enable.idempotence": True,
         "linger.ms": 5,
-    })
+    }))
     delivered, errors = [], []
 
     def on_delivery(err, msg):

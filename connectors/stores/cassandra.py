@@ -88,8 +88,12 @@ class CassandraStore(CassandraRetention):
     def __init__(self, hosts: list[str], port: int = 9042, keyspace: str = "alpr",
                  concurrency: int = 64, retries: int = 5, connect_timeout_s: float = 10.0,
                  retry_budget_s: float = 0.0, reconnect_max_s: float = 5.0,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic):
-        """``sleep`` and ``clock`` pace the retries (replaceable in tests)."""
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 credentials=None):
+        """``sleep`` and ``clock`` pace the retries (replaceable in tests); ``credentials``: a
+        ``CassandraConfig`` (else the ``ALPR_CASSANDRA__*`` environment)."""
+        from alpr.connectors.auth import cassandra_auth_provider
+
         from cassandra.cluster import Cluster
         from cassandra.policies import ExponentialReconnectionPolicy, RoundRobinPolicy
 
@@ -100,12 +104,13 @@ class CassandraStore(CassandraRetention):
         self._pacer = RetryPacer("cassandra", log, base_s=0.2, cap_s=5.0, jitter=0.5, sleep=sleep, clock=clock)
         self._cluster = Cluster(hosts, port=port, load_balancing_policy=RoundRobinPolicy(),
                                 connect_timeout=connect_timeout_s, protocol_version=5,
-                                reconnection_policy=ExponentialReconnectionPolicy(0.5, reconnect_max_s))
+                                reconnection_policy=ExponentialReconnectionPolicy(0.5, reconnect_max_s),
+                                auth_provider=cassandra_auth_provider(credentials))
         self._session = self._retrying(lambda: self._cluster.connect(self.keyspace), "connect")
         self._ps: dict[str, object] = {}
 
     @classmethod
-    def from_url(cls, url: str) -> "CassandraStore":
+    def from_url(cls, url: str, credentials=None) -> "CassandraStore":
         """``cassandra://host:port/keyspace[?retry_budget_s=S&retries=N&reconnect_max_s=S]``."""
         u = urlparse(url)
         if u.scheme != "cassandra" or not u.hostname:
@@ -120,7 +125,7 @@ class CassandraStore(CassandraRetention):
                 kw[key] = int(values[-1]) if key == "retries" else float(values[-1])
             except ValueError as exc:
                 raise ValueError(f"bad Cassandra URL {url!r}: {key} must be a number") from exc
-        return cls([u.hostname], port=u.port or 9042, keyspace=keyspace, **kw)
+        return cls([u.hostname], port=u.port or 9042, keyspace=keyspace, credentials=credentials, **kw)
 
     def _retrying(self, fn, what: str):
         """``fn()``, retried on connection-level failures while ``retry_budget_s`` lasts."""

@@ -72,7 +72,15 @@ def _java_watermarks(out_of_orderness_ms: int, idleness_ms: int):
     return WatermarkStrategy(j)
 
 
-def _kafka_source(bootstrap: str, topic: str, group_id: str, starting: str, client_id: str):
+def _security(kafka) -> dict:
+    """SASL/SCRAM properties for KafkaSource/KafkaSink (the connector jar's shaded login module)."""
+    from alpr.connectors.auth import kafka_java_properties
+
+    return kafka_java_properties(kafka)
+
+
+def _kafka_source(bootstrap: str, topic: str, group_id: str, starting: str, client_id: str,
+                  security: Optional[dict] = None):
     from pyflink.datastream.connectors.kafka import KafkaOffsetResetStrategy, KafkaOffsetsInitializer, KafkaSource
     from pyflink.java_gateway import get_gateway
 
@@ -83,12 +91,15 @@ def _kafka_source(bootstrap: str, topic: str, group_id: str, starting: str, clie
                .set_property("client.id.prefix", client_id)
                .set_property("partition.discovery.interval.ms", "30000")
                .set_property("isolation.level", "read_committed"))
+    for key, value in (security or {}).items():
+        builder = builder.set_property(key, value)
     # the record (key, headers, value) as one byte[] envelope: infra/flink/java FrameRecordDeserializer
     builder._j_builder.setDeserializer(get_gateway().jvm.alpr.flink.FrameRecordDeserializer())
     return builder.build()
 
 
-def _kafka_sink(bootstrap: str, topic: str, guarantee: str, txn_prefix: str):
+def _kafka_sink(bootstrap: str, topic: str, guarantee: str, txn_prefix: str, security: Optional[dict] = None,
+                per_key_topic: bool = False):
     from pyflink.datastream.connectors.base import DeliveryGuarantee
     from pyflink.datastream.connectors.kafka import KafkaSink
     from pyflink.java_gateway import get_gateway
@@ -96,13 +107,15 @@ def _kafka_sink(bootstrap: str, topic: str, guarantee: str, txn_prefix: str):
     b = (KafkaSink.builder().set_bootstrap_servers(bootstrap)
          .set_property("compression.type", "lz4").set_property("linger.ms", "0")
          .set_property("max.request.size", "20000000"))
+    for key, value in (security or {}).items():
+        b = b.set_property(key, value)
     if guarantee == "exactly-once":
         b = (b.set_delivery_guarantee(DeliveryGuarantee.EXACTLY_ONCE).set_transactional_id_prefix(txn_prefix)
              .set_property("transaction.timeout.ms", "600000"))
     else:
         b = b.set_delivery_guarantee(DeliveryGuarantee.AT_LEAST_ONCE).set_property("enable.idempotence", "true")
     # key + headers from the Python side: infra/flink/java EnvelopeRecordSerializer
-    b._j_builder.setRecordSerializer(get_gateway().jvm.alpr.flink.EnvelopeRecordSerializer(topic))
+    b._j_builder.setRecordSerializer(get_gateway().jvm.alpr.flink.EnvelopeRecordSerializer(topic, per_key_topic))
     return b.build()
 
 
@@ -147,10 +160,12 @@ def build(env, settings, args, initial_entries=()):
     from alpr.pipelines.flink import health, operators as op
 
     k = settings.kafka
+    sec = _security(k)
     parallelism = env.get_parallelism()
     shards = args.shards or max(1, 4 * parallelism)
     frames_src = env.from_source(
-        _kafka_source(k.bootstrap, k.frames_topic, k.group_id, args.starting_offsets, f"{args.job_name}-frames"),
+        _kafka_source(k.bootstrap, k.frames_topic, k.group_id, args.starting_offsets, f"{args.job_name}-frames",
+                      sec),
         _java_watermarks(args.out_of_orderness_ms, args.idleness_ms), "frames",
         type_info=op.BYTES).uid("src-frames")
     frames = (frames_src.process(op.ParseFrames(k.frames_topic), output_type=op.PICKLED)
@@ -166,7 +181,7 @@ def build(env, settings, args, initial_entries=()):
 
     hotlist_src = env.from_source(
         _kafka_source(k.bootstrap, k.hotlist_topic, f"{k.group_id}-hotlist-{args.job_name}", "earliest",
-                      f"{args.job_name}-hotlist"),
+                      f"{args.job_name}-hotlist", sec),
         WatermarkStrategy.for_monotonous_timestamps().with_idleness(Duration.of_seconds(1)), "hotlist",
         type_info=op.BYTES).uid("src-hotlist")
     changes = hotlist_src.process(op.ParseHotlist(), output_type=op.PICKLED).name("parse-hotlist").uid("parse-hotlist")
@@ -194,17 +209,22 @@ def build(env, settings, args, initial_entries=()):
     if settings.alerts_sink != "kafka":
         raise ValueError(f"the Flink job writes alerts to Kafka (alerts_sink=kafka), got {settings.alerts_sink!r}")
     (alerts.map(op.AlertMessage(), output_type=op.BYTES).name("alert-messages").uid("alert-messages")
-     .sink_to(_kafka_sink(k.bootstrap, k.alerts_topic, args.alerts_delivery, f"{args.job_name}-alerts"))
+     .sink_to(_kafka_sink(k.bootstrap, k.alerts_topic, args.alerts_delivery, f"{args.job_name}-alerts", sec))
      .name("kafka-alerts").uid("kafka-alerts"))
+    if k.agency_alert_topics:  # each alert also to <alerts_topic>.<agency>, its agency's own topic
+        (alerts.map(op.AlertMessage(), output_type=op.BYTES).name("agency-alert-messages").uid("agency-alert-messages")
+         .sink_to(_kafka_sink(k.bootstrap, k.alerts_topic, args.alerts_delivery, f"{args.job_name}-agency-alerts",
+                              sec, per_key_topic=True))
+         .name("kafka-agency-alerts").uid("kafka-agency-alerts"))
     if settings.deadletter_sink == "kafka":  # dead letters always go to the store as well
         (dead.map(op.DeadLetterMessage(), output_type=op.BYTES).name("dead-messages").uid("dead-messages")
-         .sink_to(_kafka_sink(k.bootstrap, k.deadletter_topic, "at-least-once", f"{args.job_name}-dead"))
+         .sink_to(_kafka_sink(k.bootstrap, k.deadletter_topic, "at-least-once", f"{args.job_name}-dead", sec))
          .name("kafka-dead").uid("kafka-dead"))
     if args.health_topic:
         (frames.map(health.FrameMeta(), output_type=op.PICKLED).name("frame-meta").uid("frame-meta")
          .key_by(op.CameraKey(), key_type=Types.STRING())
          .process(health.CameraHealth(), output_type=op.BYTES).name("camera-health").uid("camera-health")
-         .sink_to(_kafka_sink(k.bootstrap, args.health_topic, "at-least-once", f"{args.job_name}-health"))
+         .sink_to(_kafka_sink(k.bootstrap, args.health_topic, "at-least-once", f"{args.job_name}-health", sec))
          .name("kafka-health").uid("kafka-health"))
     return {"frames": frames, "reads": reads, "groups": groups, "alerts": alerts, "dead": dead}
 

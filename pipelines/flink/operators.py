@@ -373,7 +373,7 @@ class WriteStore(MapFunction):
     def open(self, ctx: RuntimeContext):
         from alpr.connectors.stores import open_store
 
-        self.store = open_store(self.settings.store)
+        self.store = open_store(self.settings.store, getattr(self.settings, "cassandra", None))
         g = ctx.get_metrics_group().add_group("alpr")
         self.m_rows = g.counter(f"store_{self.table}_rows")
         self.m_expired = g.counter(f"store_{self.table}_past_retention")

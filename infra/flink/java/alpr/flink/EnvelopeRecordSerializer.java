@@ -28,13 +28,22 @@ import org.apache.flink.kafka.shaded.org.apache.kafka.common.header.internals.Re
  * The record timestamp is left to the producer (the time it is written), as the Beam binding's
  * producers do. The element's event time is the capture time, which for a replay or a backfill
  * lies before the topic's retention: Kafka would roll and delete such records at once.
+ *
+ * <p>With {@code perKeyTopic} the record goes to {@code topic + "." + key}: an alert (keyed by
+ * its agency) to that agency's own alerts topic, the one its consumer principal may read.
  */
 public class EnvelopeRecordSerializer implements KafkaRecordSerializationSchema<byte[]> {
     private static final long serialVersionUID = 1L;
     private final String topic;
+    private final boolean perKeyTopic;
 
     public EnvelopeRecordSerializer(String topic) {
+        this(topic, false);
+    }
+
+    public EnvelopeRecordSerializer(String topic, boolean perKeyTopic) {
         this.topic = topic;
+        this.perKeyTopic = perKeyTopic;
     }
 
     private static byte[] bytes(DataInputStream in) throws IOException {
@@ -58,7 +67,8 @@ public class EnvelopeRecordSerializer implements KafkaRecordSerializationSchema<
                 headers.add(new RecordHeader(new String(name, StandardCharsets.UTF_8), bytes(in)));
             }
             byte[] value = bytes(in);
-            return new ProducerRecord<>(topic, null, null, key, value, headers);
+            String target = perKeyTopic && key != null ? topic + "." + new String(key, StandardCharsets.UTF_8) : topic;
+            return new ProducerRecord<>(target, null, null, key, value, headers);
         } catch (IOException e) {
             throw new UncheckedIOException("bad envelope for topic " + topic, e);
         }
