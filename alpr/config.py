@@ -93,7 +93,7 @@ class Settings:
     camera_id: str = "cam-1"
     agency: str = "DHSPD"
     seed: int = 7
-    inference: str = "onnx"                      # onnx | triton://host:port
+    inference: str = "onnx"                      # onnx | triton://host:port | triton+frames://host:port
     topn: int = 10
     country: str = "auto"                        # auto | us | eu ...: the recogniser's country hint (OpenALPR -c)
     state: Optional[str] = None                  # US state hint, e.g. CA (OpenALPR -p): formats re-rank reads
@@ -123,8 +123,9 @@ class Settings:
                 f"{MIN_RETENTION_DAYS} days (policy 461.4, Gov. Code 34090.6)")
         if self.runner not in ("direct", "flink"):
             raise ConfigError(f"runner must be 'direct' or 'flink', got {self.runner!r}")
-        if not (self.inference == "onnx" or self.inference.startswith("triton://")):
-            raise ConfigError(f"inference must be 'onnx' or 'triton://host:port', got {self.inference!r}")
+        if not (self.inference == "onnx" or self.inference.startswith(("triton://", "triton+frames://"))):
+            raise ConfigError("inference must be 'onnx', 'triton://host:port' (tensors) or "
+                              f"'triton+frames://host:port' (encoded frames), got {self.inference!r}")
         if not (self.store.startswith("sqlite:") or self.store.startswith("cassandra://")):
             raise ConfigError(f"store must be 'sqlite:PATH' or 'cassandra://host:port/keyspace', got {self.store!r}")
         if not (self.alerts_sink == "kafka" or (self.alerts_sink.startswith("jsonl:") and self.alerts_sink[6:])):

@@ -20,16 +20,7 @@ class FrameDecodeError(ValueError):
 
 def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
     """Decode JPEG/PNG/... bytes into a BGR ``uint8`` image, or raise :class:`FrameDecodeError`."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise FrameDecodeError(f"frame data must be bytes, got {type(data).__name__}")
-    if len(data) == 0:
-        raise FrameDecodeError("frame data is empty")
-    declared = _declared_size(bytes(data))
-    if declared is not None and (declared[0] > max_side or declared[1] > max_side):
-        # refuse before decoding: a few hundred bytes claiming 30000x30000 px would otherwise
-        # make the decoder allocate gigabytes (decompression bomb)
-        raise FrameDecodeError(f"frame header declares {declared[0]}x{declared[1]} px, larger than the "
-                               f"{max_side} px limit per side")
+    check_encoded(data, max_side)
     buf = np.frombuffer(bytes(data), dtype=np.uint8)
     try:
         img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
@@ -46,6 +37,21 @@ def decode_image(data: bytes, max_side: int = MAX_SIDE) -> np.ndarray:
     if h < MIN_SIDE or w < MIN_SIDE:
         raise FrameDecodeError(f"frame is {w}x{h} px, smaller than {MIN_SIDE} px per side")
     return img
+
+
+def check_encoded(data: bytes, max_side: int = MAX_SIDE) -> None:
+    """The checks :func:`decode_image` makes before decoding any pixel (bytes, not empty, no
+    header declaring more than ``max_side`` px per side); raise :class:`FrameDecodeError`."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise FrameDecodeError(f"frame data must be bytes, got {type(data).__name__}")
+    if len(data) == 0:
+        raise FrameDecodeError("frame data is empty")
+    declared = _declared_size(bytes(data))
+    if declared is not None and (declared[0] > max_side or declared[1] > max_side):
+        # refuse before decoding: a few hundred bytes claiming 30000x30000 px would otherwise
+        # make the decoder allocate gigabytes (decompression bomb)
+        raise FrameDecodeError(f"frame header declares {declared[0]}x{declared[1]} px, larger than the "
+                               f"{max_side} px limit per side")
 
 
 def _declared_size(data: bytes) -> tuple[int, int] | None:

@@ -50,7 +50,9 @@ FLINK_CONNECTOR_DIR="$CACHE/flink-sql-connector-kafka-$FLINK_KAFKA_CONNECTOR_VER
 FLINK_KAFKA_JAR="$FLINK_CONNECTOR_DIR/flink-sql-connector-kafka-$FLINK_KAFKA_CONNECTOR_VERSION.jar"
 # the job's small Java part (Kafka record <-> byte[] envelope, capture-time assigner), built by fetch
 FLINK_ALPR_JAR="$CACHE/flink-alpr-$FLINK_VERSION/alpr-flink.jar"
-TRITON_ENV="$CACHE/triton-pyenv-$PY_TAG"
+# the python-backend venv; named by its pins, so a changed pin builds a new one beside the old
+TRITON_ENV_SPECS=("$TRITON_ENV_NUMPY" "$TRITON_ENV_ONNXRUNTIME" "$TRITON_ENV_OPENCV" "$TRITON_ENV_PYCLIPPER" "$TRITON_ENV_PILLOW")
+TRITON_ENV="$CACHE/triton-pyenv-$PY_TAG-$(printf '%s\n' "${TRITON_ENV_SPECS[@]}" | sha1sum | cut -c1-8)"
 
 log() { printf '[services %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -212,11 +214,11 @@ fetch_triton() {
   if have_marker "$TRITON_ENV"; then log "fetch triton-env: cached in $TRITON_ENV"; return 0; fi
   # python-backend execution environment: a plain venv of the SAME interpreter as the stub
   local basepy; basepy="$(base_python)"
-  log "fetch triton-env: venv $TRITON_ENV ($TRITON_ENV_NUMPY, $TRITON_ENV_ONNXRUNTIME)"
+  log "fetch triton-env: venv $TRITON_ENV (${TRITON_ENV_SPECS[*]})"
   rm -rf "$TRITON_ENV"
   "$basepy" -m venv "$TRITON_ENV"
   progress "fetch triton-env" "$CACHE/pip-triton-env.log" pip "$TRITON_ENV/bin/python" install --no-compile \
-      "$TRITON_ENV_NUMPY" "$TRITON_ENV_ONNXRUNTIME" || { rm -rf "$TRITON_ENV"; die "fetch triton-env: pip failed"; }
+      "${TRITON_ENV_SPECS[@]}" || { rm -rf "$TRITON_ENV"; die "fetch triton-env: pip failed"; }
   mark_done "$TRITON_ENV"
 }
 
@@ -414,7 +416,7 @@ up_triton() {
   ln -sf "$REPO/inference/models/ppocr/rec.onnx" "$TD/models/plate_rec/1/model.onnx"
   local cfg
   for cfg in "$TD"/models/*/config.pbtxt; do
-    sed -i "s#@TRITON_ENV@#$TRITON_ENV#g" "$cfg"
+    sed -i -e "s#@TRITON_ENV@#$TRITON_ENV#g" -e "s#@ALPR_SRC@#$REPO#g" "$cfg"  # plate_read imports alpr from $REPO
   done
   local libdir; libdir="$("$PY" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')"
   log "triton: start (http $TRITON_HTTP_PORT, grpc $TRITON_GRPC_PORT, metrics $TRITON_METRICS_PORT)"
@@ -428,7 +430,7 @@ up_triton() {
     --pinned-memory-pool-byte-size=0 --exit-on-error=true --strict-readiness=true \
     --backend-config=python,shm-default-byte-size=16777216 --log-verbose=0
   wait_or_die triton "$TLOG" svcctl triton-wait --url "http://$HOST:$TRITON_HTTP_PORT" \
-    --models plate_det,plate_rec --timeout "$UP_TIMEOUT" --pid-file "$TPID"
+    --models plate_det,plate_rec,plate_read --timeout "$UP_TIMEOUT" --pid-file "$TPID"
 }
 down_triton() { triton_paths; stop_pid triton "$TPID" "$TD"; }
 status_triton() { triton_paths; status_line triton "$TPID" "$TD" "grpc $HOST:$TRITON_GRPC_PORT http $HOST:$TRITON_HTTP_PORT"; }

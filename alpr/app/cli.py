@@ -196,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--config", help="YAML settings file")
     p.add_argument("--source", help="synthetic:N | folder | video file | kafka")
     p.add_argument("--store", help="sqlite:PATH | cassandra://host:port/keyspace")
-    p.add_argument("--inference", help="onnx | triton://host:port")
+    p.add_argument("--inference", help="onnx | triton://host:port | triton+frames://host:port")
     p.add_argument("--runner", choices=["direct", "flink"])
     p.add_argument("--country", help="recogniser country hint: auto | us | eu ... (setting country)")
     p.add_argument("--state", help="US state hint for every camera, e.g. CA (setting state)")

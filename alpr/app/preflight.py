@@ -34,7 +34,7 @@ def endpoints(settings: Settings) -> Iterator[Endpoint]:
         u = urlsplit(settings.store)
         yield Endpoint("Cassandra", u.hostname or "127.0.0.1", u.port or 9042, "--store / ALPR_STORE",
                        "start it (make services-up) or use --store sqlite:.run/alpr.db")
-    if settings.inference.startswith("triton://"):
+    if settings.inference.startswith(("triton://", "triton+frames://")):
         u = urlsplit(settings.inference)
         yield Endpoint("Triton", u.hostname or "127.0.0.1", u.port or 8001, "--inference / ALPR_INFERENCE",
                        "start it (make services-up) or use --inference onnx")

@@ -20,6 +20,7 @@ from alpr.config import ConfigError, Settings
 from alpr.observability import (expected_cameras_from_env, export_beam_metrics, record_pipeline_run,
                                 start_metrics_server)
 from alpr.records import DEAD, HotlistEntry
+from alpr.pipelines.core.recognize import FRAMES_SCHEME
 
 from .sinks import WriteAlerts, WriteDeadLetters, WriteGroups, WriteReads
 from .stages import CONFIRMED, DecodeFrames, DedupeAlerts, GroupPlates, MatchHotlist, ReadFrames, RecognizePlates
@@ -45,7 +46,7 @@ def build(p: beam.Pipeline, settings: Settings, hotlist_entries: Optional[Sequen
             dead_parts.append(source[DEAD])
         else:
             frames = p | "ReadFrames" >> ReadFrames(settings)
-    decoded = frames | "DecodeFrames" >> DecodeFrames()
+    decoded = frames | "DecodeFrames" >> DecodeFrames(pixels=not settings.inference.startswith(FRAMES_SCHEME))
     recognized = decoded["images"] | "RecognizePlates" >> RecognizePlates(settings)
     reads = recognized["reads"]
     grouped = reads | "GroupPlates" >> GroupPlates(settings.grouping, with_confirmed=True)

@@ -94,8 +94,11 @@ class ReadFrames(beam.PTransform):
 
 # --------------------------------------------------------------------------- decode
 class _DecodeFn(beam.DoFn):
+    def __init__(self, pixels: bool = True):
+        self.pixels = pixels
+
     def process(self, frame: Frame):
-        out = decode(frame)
+        out = decode(frame, pixels=self.pixels)
         if isinstance(out, DeadLetter):
             yield beam.pvalue.TaggedOutput(DEAD, count_dead(out))
             return
@@ -104,10 +107,15 @@ class _DecodeFn(beam.DoFn):
 
 
 class DecodeFrames(beam.PTransform):
-    """Frame -> DecodedFrame; corrupt/empty/oversized frames go to ``dead_letter``."""
+    """Frame -> DecodedFrame; corrupt/empty/oversized frames go to ``dead_letter``. With
+    ``pixels=False`` (the inference server decodes) only the header checks run here."""
+
+    def __init__(self, pixels: bool = True):
+        super().__init__()
+        self.pixels = pixels
 
     def expand(self, frames):
-        return frames | "Decode" >> beam.ParDo(_DecodeFn()).with_outputs(DEAD, main="images")
+        return frames | "Decode" >> beam.ParDo(_DecodeFn(self.pixels)).with_outputs(DEAD, main="images")
 
 
 # --------------------------------------------------------------------------- inference
