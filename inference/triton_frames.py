@@ -8,8 +8,8 @@ Connection handling, pickling and retries are :class:`TritonBackend`'s (one gRPC
 lazily and never pickled; ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` / ``RESOURCE_EXHAUSTED``
 retried with backoff, then :class:`InferenceUnavailable`; other server errors
 :class:`BackendError` at once). A batch larger than the model's ``max_batch_size`` is sent in
-several requests. The recogniser settings (``topn``, ``country``, ``state``) travel as request
-parameters, so one server serves every pipeline configuration.
+several requests. The recogniser settings (``topn``, ``country``, ``state``, ``fine_long_side``)
+travel as request parameters, so one server serves every pipeline configuration.
 """
 
 from __future__ import annotations
@@ -29,12 +29,14 @@ class TritonFrameRecognizer:
     """:class:`~alpr.inference.frame_reads.FrameRecognizer` over Triton's ``plate_read``."""
 
     def __init__(self, url: str = DEFAULT_URL, model: str = MODEL, topn: int = 10, country: str = "auto",
-                 state: Optional[str] = None, timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 0.2,
+                 state: Optional[str] = None, fine_long_side: Optional[int] = None, timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 0.2,
                  max_backoff_s: float = 5.0, model_version: str = "", **kwargs: Any) -> None:
         if topn < 1:
             raise ValueError(f"topn must be >= 1, got {topn}")
         self.model = model
         self.params = {"topn": int(topn), "country": (country or "auto").lower(), "state": (state or "").upper()}
+        if fine_long_side is not None:  # otherwise the server's PlateRecognizer default
+            self.params["fine_long_side"] = int(fine_long_side)
         # the transport: client, retries, pickling, model config (its det/rec names are unused)
         self.rpc = TritonBackend(url=url, timeout_s=timeout_s, retries=retries, backoff_s=backoff_s,
                                  max_backoff_s=max_backoff_s, model_version=model_version, **kwargs)

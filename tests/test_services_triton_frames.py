@@ -144,3 +144,14 @@ def test_recognize_stage_on_frames(triton_service, frames):
         [(r.read_id, r.plate, r.img_width, r.img_height) for r in want]
     assert len(dead) == 1 and isinstance(dead[0], DeadLetter)
     assert dead[0].stage == "decode" and dead[0].key == "cam-tf:9999" and dead[0].payload == bad.data
+
+
+def test_recogniser_settings_travel_with_the_request(triton_service, frames, in_process):
+    """topn / fine_long_side reach the server's recogniser (one per combination of settings)."""
+    one = TritonFrameRecognizer(triton_service.grpc_url, topn=1, fine_long_side=0, timeout_s=120)
+    try:
+        got = one.read_frames([frames[7].data])[0]  # a sure read: the finer pass would not run anyway
+    finally:
+        one.close()
+    assert got.ok and [p.plate for p in got.plates] == [p.plate for p in in_process[7]]
+    assert all(len(p.candidates) == 1 for p in got.plates)

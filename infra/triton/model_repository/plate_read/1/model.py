@@ -61,8 +61,10 @@ class TritonPythonModel:
         if key not in self.recognizers:
             from alpr.inference.recognizer import PlateRecognizer
 
-            topn, country, state = key
-            self.recognizers[key] = PlateRecognizer(self.backend, topn=topn, country=country, state=state or None)
+            topn, country, state, fine = key
+            extra = {} if fine is None else {"fine_long_side": fine}
+            self.recognizers[key] = PlateRecognizer(self.backend, topn=topn, country=country, state=state or None,
+                                                    **extra)
         return self.recognizers[key]
 
     @staticmethod
@@ -71,7 +73,9 @@ class TritonPythonModel:
             p = json.loads(request.parameters() or "{}")
         except (AttributeError, ValueError):
             p = {}
-        return int(p.get("topn", 10)), str(p.get("country", "auto")), str(p.get("state", ""))
+        fine = p.get("fine_long_side")
+        return (int(p.get("topn", 10)), str(p.get("country", "auto")), str(p.get("state", "")),
+                None if fine is None else int(fine))
 
     def execute(self, requests):
         frames, results, groups = [], [None] * len(requests), {}
