@@ -60,6 +60,17 @@ def _sure(plates: list[RecognizedPlate]) -> bool:
     return any(p.confidence >= SURE_CONFIDENCE and 5 <= len(p.plate) <= 8 for p in plates)
 
 
+def _refines(r: Reading, first: list[Reading]) -> bool:
+    """A finer reading of text the first pass already read."""
+    return any(rules.overlap(r.quad, o.quad) > 0.3 for o in first)
+
+
+def _plate_like(text: str) -> bool:
+    """What the finer pass may add on its own: plate-length text mixing letters and digits (the
+    finer look also reaches small sign text, SPEED LIMIT, that the first pass rightly missed)."""
+    return 5 <= len(text) <= 8 and any(c.isdigit() for c in text) and any(c.isalpha() for c in text)
+
+
 class PlateRecognizer:
     """Finds and reads licence plates. Not thread-safe: use one per worker thread."""
 
@@ -136,7 +147,7 @@ class PlateRecognizer:
             if again:
                 finer = self._pass(imgs, again, self.fine_long_side)
                 for i in again:
-                    per_image[i] += finer[i]
+                    per_image[i] += [r for r in finer[i] if _refines(r, per_image[i]) or _plate_like(r.plate)]
                     results[i] = self._select(self._with_stacked(per_image[i]))
         return results
 

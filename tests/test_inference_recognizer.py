@@ -153,3 +153,16 @@ def test_finer_pass_finds_a_small_plate_in_a_real_parking_lot_photo(shared_data,
     img = cv2.imread(str(path))
     assert PlateRecognizer(backend, fine_long_side=0).recognize(img) == []
     assert [p.plate for p in PlateRecognizer(backend).recognize(img)] == ["4KYR003"]
+
+
+def test_finer_pass_adds_no_sign_text(backend):
+    """The synthetic camera's SPEED LIMIT sign is too small for the first pass and legible to the
+    finer one; what the finer pass adds on its own must look like a plate, so the sign's LIMIT
+    never becomes a read (frame 21: no vehicle; frame 61: a vehicle in view)."""
+    from alpr.connectors.camera.synthetic import SyntheticCamera
+    from alpr.inference.recognizer import decode_image
+
+    frames = {f.seq: f for f in SyntheticCamera("c", "AGIT", n_vehicles=3, seed=21).frames() if f.seq in (21, 61)}
+    rec = PlateRecognizer(backend)
+    assert rec.recognize(decode_image(frames[21].data)) == []
+    assert [p.plate for p in rec.recognize(decode_image(frames[61].data))] == ["S38TFR"]
