@@ -97,6 +97,7 @@ class Settings:
     topn: int = 10
     country: str = "auto"                        # auto | us | eu ...: the recogniser's country hint (OpenALPR -c)
     state: Optional[str] = None                  # US state hint, e.g. CA (OpenALPR -p): formats re-rank reads
+    fine_long_side: int = 1280                   # a second, finer detector pass where the first found no sure plate (0: off)
     batch_size: int = 8
     store: str = "sqlite:.run/alpr.db"           # sqlite:PATH | cassandra://host:port/keyspace
     retention_days: int = MIN_RETENTION_DAYS
@@ -144,6 +145,8 @@ class Settings:
             raise ConfigError("grouping.min_reads must be >= 1 and grouping.time_delta_s > 0")
         if not 1 <= self.topn <= 50:
             raise ConfigError("topn must be between 1 and 50")
+        if self.fine_long_side < 0:
+            raise ConfigError(f"fine_long_side must be >= 0 (0 turns the finer pass off), got {self.fine_long_side}")
         if self.state is not None and self.state.upper() not in US_STATES:
             raise ConfigError(f"state must be a US state or DC code such as CA, got {self.state!r}")
         return self

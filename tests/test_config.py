@@ -106,3 +106,25 @@ def test_region_hints_reach_the_recogniser():
     assert RecognizeStage.from_settings(Settings()).open()._recognizer.state is None
     with pytest.raises(ConfigError, match="state must be a US state"):
         load_settings(env={"ALPR_STATE": "XX"})
+
+
+def test_fine_long_side_reaches_the_recogniser_of_both_engines():
+    """``ALPR_FINE_LONG_SIDE`` is an int, negative values are refused, and the stage both engine
+    bindings build (``RecognizeStage.from_settings``) hands it to the recogniser."""
+    from alpr.pipelines.core.recognize import RecognizeStage
+
+    s = load_settings(env={"ALPR_FINE_LONG_SIDE": "0"})
+    assert s.fine_long_side == 0
+    assert load_settings(env={}).fine_long_side == 1280
+    with pytest.raises(ConfigError, match="fine_long_side"):
+        load_settings(env={"ALPR_FINE_LONG_SIDE": "-1"})
+    stage = RecognizeStage.from_settings(s).open()
+    try:
+        assert stage._recognizer.fine_long_side == 0
+    finally:
+        stage.close()
+    stage = RecognizeStage.from_settings(load_settings(env={"ALPR_FINE_LONG_SIDE": "1600"})).open()
+    try:
+        assert stage._recognizer.fine_long_side == 1600
+    finally:
+        stage.close()
