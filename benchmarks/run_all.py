@@ -76,6 +76,8 @@ BENCHES = [
           ("--vehicles", "1", "--fps", "5", "--inference", "triton", "--modes", "loop"),
           services=("kafka", "cassandra", "triton"),
           full="bench_e2e_latency.py --vehicles 10 --fps 4 --inference triton --triton H:P"),
+    Bench("triton_wire", "bench_triton_wire.py", ("--frames", "16", "--batch", "8"), ("--frames", "2", "--batch", "2"),
+          services=("triton",), full="bench_triton_wire.py --frames 16 --batch 8 [--triton H:P --triton-pid-file F]"),
 ]
 
 
@@ -137,6 +139,11 @@ def rows_for(name: str, r: dict) -> list[dict]:
             r["frames_per_s"], f"acks=1 {r['baseline_frames_per_s']}", r["frames_ratio_vs_baseline"])
         row(f"Kafka small msgs/s ({r['small_bytes']} B alert JSON, acks=all+idempotent)", r["small_per_s"],
             f"acks=1 {r['baseline_small_per_s']}", r["small_ratio_vs_baseline"])
+    elif name == "triton_wire":
+        t, f = r["tensors"], r["frames_path"]
+        row(f"Triton bytes on the wire per frame, encoded frames (plate_read, {r['resolution']}, batch {r['batch']})",
+            f["bytes_per_frame"], f"float tensors {t['bytes_per_frame']}", _r(t["bytes_per_frame"] / f["bytes_per_frame"], 1),
+            None, "B; ratio = tensors / frames")
     elif name.startswith("e2e_latency"):
         tag = "Triton" if r.get("inference") == "triton" else "in-process ONNX"
         for mode in ("loop", "snapshot"):
