@@ -7,7 +7,7 @@ setting              embedded default           production
 ===================  =========================  ======================================
 runner               ``direct``                 ``flink`` (+ ``flink_master``)
 source               ``synthetic:6``            ``kafka`` (frames topic)
-inference            ``onnx`` (in-process)      ``triton://127.0.0.1:18111``
+inference            ``onnx`` (in-process)      ``triton+frames://127.0.0.1:18111``
 store                ``sqlite:.run/alpr.db``    ``cassandra://127.0.0.1:19042/alpr``
 alerts_sink          ``jsonl:.run/alerts.jsonl``  ``kafka`` (alerts topic)
 ===================  =========================  ======================================
