@@ -82,6 +82,14 @@ def test_unreachable_server_dead_letters_the_batch_as_inference(frames):
     assert "InferenceUnavailable" in dead[0].reason
 
 
+def test_stage_passes_the_recogniser_settings_to_the_server():
+    stage = RecognizeStage("triton+frames://127.0.0.1:1", topn=3, country="us", state="ca", fine_long_side=0).open()
+    try:
+        assert stage._recognizer.params == {"topn": 3, "country": "us", "state": "CA", "fine_long_side": 0}
+    finally:
+        stage.close()
+
+
 def test_settings_accept_the_frames_scheme():
     assert load_settings(env={"ALPR_INFERENCE": "triton+frames://127.0.0.1:18111"}).inference.startswith("triton+")
     with pytest.raises(ConfigError, match="triton\\+frames://"):

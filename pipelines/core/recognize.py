@@ -85,7 +85,8 @@ class RecognizeStage:
             from alpr.inference.triton_frames import TritonFrameRecognizer
 
             self._recognizer = TritonFrameRecognizer(self.backend_spec[len(FRAMES_SCHEME):], topn=self.topn,
-                                                     country=self.country, state=self.state)
+                                                     country=self.country, state=self.state,
+                                                     fine_long_side=self.fine_long_side)
         elif self._recognizer is None:
             from alpr.inference.recognizer import PlateRecognizer
 
