@@ -74,6 +74,13 @@ class Guard:
             raise exc
         return obj
 
+    def party(self, user: User, action: Action | str, obj: Optional[T], parties: tuple[str, ...], what: str,
+              *, channel: str, data_elements: Optional[dict] = None) -> T:
+        """``obj`` if it exists and the caller's agency is one of its ``parties`` (a two-agency
+        record: a hotlist agreement); a third agency's answers like a missing one (logged)."""
+        return self.owned(user, action, obj, user.agency if user.agency in parties else None, what,
+                          channel=channel, data_elements=data_elements)
+
     def purpose(self, user: User, action: Action, code: Optional[str], case_number: Optional[str],
                 note: Optional[str], *, channel: str, data_elements: Optional[dict] = None) -> Purpose:
         try:

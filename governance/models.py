@@ -244,3 +244,39 @@ class PublicCommentMeeting:
     recorded_ts: float
     live_ts: Optional[float] = None   # when the agency went live (after the meeting was recorded)
     live_by: str = ""
+
+
+@dataclass(frozen=True)
+class HotlistAgreement:
+    """A written live-matching agreement (issue 12 items 1 and 4): the entries of ``owner_agency``
+    (optionally only its lists ``list_codes``) also alert on the cameras of ``partner_agency``,
+    from ``start_ts`` to ``expires_ts``. One agency proposes, the other's administrator or
+    designee approves (both sides act); either side may revoke."""
+
+    agreement_id: str
+    owner_agency: str            # whose entries extend
+    partner_agency: str          # whose cameras they alert on
+    document_ref: str            # the written agreement (document id / number)
+    start_ts: float
+    expires_ts: float
+    status: str                  # proposed | approved | rejected | revoked | expired
+    proposed_by: str
+    proposed_agency: str         # the agency whose user proposed (one of the two)
+    created_ts: float
+    list_codes: Tuple[str, ...] = ()   # empty: every list of the owner
+    note: str = ""
+    reviewed_by: str = ""
+    reviewed_agency: str = ""
+    reviewed_ts: Optional[float] = None
+    review_note: str = ""
+    revoked_by: str = ""
+    revoked_agency: str = ""
+    revoked_ts: Optional[float] = None
+    revoke_reason: str = ""
+
+    def parties(self) -> tuple[str, str]:
+        return self.owner_agency, self.partner_agency
+
+    def active_at(self, now: float) -> bool:
+        """Approved and inside its validity window at ``now``."""
+        return self.status == "approved" and self.start_ts <= now < self.expires_ts

@@ -41,6 +41,7 @@ class Action(str, Enum):
     PUBLISH_POLICY = "publish_policy"
     MANAGE_AGENCIES = "manage_agencies"      # platform registry of recipient agencies (platform role only)
     EDIT_AGENCY_PROFILE = "edit_agency_profile"  # an agency's own display name and contact
+    MANAGE_AGREEMENTS = "manage_agreements"  # hotlist (live-matching) agreements with another agency
 
 
 _A = Action
@@ -49,11 +50,11 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
         _A.SEARCH_READS, _A.VIEW_ALERTS, _A.WORK_ALERTS, _A.MANAGE_HOTLIST, _A.VIEW_HOTLIST,
         _A.MANAGE_USERS, _A.APPROVE_USERS, _A.RECORD_TRAINING, _A.VIEW_ACCESS_LOG, _A.VERIFY_CHAIN,
         _A.REQUEST_SHARE, _A.APPROVE_SHARE, _A.FULFIL_SHARE, _A.SET_RETENTION, _A.RUN_PURGE,
-        _A.EVIDENCE_HOLD, _A.EVIDENCE_EXPORT, _A.PUBLISH_POLICY, _A.EDIT_AGENCY_PROFILE}),
+        _A.EVIDENCE_HOLD, _A.EVIDENCE_EXPORT, _A.PUBLISH_POLICY, _A.EDIT_AGENCY_PROFILE, _A.MANAGE_AGREEMENTS}),
     Role.DESIGNEE: frozenset({
         _A.SEARCH_READS, _A.VIEW_ALERTS, _A.WORK_ALERTS, _A.MANAGE_HOTLIST, _A.VIEW_HOTLIST,
         _A.MANAGE_USERS, _A.APPROVE_USERS, _A.RECORD_TRAINING, _A.VIEW_ACCESS_LOG, _A.VERIFY_CHAIN,
-        _A.REQUEST_SHARE, _A.APPROVE_SHARE, _A.FULFIL_SHARE, _A.EVIDENCE_HOLD}),
+        _A.REQUEST_SHARE, _A.APPROVE_SHARE, _A.FULFIL_SHARE, _A.EVIDENCE_HOLD, _A.MANAGE_AGREEMENTS}),
     Role.OPERATOR: frozenset({
         _A.SEARCH_READS, _A.VIEW_ALERTS, _A.WORK_ALERTS, _A.MANAGE_HOTLIST, _A.VIEW_HOTLIST,
         _A.EVIDENCE_HOLD}),

@@ -11,6 +11,7 @@ from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.observability.metrics import observe_chain_report
 
 from .access_log import CHAIN, AccessLog, ChainReport, compare_stores, verify_chain
+from .agreements import AgreementService
 from .anchors import AnchorSink, FileAnchorSink, gather, open_sinks
 from .alerts import AlertWorkflowService
 from .audits import AuditService
@@ -48,6 +49,7 @@ class Governance:
     retention: RetentionService
     evidence: EvidenceService
     sharing: SharingService
+    agreements: AgreementService
     registry: AgencyRegistry
     audits: AuditService
     policies: PolicyRegistry
@@ -92,6 +94,8 @@ class Governance:
             retention=retention,
             evidence=EvidenceService(guard, reads, image_loader, clock),
             sharing=sharing,
+            agreements=AgreementService(guard, settings.agreement_max_days, settings.sharing_california_only,
+                                        clock),
             registry=AgencyRegistry(guard),
             audits=AuditService(guard, interval_days=settings.audit_interval_days,
                                 sample_size=settings.audit_sample_size, working_hours=tuple(settings.working_hours),
@@ -111,9 +115,11 @@ class Governance:
         purged = self.retention.run_purge(now=now)
         suspended = self.auth.suspend_inactive(now)
         expired = self.sharing.expire_approvals(now)
+        agreements = self.agreements.expire(now)
         audit = self.audits.run_scheduled(now)
         anchor = self.log.anchor_now()
         return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
+                "agreements_expired": agreements,
                 "audit_sample": audit.audit_id if audit else None, "anchored_seq": anchor.seq if anchor else None}
 
     def ttl_seconds_for(self, agency: str, capture_ts: Optional[float] = None, now: Optional[float] = None) -> int:

@@ -33,6 +33,7 @@ class GovernanceSettings:
     sharing_california_only: bool = True          # AG Bulletin 2023-DLE-06
     share_max_days: int = 90                      # approved shares expire
     share_max_window_days: int = 90               # a share's time window is at most this long
+    agreement_max_days: int = 365                 # a hotlist agreement's validity window is at most this long
     hotlist_entry_max_days: int = 30              # agency entries (audit rec. 48)
     retro_lookback_days: int = 30                 # new entries are matched against reads this old
     audit_interval_days: int = 30

@@ -18,6 +18,7 @@ from .models import (AccessRecord, Agency, AlertEvent, AlertWorkflow, AuditSampl
                      EvidenceItem, PolicyVersion, PublicCommentMeeting, RetentionSetting, Session, ShareDelivery,
                      SharingRequest, SharingScope, TrainingRecord, User)
 from .store import GENESIS_HASH, KNOWN_CASE_SOURCES, RecordMaker
+from .store_sqlite_agreements import AGREEMENTS_DDL, SqliteAgreementRows
 
 T = TypeVar("T")
 
@@ -58,7 +59,7 @@ CREATE TABLE IF NOT EXISTS policy_versions (version TEXT PRIMARY KEY, published_
 CREATE TABLE IF NOT EXISTS public_meetings (agency TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS cases (case_number TEXT NOT NULL, agency TEXT NOT NULL, source TEXT NOT NULL,
     ts REAL NOT NULL, PRIMARY KEY (case_number, agency));
-"""
+""" + AGREEMENTS_DDL
 
 ACCESS_COLUMNS = [f.name for f in dataclasses.fields(AccessRecord)]
 
@@ -83,7 +84,7 @@ def access_record_from_row(row: tuple) -> AccessRecord:
     return AccessRecord(**d)
 
 
-class SqliteGovernanceStore:
+class SqliteGovernanceStore(SqliteAgreementRows):
     """All governance state in one SQLite file (``:memory:`` for tests)."""
 
     def __init__(self, path: str | Path = ":memory:"):

@@ -26,6 +26,8 @@ CLI_AGENCY_MATRIX = {
     "go-live status": f"{HERE}::test_go_live_acts_on_the_callers_agency_only",
     "go-live start": f"{HERE}::test_go_live_acts_on_the_callers_agency_only",
     "go-live meeting": f"{HERE}::test_go_live_acts_on_the_callers_agency_only",
+    **{f"agreements {c}": f"{HERE}::test_agreements_of_agency_a_are_invisible_and_untouchable_to_agency_b"
+       for c in ("list", "show", "propose", "approve", "reject", "revoke")},
 }
 CLI_SYSTEM_COMMANDS = {
     "read": "recognises plates in image files the caller passes; reads and writes no stored data",
@@ -209,3 +211,47 @@ def test_go_live_acts_on_the_callers_agency_only(tmp_path, monkeypatch):
     assert acc.gov.store.get_public_meeting(HOME) == a_meeting  # there is no way to name agency A
     rc, _, err = _alpr("go-live", "start", *common, *acc.login(OTHER, "operator"))
     assert rc == 2 and "may not publish_policy" in err
+
+
+def test_agreements_of_agency_a_are_invisible_and_untouchable_to_agency_b(tmp_path, monkeypatch):
+    """A's hotlist agreement with a third agency: B's administrator and designee get for it exactly
+    what they get for a missing agreement, cannot propose one in A's name, and see none in a list."""
+    from cli_accounts import CliAccounts
+    from governance_helpers import HOME, OTHER
+
+    from alpr.governance.registry import curated
+
+    acc = CliAccounts(tmp_path, monkeypatch)
+    acc.admin(OTHER)
+    acc.gov.store.put_agency(curated("CCPD"))
+    home, third = acc.admin(HOME), acc.admin("CCPD")
+    now = __import__("time").time()
+    made = [acc.gov.agreements.propose(home, owner_agency=HOME, partner_agency="CCPD", document_ref=f"MOU-{n}",
+                                       start_ts=now - 60, expires_ts=now + 86_400) for n in (1, 2)]
+    approved = acc.gov.agreements.review(third, made[0].agreement_id, True)
+    before = acc.gov.store.list_agreements()
+    common = ["--gov-db", acc.db, "--read-store", f"sqlite:{tmp_path / 'r.db'}"]
+    for role in ("administrator", "designee"):
+        for argv in (("show",), ("approve",), ("reject",), ("revoke", "--reason", "x")):
+            answers = []
+            for agreement_id in (approved.agreement_id if argv[0] != "approve" else made[1].agreement_id,
+                                 "zz-no-agreement"):
+                rc, out, err = _alpr("agreements", argv[0], "--id", agreement_id, *argv[1:], *common,
+                                     *acc.login(OTHER, role))
+                answers.append((rc, out, err.replace(agreement_id, "<id>")))
+            assert answers[0] == answers[1] and answers[0][0] == 2, (role, argv, answers)  # no existence oracle
+            assert HOME not in answers[0][2] and "CCPD" not in answers[0][2]
+        rc, out, err = _alpr("agreements", "list", *common, *acc.login(OTHER, role))
+        assert rc == 0 and out == "", err
+    rc, out, err = _alpr("agreements", "propose", "--owner", HOME, "--partner", "CCPD", "--document", "MOU-X",
+                         "--start", str(now - 60), "--expires", str(now + 86_400), *common,
+                         *acc.login(OTHER, "administrator"))
+    assert rc == 2 and "to which it is a party" in err
+    rc, _, err = _alpr("agreements", "list", *common, *acc.login(OTHER, "operator"))
+    assert rc == 2 and "may not manage_agreements" in err
+    assert acc.gov.store.list_agreements() == before  # nothing of A moved
+    denied = [r for r in acc.gov.store.access_records() if r.agency == OTHER and r.outcome == "denied"
+              and r.action.startswith(("agreement_", "manage_agreements"))]
+    assert len(denied) >= 9
+    assert not [r for r in acc.gov.store.access_records() if r.agency == OTHER and r.outcome == "allowed"
+                and r.data_elements.get("agreement_id") in {a.agreement_id for a in before}]

@@ -74,6 +74,11 @@ ENDPOINTS = [
                                     json={"approve": True, "days": 7})),
     Endpoint("share_fulfil", Action.FULFIL_SHARE,
              lambda c, h, i: c.post(f"/api/sharing/requests/{i['approved_share']}/fulfil", headers=h)),
+    Endpoint("agreement_list", Action.MANAGE_AGREEMENTS, lambda c, h, i: c.get("/api/agreements", headers=h)),
+    Endpoint("agreement_propose", Action.MANAGE_AGREEMENTS,
+             lambda c, h, i: c.post("/api/agreements", headers=h, json={
+                 "owner_agency": HOME, "partner_agency": OTHER, "document_ref": "MOU-2026-3",
+                 "start_ts": _now() - 60, "expires_ts": _now() + 30 * 86_400, "list_codes": ["LOCAL"]})),
     Endpoint("retention_set", Action.SET_RETENTION,
              lambda c, h, i: c.put(f"/api/retention/{HOME}", json={"days": 400}, headers=h)),
     Endpoint("retention_purge", Action.RUN_PURGE, lambda c, h, i: c.post("/api/retention/purge", headers=h)),

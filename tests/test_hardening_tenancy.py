@@ -88,6 +88,17 @@ def _b_calls(ids: dict) -> dict[tuple[str, str], Callable]:
             f"/api/sharing/requests/{ids['pending_share']}/review", headers=h, json={"approve": True}),
         ("POST", "/api/sharing/requests/{request_id}/fulfil"): lambda c, h: c.post(
             f"/api/sharing/requests/{ids['approved_share']}/fulfil", headers=h),
+        # hotlist agreements: A's agreement with a third agency (CCPD); B is no party to it
+        ("GET", "/api/agreements"): lambda c, h: c.get("/api/agreements", headers=h),
+        ("POST", "/api/agreements"): lambda c, h: c.post("/api/agreements", headers=h, json={
+            "owner_agency": HOME, "partner_agency": THIRD, "document_ref": "MOU-B-FORGED", "start_ts": now - 60,
+            "expires_ts": now + 86_400, "list_codes": ["HOME-HOT-1"]}),
+        ("GET", "/api/agreements/{agreement_id}"): lambda c, h: c.get(f"/api/agreements/{ids['agreement']}",
+                                                                      headers=h),
+        ("POST", "/api/agreements/{agreement_id}/review"): lambda c, h: c.post(
+            f"/api/agreements/{ids['pending_agreement']}/review", headers=h, json={"approve": True}),
+        ("POST", "/api/agreements/{agreement_id}/revoke"): lambda c, h: c.post(
+            f"/api/agreements/{ids['agreement']}/revoke", headers=h, json={"reason": "x"}),
         ("GET", "/api/retention"): lambda c, h: c.get("/api/retention", headers=h),
         ("GET", "/api/go-live"): lambda c, h: c.get("/api/go-live", headers=h),
         ("POST", "/api/go-live/meeting"): lambda c, h: c.post("/api/go-live/meeting", headers=h, json={
@@ -107,7 +118,9 @@ def _b_calls(ids: dict) -> dict[tuple[str, str], Callable]:
 # objects that exist nowhere: for A's objects, B must get exactly these answers
 MISSING = {"user": "zz.nobody", "pending_user": "zz.nobody", "alert": "zz-no-alert", "entry_id": "zz-no-entry",
            "audit_id": "zz-no-audit", "pending_share": "zz-no-share", "approved_share": "zz-no-share",
-           "agency": "ZZNOAGENCY", "hold_case": "C-NEVER-USED-9", "export_case": "C-NEVER-USED-8"}
+           "agency": "ZZNOAGENCY", "hold_case": "C-NEVER-USED-9", "export_case": "C-NEVER-USED-8",
+           "agreement": "zz-no-agreement", "pending_agreement": "zz-no-agreement"}
+THIRD = "CCPD"  # a third agency: A's hotlist agreement is with it, never with B
 A_CASE_TO_HOLD = "C-A-SHARED-7"  # agency A holds it; B may hold the same number as its own
 # routes that name one object (in the path, or the case number of a hold)
 OBJECT_ROUTES = lambda calls: [k for k in calls if "{" in k[1] or k == ("POST", "/api/evidence/holds")]  # noqa: E731
@@ -138,6 +151,8 @@ def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
     gov.search.search(operator, SearchCriteria("7ABC*"), "STOLEN-VEHICLE", "C-24-1", None, channel="api")
     gov.evidence.place_hold(operator, A_CASE_TO_HOLD, "burglary", SearchCriteria("7ABC*"))
     sample = gov.audits.create_sample(auditor, _now() - 3600, _now() + 60, size=1, seed=1)
+    agreed, pending_agreement = _home_agreements(gov)
+    env.ids.update(agreement=agreed.agreement_id, pending_agreement=pending_agreement.agreement_id)
     env.ids.update(audit_id=sample.audit_id, audit_seq=sample.sample_seqs[0], user="u.operator",
                    pending_user="u.pending", alert="a1", agency=HOME, hold_case=A_CASE_TO_HOLD,
                    export_case="C-HOME-HOLD")
@@ -177,9 +192,28 @@ def test_agency_b_against_agency_a_data_on_every_api_route_has_zero_leaks():
     assert {i.read_id for i in gov.store.evidence_items(OTHER, A_CASE_TO_HOLD)} <= {"r4", "r5"}
     assert gov.retention.retention_days(HOME) == before["retention"]
     assert gov.store.get_user("b.into.a") is None or gov.store.get_user("b.into.a").agency == OTHER
+    assert gov.store.get_agreement(agreed.agreement_id) == agreed
+    assert gov.store.get_agreement(pending_agreement.agreement_id) == pending_agreement
+    assert [a.agreement_id for a in gov.store.list_agreements(HOME)] == sorted(
+        [agreed.agreement_id, pending_agreement.agreement_id])  # B proposed nothing in A's name
+    assert not [r for r in gov.store.access_records() if r.agency == OTHER and r.outcome == "allowed"
+                and r.data_elements.get("agreement_id") in (agreed.agreement_id, pending_agreement.agreement_id)]
     op = gov.store.get_user("u.operator")
     assert op.status == "active" and op.password_hash and not op.enrol_token_hash
     assert gov.store.list_deliveries(HOME) == []
+
+
+def _home_agreements(gov):
+    """Agency A's hotlist agreements with THIRD: one approved (by THIRD), one proposed by A."""
+    from alpr.governance.registry import curated
+    from governance_helpers import bootstrap
+
+    gov.store.put_agency(curated(THIRD))
+    home, third = gov.store.get_user("chief.dhspd"), bootstrap(gov, THIRD)[0]
+    now = _now()
+    made = [gov.agreements.propose(home, owner_agency=HOME, partner_agency=THIRD, document_ref=f"MOU-A-{n}",
+                                   start_ts=now - 60, expires_ts=now + 30 * 86_400) for n in (1, 2)]
+    return gov.agreements.review(third, made[0].agreement_id, True), made[1]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -218,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_synth)
 
     for module in ("alpr.app.hotlist_cli", "alpr.governance.cli_alerts", "alpr.connectors.kafka_cli",
-                   "alpr.governance.cli", "alpr.observability.cli"):
+                   "alpr.governance.cli", "alpr.governance.cli_agreements", "alpr.observability.cli"):
         _optional_register(module, sub)
     return parser
 

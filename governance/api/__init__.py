@@ -130,8 +130,8 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
         return JSONResponse({"detail": str(exc), "error": type(exc).__name__}, status_code=exc.status,
                             headers=headers)
 
-    from .routers import alerts, audit, auth, golive, hotlists, public, retention, search, sharing
-    for mod in (auth, search, alerts, hotlists, audit, sharing, retention, golive, public):
+    from .routers import agreements, alerts, audit, auth, golive, hotlists, public, retention, search, sharing
+    for mod in (auth, search, alerts, hotlists, audit, sharing, agreements, retention, golive, public):
         app.include_router(mod.router)
     from ..console.admin import router as console_admin_router
     from ..console.routes import router as console_router

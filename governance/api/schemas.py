@@ -169,3 +169,21 @@ class MeetingIn(BaseModel):
     governing_body: str = Field(max_length=300)
     agenda_item: str = Field(max_length=300)
     minutes_ref: str = Field(max_length=300, description="where the minutes are published")
+
+
+class AgreementIn(BaseModel):
+    """A hotlist (live-matching) agreement: ``owner_agency``'s entries alert on ``partner_agency``'s
+    cameras. The caller's agency is one of the two; the other agency approves."""
+    owner_agency: Short
+    partner_agency: Short
+    document_ref: str = Field(max_length=128, description="the written agreement's document id or number")
+    start_ts: Ts
+    expires_ts: Ts
+    list_codes: list[Short] = Field(default_factory=list, max_length=20,
+                                    description="only these lists of the owner (empty: all)")
+    note: Text = ""
+
+
+class AgreementReviewIn(BaseModel):
+    approve: bool
+    note: Text = ""

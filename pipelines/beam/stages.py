@@ -248,7 +248,8 @@ class GroupPlates(beam.PTransform):
 # --------------------------------------------------------------------------- hotlist match
 class _MatchFn(beam.DoFn):
     """Holds the hotlist index in memory; reloads when the store's hotlist version changes
-    (works the same on every runner, unlike refreshing side inputs)."""
+    (works the same on every runner, unlike refreshing side inputs). Agreements between agencies
+    come from the governance store (:func:`alpr.governance.agreement_feed.engine_agreements`)."""
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -261,7 +262,11 @@ class _MatchFn(beam.DoFn):
 
         self._store = shared_store(self.settings.store)
         self._reloader = ReloadingMatcher(self._store, refresh_s=self.settings.hotlist_refresh_s)
-        self._stage = MatchStage(self._stored)
+        # hotlist agreements (an agency's entries on another agency's cameras): approved in the
+        # governance store ($ALPR_GOV_DB_PATH), reloaded on the hotlist refresh period
+        from alpr.governance.agreement_feed import engine_agreements
+
+        self._stage = MatchStage(self._stored, agreements=engine_agreements(self.settings.hotlist_refresh_s))
 
     def _stored(self):
         stored = self._reloader.matcher()

@@ -122,17 +122,25 @@ class HotlistSnapshot:
 
 
 # --------------------------------------------------------------------------- scope
-Agreements = Callable[[str, str], bool]  # (entry's agency, camera's agency) -> extended?
+# (entry's agency, camera's agency) -> extended? An object with ``extends(entry, camera_agency, now)``
+# (:class:`alpr.pipelines.core.agreements.AgreementIndex`: list codes and validity) is asked that instead.
+Agreements = Callable[[str, str], bool]
 
 
-def entry_applies(e: HotlistEntry, camera_agency: str, agreements: Optional[Agreements] = None) -> bool:
+def entry_applies(e: HotlistEntry, camera_agency: str, agreements: Optional[Agreements] = None,
+                  now: Optional[float] = None) -> bool:
     """Whether entry ``e`` may alert on a camera of ``camera_agency``: global only when it has no
     owning agency (state/NCIC feeds); never because of its ``source``."""
     if not e.agency or e.agency == camera_agency:
         return True
     if camera_agency in e.shared_with:
         return True
-    return bool(agreements and agreements(e.agency, camera_agency))
+    if agreements is None:
+        return False
+    extends = getattr(agreements, "extends", None)
+    if extends is not None:
+        return bool(extends(e, camera_agency, now))
+    return bool(agreements(e.agency, camera_agency))
 
 
 def group_alert(group: PlateGroup, hit: Hit, emitted_ts: Optional[float] = None) -> Alert:
@@ -176,7 +184,7 @@ class MatchStage:
             if index is None:
                 continue
             for h in index.match_candidates(cands, best_plate=group.best_plate, now=now):
-                if not entry_applies(h.entry, agency, self.agreements):
+                if not entry_applies(h.entry, agency, self.agreements, now):
                     continue
                 prev = best.get(h.entry.entry_id)
                 if prev is None or h.sort_key < prev.sort_key:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -35,6 +36,10 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--max-parallelism", type=int, default=128, help="key groups; fixed for savepoint compatibility")
     p.add_argument("--hotlist", help="hotlist file whose entries the job starts with (then the hotlist topic)")
     p.add_argument("--hotlist-list", default="HOT")
+    p.add_argument("--governance-db", default=None,
+                   help="governance SQLite file with the hotlist agreements between agencies (default "
+                        "$ALPR_GOV_DB_PATH or .run/governance.db): loaded at submission, reloaded by the "
+                        "operators every hotlist_refresh_s where they can read it")
     p.add_argument("--alerts-delivery", choices=DELIVERY, default="at-least-once",
                    help="at-least-once: alerts at once, consumers dedupe on alert_id; exactly-once: "
                         "transactional KafkaSink, visible to read_committed consumers at each checkpoint")
@@ -153,7 +158,7 @@ def configuration(args, settings, checkpoint_dir: Optional[str] = None):
     return conf
 
 
-def build(env, settings, args, initial_entries=()):
+def build(env, settings, args, initial_entries=(), initial_agreements=(), agreements_db=None):
     """Attach the whole job to ``env``; returns the named streams (tests inspect the plan)."""
     from pyflink.common import Types
 
@@ -188,7 +193,8 @@ def build(env, settings, args, initial_entries=()):
 
     matched = (reads.key_by(op.CameraKey(), key_type=Types.STRING())
                .connect(changes.broadcast(op.HOTLIST_STATE))
-               .process(op.GroupAndMatch(settings, initial_entries), output_type=op.PICKLED)
+               .process(op.GroupAndMatch(settings, initial_entries, initial_agreements, agreements_db),
+                        output_type=op.PICKLED)
                .name("group-match").uid("group-match"))
     groups = matched.get_side_output(op.GROUPS_TAG)
     alerts = (matched.key_by(op.DedupeKey(), key_type=Types.STRING())
@@ -255,8 +261,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if report.errors:
             raise SystemExit(f"hotlist {args.hotlist}: {'; '.join(report.errors)}")
         entries = tuple(report.entries)
+    from alpr.governance.agreement_feed import governance_db_path, load_grants
+
+    gov_db = os.path.abspath(args.governance_db or governance_db_path())
     env = make_env(args, settings)
-    build(env, settings, args, entries)
+    build(env, settings, args, entries, tuple(load_grants(gov_db)), gov_db)
     if args.local:
         env.execute(args.job_name)
     else:

@@ -223,9 +223,13 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
     """Keyed by camera. Main output: alerts of groups confirmed while open; side outputs:
     closed groups (to store) and per-camera health records."""
 
-    def __init__(self, settings: Settings, initial_entries=()):
+    def __init__(self, settings: Settings, initial_entries=(), initial_agreements=(), agreements_db=None):
         self.settings = settings
         self.initial_entries = tuple(initial_entries)
+        # hotlist agreements between agencies: the grants loaded at submission, reloaded from the
+        # governance file every hotlist_refresh_s where this TaskManager can read it
+        self.initial_agreements = tuple(initial_agreements)
+        self.agreements_db = agreements_db
 
     def open(self, ctx: RuntimeContext):
         from alpr.pipelines.core.grouping import GroupingStage
@@ -233,7 +237,10 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
 
         self.stage = GroupingStage(self.settings.grouping)
         self.snapshot = None  # built on first use: from initial entries + broadcast state
-        self.match = MatchStage(lambda: self.snapshot)
+        from alpr.governance.agreement_feed import engine_agreements
+
+        self.match = MatchStage(lambda: self.snapshot, agreements=engine_agreements(
+            self.settings.hotlist_refresh_s, self.agreements_db, fallback=self.initial_agreements))
         self.state = ctx.get_state(ValueStateDescriptor("grouping", PICKLED))
         self.timer = ctx.get_state(ValueStateDescriptor("timer", Types.LONG()))
         self.late = ctx.get_state(ValueStateDescriptor("late-timer", Types.LONG()))

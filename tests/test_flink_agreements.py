@@ -1,0 +1,119 @@
+"""The Flink job's matching operator with hotlist agreements (issue 12 item 4; no cluster).
+
+``GroupAndMatch`` gets the grants loaded when the job is submitted and the governance file's
+path; it reloads the grants from that file every ``hotlist_refresh_s`` where the TaskManager can
+read it (here: the same machine), and keeps the submitted grants where it cannot. Runs the
+operator in the Flink job environment (PyFlink is not in the project venv) with stand-ins for
+Flink's state and timer service, as tests/test_flink_late_reads.py does.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from governance_helpers import HOME, OTHER, bootstrap, make_gov
+
+SCRIPT = r'''
+import json, sys
+from alpr.config import load_settings
+from alpr.pipelines.core.agreements import AgreementGrant
+from alpr.pipelines.flink import operators as op
+from alpr.records import Alert, Candidate, HotlistEntry, PlateRead, stable_id
+
+DB, A, B, T0 = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+
+class State:
+    def __init__(self): self.v = None
+    def value(self): return self.v
+    def update(self, v): self.v = v
+    def clear(self): self.v = None
+
+class Timers:
+    def current_watermark(self): return -2 ** 63
+    def current_processing_time(self): return 0
+    def register_event_time_timer(self, t): pass
+    def delete_event_time_timer(self, t): pass
+    def register_processing_time_timer(self, t): pass
+    def delete_processing_time_timer(self, t): pass
+
+class Ctx:
+    timers = Timers()
+    def timer_service(self): return self.timers
+    def get_broadcast_state(self, desc): return {}
+
+class Metrics:
+    def counter(self, name): return self
+    def gauge(self, name, fn): return self
+    def add_group(self, name): return self
+    def inc(self, n=1): pass
+
+class Runtime:
+    def get_state(self, desc): return State()
+    def get_metrics_group(self): return Metrics()
+
+ENTRY = HotlistEntry("a-covert", "5HOM001", "STOLEN", agency=A, description="informant", case_number="A-26-1")
+
+def alerts(g, camera, t0):
+    out = []
+    for i in range(3):
+        r = PlateRead(read_id=stable_id("r", camera, t0, i), frame_id=f"{camera}:{i}", camera_id=camera, agency=B,
+                      capture_ts=t0 + i * 0.25, plate="5HOM001", confidence=95.0, coordinates=(),
+                      candidates=(Candidate("5HOM001", 95.0),), seq=i)
+        out += [x for x in g.process_element(r, Ctx()) if isinstance(x, Alert)]
+    return [[a.agency, a.entry_agency, a.description, a.case_number] for a in out]
+
+def operator(db, initial=()):
+    g = op.GroupAndMatch(load_settings(hotlist_refresh_s=0), [ENTRY], initial, db)
+    g.open(Runtime())
+    return g
+
+g = operator(DB)
+print("RESULT " + json.dumps({"approved": alerts(g, "cam-1", T0)}), flush=True)
+sys.stdin.readline()  # the test revokes the agreement in the governance store
+print("RESULT " + json.dumps({"revoked": alerts(g, "cam-2", T0 + 60)}), flush=True)
+grant = AgreementGrant(A, B, T0 - 3600, T0 + 86400, frozenset({"STOLEN"}), "submitted")
+remote = operator("/nonexistent/governance.db", (grant,))  # a TaskManager that cannot read the file
+print("RESULT " + json.dumps({"remote": alerts(remote, "cam-3", T0 + 120)}), flush=True)
+'''
+
+
+def _result(proc) -> dict:
+    while True:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(proc.stderr.read()[-3000:])
+        if line.startswith("RESULT "):
+            return json.loads(line[len("RESULT "):])
+
+
+def test_group_and_match_applies_approved_agreements_and_drops_revoked_ones(tmp_path):
+    from alpr.pipelines.flink.locate import flink_paths
+
+    paths = flink_paths()
+    if not paths.python.exists():
+        pytest.skip(f"no Flink job environment at {paths.python} (make services-fetch)")
+    gov = make_gov(db_path=str(tmp_path / "gov.db"), read_path=str(tmp_path / "reads.db"))
+    a_admin, b_admin = bootstrap(gov, HOME)[0], bootstrap(gov, OTHER)[0]
+    now = time.time()
+    agreement = gov.agreements.propose(a_admin, owner_agency=HOME, partner_agency=OTHER, document_ref="MOU-9",
+                                       start_ts=now - 60, expires_ts=now + 86_400, list_codes=["STOLEN"])
+    gov.agreements.review(b_admin, agreement.agreement_id, True)
+    proc = subprocess.Popen([str(paths.python), "-c", SCRIPT, str(tmp_path / "gov.db"), HOME, OTHER, str(now)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        # B's camera alerts on A's entry under the approved agreement, without A's details
+        assert _result(proc) == {"approved": [[OTHER, HOME, "", ""]]}
+        gov.agreements.revoke(a_admin, agreement.agreement_id, "ended")
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        assert _result(proc) == {"revoked": []}  # reloaded from the file (refresh 0 s): no alert
+        # where the file is out of reach, the grants loaded at submission apply
+        assert _result(proc) == {"remote": [[OTHER, HOME, "", ""]]}
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        gov.close()
