@@ -5,6 +5,7 @@ and the recognize stage on ``triton+frames://``."""
 from __future__ import annotations
 
 import pickle
+import time
 
 import pytest
 
@@ -95,7 +96,12 @@ def test_a_request_carries_the_batch(remote, frames, triton_service):
     batch = [f.data for f in frames[:8]]
     n0, e0 = _stats(triton_service.grpc_url)
     remote.read_frames(batch)
-    n1, e1 = _stats(triton_service.grpc_url)
+    deadline = time.monotonic() + 10
+    while True:  # the server updates its statistics just after it answers
+        n1, e1 = _stats(triton_service.grpc_url)
+        if n1 - n0 >= 8 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert remote.sent == {"requests": 1, "frames": 8, "bytes": sum(len(b) for b in batch)}
     assert (n1 - n0, e1 - e0) == (8, 1)  # eight frames read in one execution of the model
     assert remote.sent["bytes"] / 8 < 300_000  # encoded frames, not float tensors
