@@ -19,7 +19,7 @@ from governance_helpers import HOME, OTHER, Clock, bootstrap, make_gov
 
 A, B, C = HOME, OTHER, "CCPD"
 DAY = 86_400
-N_VEHICLES, SEED = 6, 23
+N_VEHICLES, SEED = 1, 23  # one vehicle: every entry below is on its plate
 
 
 def _agreement(gov, proposer, approver, owner, partner, code, *, approve=True):
@@ -48,13 +48,12 @@ def test_only_entries_an_approved_unexpired_agreement_extends_alert_on_the_partn
     settings = load_settings(source=f"synthetic:{N_VEHICLES}", camera_id="cam-b", agency=B, seed=SEED,
                              store=f"sqlite:{tmp_path}/alpr.db", alerts_sink=f"jsonl:{tmp_path}/alerts.jsonl",
                              print_results=False)
-    plates = [v.plate for v in SyntheticCamera("cam-b", B, n_vehicles=N_VEHICLES, seed=SEED).vehicles]
-    assert len(set(plates)) == N_VEHICLES
+    (plate,) = [v.plate for v in SyntheticCamera("cam-b", B, n_vehicles=N_VEHICLES, seed=SEED).vehicles]
     now = time.time()
     lists = [("STOLEN", A), ("GANG", A), ("PENDING", A), ("STOLEN", C), ("WARRANT", A), ("FELONY", A)]
     entries = [HotlistEntry(f"e{i}-{owner}", plate, code, agency=owner, description=f"{owner} informant {i}",
                             case_number=f"{owner}-26-{i}", covert=True, created_ts=now)
-               for i, (plate, (code, owner)) in enumerate(zip(plates, lists))]
+               for i, (code, owner) in enumerate(lists)]
     store = open_store(settings.store)
     store.upsert_entries(entries)
     store.close()
@@ -63,7 +62,7 @@ def test_only_entries_an_approved_unexpired_agreement_extends_alert_on_the_partn
     run(settings)
 
     alerts = [json.loads(line) for line in (tmp_path / "alerts.jsonl").read_text().splitlines()]
-    assert [(a["read_plate"], a["entry_id"]) for a in alerts] == [(plates[0], f"e0-{A}")]
+    assert [(a["read_plate"], a["entry_id"]) for a in alerts] == [(plate, f"e0-{A}")]
     (alert,) = alerts
     assert (alert["agency"], alert["entry_agency"], alert["list_code"]) == (B, A, "STOLEN")
     assert (alert["description"], alert["case_number"]) == ("", "")  # A's details stay with A
