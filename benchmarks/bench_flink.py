@@ -92,23 +92,12 @@ class AlertListener(threading.Thread):
 
 
 def start_job(kafka_service, cassandra_service, flink_service, tmp: Path, hotlist: Path, fine_long_side: int):
-    from alpr.config import KafkaConfig, load_settings
     from alpr.pipelines.flink.submit import FlinkRest, run_flink
-    from flink_helpers import make_topics
+    from flink_helpers import flink_job_setup
 
-    run_id = uuid.uuid4().hex[:8]
-    name = f"alpr-bench-{run_id}"
-    topics = make_topics(kafka_service.bootstrap, f"bf-{run_id}", partitions=2)
-    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
-                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
-                        hotlist_topic=topics["hotlist"], group_id=f"alpr-bf-{run_id}")
-    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
-                 "?retry_budget_s=240")
-    parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
-    settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=parallelism,
-                             source="kafka", agency="BENCH", inference="onnx", store=store_url,
-                             alerts_sink="kafka", deadletter_sink="kafka",
-                             fine_long_side=fine_long_side).replace(kafka=kafka)
+    job_setup = flink_job_setup("bf", kafka_service, cassandra_service, flink_service, agency="BENCH",
+                                inference="onnx", fine_long_side=fine_long_side)
+    name, topics, settings, parallelism = job_setup.name, job_setup.topics, job_setup.settings, job_setup.parallelism
     if flink_service.conf_dir:
         os.environ["FLINK_CONF_DIR"] = flink_service.conf_dir
     assert run_flink(settings, hotlist=str(hotlist), hotlist_list="V",

@@ -145,6 +145,41 @@ def make_topics(bootstrap: str, prefix: str, partitions: int = 2) -> dict[str, s
     return names
 
 
+@dataclass(frozen=True)
+class FlinkJobSetup:
+    """What a Flink job run on the test services needs: its name, fresh topics and the settings."""
+
+    run_id: str
+    name: str
+    topics: dict
+    store_url: str
+    parallelism: int
+    settings: object
+
+
+def flink_job_setup(prefix: str, kafka_service, cassandra_service, flink_service, **overrides) -> FlinkJobSetup:
+    """Fresh topics ``<prefix>-<run>-*`` and the settings of a job on the test cluster: Kafka source
+    and sinks, Cassandra store (writes retried for 240 s), parallelism up to 2; ``overrides`` go to
+    :func:`alpr.config.load_settings` (agency, inference, ...)."""
+    import uuid
+
+    from alpr.config import KafkaConfig, load_settings
+
+    run_id = uuid.uuid4().hex[:8]
+    topics = make_topics(kafka_service.bootstrap, f"{prefix}-{run_id}", partitions=2)
+    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
+                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
+                        hotlist_topic=topics["hotlist"], group_id=f"alpr-{prefix}-{run_id}")
+    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
+                 "?retry_budget_s=240")
+    parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
+    opts = dict(runner="flink", flink_master=flink_service.master, parallelism=parallelism, source="kafka",
+                store=store_url, alerts_sink="kafka", deadletter_sink="kafka")
+    opts.update(overrides)
+    return FlinkJobSetup(run_id, f"alpr-{prefix}-{run_id}", topics, store_url, parallelism,
+                         load_settings(**opts).replace(kafka=kafka))
+
+
 def make_keyspace(host: str, port: int, keyspace: str) -> str:
     """The project's schema in a keyspace of its own; returns the store spec."""
     import os

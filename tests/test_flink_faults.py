@@ -30,16 +30,15 @@ from __future__ import annotations
 
 import os
 import time
-import uuid
 
 import pytest
 
-from alpr.config import KafkaConfig, load_settings
+from alpr.config import load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.stores import open_store
 from flink_faults_helpers import (Phase, Reference, alert_key, first_alert, group_key, kill_taskmanager,
                                   read_key)
-from flink_helpers import make_topics, read_topic, wait_for
+from flink_helpers import flink_job_setup, read_topic, wait_for
 from services import service_runner
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -124,18 +123,9 @@ def job(reference, kafka_service, cassandra_service, flink_service, triton_servi
     from alpr.pipelines.flink.submit import FlinkRest, run_flink
 
     tmp = tmp_path_factory.mktemp("flink-faults")
-    run_id = uuid.uuid4().hex[:8]
-    name = f"alpr-ff-{run_id}"
-    topics = make_topics(kafka_service.bootstrap, f"ff-{run_id}", partitions=2)
-    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
-                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
-                        hotlist_topic=topics["hotlist"], group_id=f"alpr-ff-{run_id}")
-    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
-                 "?retry_budget_s=240")
-    parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
-    settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=parallelism,
-                             source="kafka", agency=AGENCY, inference=f"triton://{triton_service.grpc_url}",
-                             store=store_url, alerts_sink="kafka", deadletter_sink="kafka").replace(kafka=kafka)
+    job_setup = flink_job_setup("ff", kafka_service, cassandra_service, flink_service, agency=AGENCY,
+                                inference=f"triton://{triton_service.grpc_url}")
+    name, topics, store_url, settings = job_setup.name, job_setup.topics, job_setup.store_url, job_setup.settings
     hotlist = _hotlist_file(tmp / "hotlist.csv", reference.wanted)
     store = open_store(store_url)
     rest = FlinkRest(flink_service.rest_url)

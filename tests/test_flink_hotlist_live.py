@@ -25,11 +25,10 @@ from dataclasses import replace
 
 import pytest
 
-from alpr.config import KafkaConfig, load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.stores import open_store
 from alpr.records import Alert, HotlistEntry, stable_id
-from flink_helpers import make_topics, publish_frames, publish_ticks, read_topic, wait_for
+from flink_helpers import flink_job_setup, publish_frames, publish_ticks, read_topic, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -55,18 +54,10 @@ def live(kafka_service, cassandra_service, flink_service, tmp_path_factory):
     from alpr.pipelines.flink.submit import FlinkRest, run_flink
 
     tmp = tmp_path_factory.mktemp("flink-hotlist-live")
-    run_id = uuid.uuid4().hex[:8]
-    name = f"alpr-hl-{run_id}"
-    topics = make_topics(kafka_service.bootstrap, f"hl-{run_id}", partitions=2)
-    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
-                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
-                        hotlist_topic=topics["hotlist"], group_id=f"alpr-hl-{run_id}")
-    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
-                 "?retry_budget_s=240")
-    parallelism = min(2, flink_service.taskmanagers * flink_service.task_slots)
-    settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=parallelism,
-                             source="kafka", agency=AGENCIES[0], inference="onnx", store=store_url,
-                             alerts_sink="kafka", deadletter_sink="kafka").replace(kafka=kafka)
+    job_setup = flink_job_setup("hl", kafka_service, cassandra_service, flink_service, agency=AGENCIES[0],
+                                inference="onnx")
+    name, topics, store_url, settings = job_setup.name, job_setup.topics, job_setup.store_url, job_setup.settings
+    parallelism, kafka = job_setup.parallelism, settings.kafka
     hotlist = tmp / "hotlist.csv"  # unrelated to the clip: the job starts without its plates
     hotlist.write_text("plate,list_code,list_name,priority,source\nQQQ9999,V,Stolen Vehicle,10,ncic\n")
 
