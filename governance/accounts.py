@@ -34,6 +34,13 @@ DAY_S = 86_400
 MIN_PASSWORD_LEN = 12
 
 
+def new_token() -> str:
+    """A random 256-bit bearer token (session or one-time enrolment link). URL-safe base64 can begin
+    with '-', which a command line takes for an option (`alpr users enrol --token -X...` failed 1 time
+    in 64), so every token starts with a fixed letter."""
+    return "t" + secrets.token_urlsafe(32)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -134,7 +141,7 @@ class AccountAdmin:
                 raise ValidationError(f"user {username!r} already exists")
         except GovernanceError as exc:
             raise self._refused(actor, "user_create", exc, channel, (username or "")[:64])
-        token, now = secrets.token_urlsafe(32), self.clock()
+        token, now = new_token(), self.clock()
         user = User(username=username, agency=agency, role=role, display_name=display_name, title=title,
                     status="pending", created_by=actor.username, created_ts=now,
                     enrol_token_hash=hash_token(token), enrol_expires_ts=now + self.settings.enrol_valid_h * 3600)
@@ -150,7 +157,7 @@ class AccountAdmin:
         if user.status == "separated":
             raise self._refused(actor, "user_reenrol", Conflict("a separated account cannot be re-enrolled; "
                                                                  "create a new one"), channel, username)
-        token, now = secrets.token_urlsafe(32), self.clock()
+        token, now = new_token(), self.clock()
         status = "pending" if user.status == "active" else user.status  # suspended stays suspended (training)
         self.store.put_user(_replace(user, status=status, password_hash="", totp_secret="", totp_last_step=0,
                                      enrol_token_hash=hash_token(token), reissued_by=actor.username,

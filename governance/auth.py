@@ -25,7 +25,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from .access_log import AccessLog
-from .accounts import AccountAdmin, _replace, check_password_strength, hash_token
+from .accounts import AccountAdmin, _replace, check_password_strength, hash_token, new_token
 from .keys import SecretBox
 from .errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from .models import Session, User
@@ -169,7 +169,7 @@ class AuthService(AccountAdmin):
                                          status_reason=f"inactive {self.settings.inactivity_days} days"))
             raise fail("suspended for inactivity", "account suspended for inactivity; ask a supervisor to approve it")
         self.store.put_user(_replace(user, failed_logins=0, locked_until=None, last_activity_ts=now))
-        token = secrets.token_urlsafe(32)
+        token = new_token()
         session = Session(hash_token(token), username, now, now + self.settings.session_ttl_s, now, channel)
         self.store.put_session(session)
         self.log.record(username=username, agency=user.agency, action="login", channel=channel, purpose_code="AUTH")

@@ -190,6 +190,24 @@ def test_alpr_users_cli_lifecycle_create_enrol_approve_train_suspend_unlock(tmp_
             "user_list"} <= cli_actions
 
 
+def test_an_enrolment_link_works_on_the_command_line_whatever_random_bytes_it_has(tmp_path, monkeypatch, capsys):
+    """URL-safe base64 begins with '-' once in 64 tokens; argparse then read `--token -X...` as a
+    missing value and enrolment failed (seen in CI). The random part is forced to begin with '-'."""
+    import secrets as _secrets
+    env = CliEnv(tmp_path, monkeypatch, capsys)
+    admin, secret = __import__("governance_helpers").bootstrap(env.gov)
+    env.secrets[admin.username] = secret
+    real = _secrets.token_urlsafe
+    monkeypatch.setattr(_secrets, "token_urlsafe", lambda n=32: "-" + real(n)[1:])
+    rc, out, _ = env.run("users", "create", "--username", "ofc.dash", "--role", "operator", user=admin.username)
+    assert rc == 0
+    link = re.search(r"token=(\S+)", out).group(1)
+    assert link[1] == "-"  # the random part does begin with a dash
+    monkeypatch.setenv("ALPR_NEW_PASSWORD", HOLDER_PW)
+    rc, out, _ = env.run("users", "enrol", "--token", link)
+    assert rc == 0 and "TOTP secret (shown once)" in out
+
+
 def test_every_agency_scoped_cli_command_of_agency_b_on_agency_a_data_is_refused(tmp_path, monkeypatch, capsys):
     import pytest as _pytest  # noqa: F401
     from governance_helpers import OTHER, bootstrap
