@@ -47,7 +47,7 @@ def test_stack_has_every_component_with_healthchecks_and_volumes():
     assert services["pipeline"]["image"] == services["flink-jobmanager"]["image"] == services["flink-taskmanager"]["image"]
     assert services["flink-jobmanager"]["build"]["dockerfile"] == "infra/flink/Dockerfile"
     assert not any(n.startswith("beam-") for n in services)  # no Beam job server / worker pool
-    assert env["ALPR_INFERENCE"].startswith("triton://") and env["ALPR_STORE"].startswith("cassandra://")
+    assert env["ALPR_INFERENCE"].startswith("triton+frames://") and env["ALPR_STORE"].startswith("cassandra://")
     # topics created in compose are the ones the scripts create
     v = versions_env()
     topics = services["kafka-topics"]["entrypoint"]
