@@ -260,6 +260,43 @@ class HotlistChange(Record):
             raise SchemaError(f"HotlistChange.op must be 'upsert' or 'remove', got {self.op!r}")
         if self.op == "upsert" and (self.entry is None or self.entry.entry_id != self.entry_id):
             raise SchemaError("an upsert HotlistChange carries the entry with the same entry_id")
+        if self.entry_id.startswith(AGREEMENT_KEY_PREFIX):
+            raise SchemaError(f"a hotlist entry id never starts with {AGREEMENT_KEY_PREFIX!r}")
+
+
+#: key prefix of agreement changes on the hotlist topic (entry ids never contain a colon)
+AGREEMENT_KEY_PREFIX = "agreement:"
+
+
+@dataclass(frozen=True)
+class AgreementChange(Record):
+    """A hotlist agreement between two agencies as the engines learn it on the compacted
+    ``hotlist`` topic (key ``agreement:<id>``): ``upsert`` when it is approved (the grant: the
+    entries of ``owner``, optionally only ``list_codes``, also alert on ``partner``'s cameras from
+    ``start_ts`` until ``expires_ts``), ``remove`` (a tombstone) when it is revoked, rejected
+    after approval or expired. A removal overrides whatever the job loaded when it was submitted."""
+
+    op: str  # upsert | remove
+    agreement_id: str
+    owner: str = ""
+    partner: str = ""
+    start_ts: float = 0.0
+    expires_ts: float = 0.0
+    list_codes: Tuple[str, ...] = ()
+    ts: float = 0.0
+    reason: str = ""  # approve | revoke | expire | resync
+
+    def __post_init__(self):
+        if self.op not in ("upsert", "remove"):
+            raise SchemaError(f"AgreementChange.op must be 'upsert' or 'remove', got {self.op!r}")
+        if not self.agreement_id or ":" in self.agreement_id:
+            raise SchemaError("AgreementChange needs an agreement_id without ':'")
+        if self.op == "upsert" and (not self.owner or not self.partner or self.expires_ts <= self.start_ts):
+            raise SchemaError("an upsert AgreementChange names both agencies and a validity window")
+
+    @property
+    def key(self) -> str:
+        return AGREEMENT_KEY_PREFIX + self.agreement_id
 
 
 DEAD = "dead_letter"  # the tagged output / sink name of dead letters in every engine binding
@@ -279,7 +316,7 @@ class DeadLetter(Record):
 
 
 RECORD_TYPES = {c.__name__: c for c in (Frame, Candidate, PlateRead, PlateGroup, HotlistEntry, Alert, DeadLetter,
-                                         HotlistChange)}
+                                         HotlistChange, AgreementChange)}
 
 
 def record_from_json(text: str | bytes) -> Record:

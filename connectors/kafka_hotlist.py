@@ -6,6 +6,10 @@ live entries and a job that reads the topic from the start rebuilds the full lis
 streaming job applies each record to its broadcast :class:`HotlistSnapshot` incrementally;
 an expiring entry needs no record: ``expires_at`` travels with it and the matcher honours it.
 
+Hotlist agreements between agencies travel on the same topic (key ``agreement:<id>``, value an
+:class:`~alpr.records.AgreementChange`; revoked, rejected or expired = a tombstone), so a running
+job learns a revocation without a restart and without reading the governance database.
+
 :class:`PublishingHotlistStore` wraps any hotlist store so that every write through it
 (``alpr hotlist import``, agency entries added or removed) is published after the store
 accepted it.
@@ -15,9 +19,12 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Optional, Sequence, Union
 
-from alpr.records import HotlistChange, HotlistEntry, SchemaError, record_from_json
+from alpr.records import (AGREEMENT_KEY_PREFIX, AgreementChange, HotlistChange, HotlistEntry, SchemaError,
+                          record_from_json)
+
+TopicChange = Union[HotlistChange, AgreementChange]
 
 from .auth import kafka_client_config
 from .kafka import DeliveryError, _flush, _on_delivery, producer_config
@@ -61,16 +68,30 @@ def removals(entry_ids: Iterable[str], reason: str = "remove", ts: Optional[floa
     return [HotlistChange("remove", i, None, ts=ts, reason=reason) for i in entry_ids]
 
 
-def change_message(change: HotlistChange) -> tuple[bytes, Optional[bytes]]:
+def change_message(change: TopicChange) -> tuple[bytes, Optional[bytes]]:
     """(key, value) of one change; a removal is a tombstone."""
     value = change.to_json().encode() if change.op == "upsert" else None
-    return change.entry_id.encode(), value
+    key = change.key if isinstance(change, AgreementChange) else change.entry_id
+    return key.encode(), value
 
 
-def hotlist_change_from_message(key: Optional[bytes], value: Optional[bytes], ts: float = 0.0) -> HotlistChange:
+def _agreement_change(key: str, value: Optional[bytes], ts: float) -> AgreementChange:
+    agreement_id = key[len(AGREEMENT_KEY_PREFIX):]
+    if value is None:
+        return AgreementChange("remove", agreement_id, ts=ts, reason="remove")
+    rec = record_from_json(value)
+    if not isinstance(rec, AgreementChange) or rec.agreement_id != agreement_id:
+        raise SchemaError(f"hotlist topic: key {key!r} does not carry that agreement")
+    return rec
+
+
+def hotlist_change_from_message(key: Optional[bytes], value: Optional[bytes], ts: float = 0.0) -> TopicChange:
     """A hotlist-topic message as a change: a tombstone removes its key; the value is a
-    HotlistChange JSON (a bare HotlistEntry JSON is taken as its upsert)."""
+    HotlistChange JSON (a bare HotlistEntry JSON is taken as its upsert); a key ``agreement:<id>``
+    is an :class:`AgreementChange`."""
     entry_id = (key or b"").decode("utf-8", "replace")
+    if entry_id.startswith(AGREEMENT_KEY_PREFIX):
+        return _agreement_change(entry_id, value, ts)
     if value is None:
         if not entry_id:
             raise SchemaError("hotlist tombstone without a key")
@@ -97,7 +118,7 @@ class HotlistPublisher:
         self._producer = Producer(producer_config(bootstrap, **{"linger.ms": 20}))
         self.published = 0
 
-    def publish(self, changes: Sequence[HotlistChange], timeout_s: float = 30.0) -> int:
+    def publish(self, changes: Sequence[TopicChange], timeout_s: float = 30.0) -> int:
         errors: list = []
         cb = _on_delivery(errors)
         for c in changes:
@@ -148,7 +169,7 @@ class PublishingHotlistStore:
         return getattr(self._store, name)
 
 
-def read_hotlist_changes(bootstrap: str, topic: str = "hotlist", timeout_s: float = 30.0) -> list[HotlistChange]:
+def read_hotlist_changes(bootstrap: str, topic: str = "hotlist", timeout_s: float = 30.0) -> list[TopicChange]:
     """Every change on the topic from its start up to its current end, in offset order per
     partition (a job bootstrapping its snapshot, tests). No consumer group is involved."""
     from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition

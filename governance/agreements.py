@@ -11,7 +11,9 @@ list, never from stored labels) at proposal and again at approval.
 Each step is written to the access log of both agencies (1798.90.52: who, which agency, why,
 what), and every refusal is logged. A third agency sees an agreement exactly as a missing one
 (404). The engines read the approved, unexpired agreements through
-:func:`alpr.governance.agreement_feed.load_grants` (see :mod:`alpr.pipelines.core.agreements`).
+:func:`alpr.governance.agreement_feed.load_grants` (see :mod:`alpr.pipelines.core.agreements`);
+with ``on_change`` (``alpr serve`` with ``ALPR_GOV_HOTLIST_KAFKA``) every approval, revocation and
+expiry is also published to the hotlist topic, which a running Flink job follows.
 """
 
 from __future__ import annotations
@@ -36,9 +38,15 @@ _DOC_REF = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._/#:-]{2,127}")
 
 class AgreementService:
     def __init__(self, guard: Guard, max_days: int = 365, california_only: bool = True,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 on_change: Optional[Callable[[HotlistAgreement, str], None]] = None):
         self.guard, self.max_days, self.california_only, self.clock = guard, max_days, california_only, clock
         self.store = guard.auth.store
+        self.on_change = on_change  # (agreement, reason) after the store has it: approve | revoke | expire
+
+    def _changed(self, a: HotlistAgreement, reason: str) -> None:
+        if self.on_change is not None:
+            self.on_change(a, reason)
 
     # ------------------------------------------------------------------ checks
     def _eligible(self, agency_id: str) -> None:
@@ -136,6 +144,8 @@ class AgreementService:
                     reviewed_agency=user.agency, reviewed_ts=self.clock(), review_note=(note or "")[:500])
         self.store.put_agreement(a)
         self._log_both(user, a, "agreement_review", channel, {"decision": a.status})
+        if approve:
+            self._changed(a, "approve")
         return a
 
     def revoke(self, user: User, agreement_id: str, reason: str = "", channel: str = "api") -> HotlistAgreement:
@@ -149,6 +159,7 @@ class AgreementService:
                     revoked_ts=self.clock(), revoke_reason=(reason or "")[:500])
         self.store.put_agreement(a)
         self._log_both(user, a, "agreement_revoke", channel, {"reason": a.revoke_reason})
+        self._changed(a, "revoke")
         return a
 
     def get(self, user: User, agreement_id: str, channel: str = "api") -> HotlistAgreement:
@@ -178,6 +189,7 @@ class AgreementService:
                     self.guard.log.record(username="system", agency=agency, action="agreement_expire",
                                           data_elements={"agreement_id": a.agreement_id, **_brief(a)},
                                           purpose_code="ADMIN", channel="system")
+                self._changed(a, "expire")
                 out.append(a.agreement_id)
         return out
 

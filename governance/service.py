@@ -11,6 +11,7 @@ from alpr.connectors.stores.base import HotlistStore, ReadStore
 from alpr.observability.metrics import observe_chain_report
 
 from .access_log import CHAIN, AccessLog, ChainReport, compare_stores, verify_chain
+from .agreement_feed import TopicFeed
 from .agreements import AgreementService
 from .anchors import AnchorSink, FileAnchorSink, gather, open_sinks
 from .alerts import AlertWorkflowService
@@ -55,6 +56,7 @@ class Governance:
     policies: PolicyRegistry
     transparency: TransparencyService
     clock: Callable[[], float]
+    feed: Optional[TopicFeed] = None  # agreement changes to the hotlist topic (ALPR_GOV_HOTLIST_KAFKA)
 
     @classmethod
     def build(cls, settings: GovernanceSettings, *, store: Optional[GovernanceStore] = None,
@@ -66,6 +68,12 @@ class Governance:
         store = store if store is not None else SqliteGovernanceStore(settings.db_path)
         reads = reads if reads is not None else open_store(settings.read_store)
         hotlist_store = hotlist_store if hotlist_store is not None else reads
+        feed = None
+        if settings.hotlist_kafka:  # a running Flink job follows entries and agreements on the topic
+            from alpr.connectors.kafka_hotlist import HotlistPublisher, PublishingHotlistStore
+
+            publisher = HotlistPublisher(settings.hotlist_kafka, settings.hotlist_topic)
+            hotlist_store, feed = PublishingHotlistStore(hotlist_store, publisher), TopicFeed(publisher, clock)
         if not log_mirrors and (settings.access_log_mirror or settings.access_log_cassandra):
             log_mirrors = (open_access_log_mirror(settings.access_log_mirror or settings.access_log_cassandra),)
         audit_key = audit_key or AuditKey.from_secret(load_key(AUDIT_KEY_ENV, settings.audit_key_file))
@@ -95,7 +103,7 @@ class Governance:
             evidence=EvidenceService(guard, reads, image_loader, clock),
             sharing=sharing,
             agreements=AgreementService(guard, settings.agreement_max_days, settings.sharing_california_only,
-                                        clock),
+                                        clock, on_change=feed.agreement if feed else None),
             registry=AgencyRegistry(guard),
             audits=AuditService(guard, interval_days=settings.audit_interval_days,
                                 sample_size=settings.audit_sample_size, working_hours=tuple(settings.working_hours),
@@ -104,7 +112,7 @@ class Governance:
             policies=policies,
             transparency=TransparencyService(store, reads, policies, retention.retention_days, settings.home_agency,
                                              settings.home_agency_name, clock),
-            clock=clock)
+            clock=clock, feed=feed)
         policies.ensure_default()
         return gov
 
@@ -116,10 +124,11 @@ class Governance:
         suspended = self.auth.suspend_inactive(now)
         expired = self.sharing.expire_approvals(now)
         agreements = self.agreements.expire(now)
+        republished = self.feed.resync(self.store.list_agreements()) if self.feed else 0
         audit = self.audits.run_scheduled(now)
         anchor = self.log.anchor_now()
         return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
-                "agreements_expired": agreements,
+                "agreements_expired": agreements, "agreements_published": republished,
                 "audit_sample": audit.audit_id if audit else None, "anchored_seq": anchor.seq if anchor else None}
 
     def ttl_seconds_for(self, agency: str, capture_ts: Optional[float] = None, now: Optional[float] = None) -> int:
@@ -143,6 +152,8 @@ class Governance:
 
     def close(self) -> None:
         self.store.close()
+        if self.feed is not None:
+            self.feed.publisher.close()
         for sink in self.log.anchors:
             close_sink = getattr(sink, "close", None)
             if callable(close_sink):

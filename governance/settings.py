@@ -48,6 +48,8 @@ class GovernanceSettings:
     audit_anchor_file: Optional[str] = None       # signed head checkpoints (default: <db_path>.anchors.jsonl)
     audit_anchor_kafka: Optional[str] = None      # Kafka bootstrap servers to publish checkpoints to
     audit_anchor_topic: str = "alpr.audit.anchors"
+    hotlist_kafka: Optional[str] = None           # Kafka bootstrap: publish entry and agreement changes to
+    hotlist_topic: str = "hotlist"                # the compacted hotlist topic a running Flink job follows
     audit_anchor_every: int = 1                   # checkpoint every N access records (and each maintenance run)
     secure_cookies: bool = False                  # set True behind TLS
     evidence_dir: str = ".run/evidence"

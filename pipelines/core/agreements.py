@@ -10,6 +10,11 @@ like the hotlist reloader. Validity is checked at match time, so an expired agre
 extending entries at once, whatever the refresh; a revoked one at the next refresh. If a
 reload fails, the last loaded set is kept for at most ``max_stale_s`` and then dropped
 (fail closed: an agency's entries fall back to its own cameras).
+
+:class:`TopicAgreements` lays the changes a streaming job reads from the hotlist topic
+(:class:`~alpr.records.AgreementChange`) over such a base: an approval adds its grant, a
+revocation removes it whatever the base still holds (a TaskManager that cannot read the
+governance file stops applying a revoked agreement when the tombstone arrives).
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
-from alpr.records import HotlistEntry
+from alpr.records import AgreementChange, HotlistEntry
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +102,49 @@ class ReloadingAgreements:
                     if now - self._loaded >= self.max_stale_s:
                         self._index = AgreementIndex((), self.clock)
             return self._index
+
+    def extends(self, entry: HotlistEntry, camera_agency: str, now: Optional[float] = None) -> bool:
+        return self.index().extends(entry, camera_agency, now)
+
+    def __call__(self, owner: str, camera_agency: str) -> bool:
+        return self.index()(owner, camera_agency)
+
+
+def grant_of_change(change: AgreementChange) -> AgreementGrant:
+    """The grant an ``upsert`` change carries."""
+    return AgreementGrant(change.owner, change.partner, float(change.start_ts), float(change.expires_ts),
+                          frozenset(c.upper() for c in change.list_codes), change.agreement_id)
+
+
+class TopicAgreements:
+    """A base hook (:class:`ReloadingAgreements` or :class:`AgreementIndex`) with the hotlist
+    topic's agreement changes laid over it, by agreement id: the latest change wins."""
+
+    def __init__(self, base, changes: Iterable[AgreementChange] = (), clock: Callable[[], float] = time.time):
+        self.base, self.clock = base, clock
+        self._changes: dict[str, AgreementChange] = {}
+        self._cache: tuple[object, AgreementIndex] | None = None
+        for c in changes:
+            self.apply(c)
+
+    def apply(self, change: AgreementChange) -> None:
+        self._changes[change.agreement_id] = change
+        self._cache = None
+
+    def __len__(self) -> int:
+        return len(self.index())
+
+    def index(self) -> AgreementIndex:
+        base = self.base.index() if hasattr(self.base, "index") else self.base
+        if self._cache is None or self._cache[0] is not base:
+            grants = {g.agreement_id or f"base-{i}": g for i, g in enumerate(base.grants())}
+            for agreement_id, c in self._changes.items():
+                if c.op == "upsert":
+                    grants[agreement_id] = grant_of_change(c)
+                else:
+                    grants.pop(agreement_id, None)
+            self._cache = (base, AgreementIndex(grants.values(), self.clock))
+        return self._cache[1]
 
     def extends(self, entry: HotlistEntry, camera_agency: str, now: Optional[float] = None) -> bool:
         return self.index().extends(entry, camera_agency, now)

@@ -35,7 +35,7 @@ from pyflink.datastream.state import (ListStateDescriptor, MapStateDescriptor, S
 from alpr.config import Settings
 from alpr.pipelines.flink.envelope import (H_AGENCY, H_CAMERA, H_SEQ, EnvelopeError, alert_message,
                                            dead_letter_message, decode_record, record_to_frame)
-from alpr.records import DEAD, Alert, DeadLetter, Frame, HotlistChange, PlateGroup, record_from_json, stable_id
+from alpr.records import DEAD, AgreementChange, Alert, DeadLetter, Frame, HotlistChange, PlateGroup, stable_id
 
 log = logging.getLogger(__name__)
 
@@ -232,15 +232,17 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
         self.agreements_db = agreements_db
 
     def open(self, ctx: RuntimeContext):
+        from alpr.governance.agreement_feed import engine_agreements
+        from alpr.pipelines.core.agreements import TopicAgreements
         from alpr.pipelines.core.grouping import GroupingStage
         from alpr.pipelines.core.matching import MatchStage
 
         self.stage = GroupingStage(self.settings.grouping)
         self.snapshot = None  # built on first use: from initial entries + broadcast state
-        from alpr.governance.agreement_feed import engine_agreements
-
-        self.match = MatchStage(lambda: self.snapshot, agreements=engine_agreements(
+        # the agreements from the topic (broadcast state) over those from the governance file
+        self.agreements = TopicAgreements(engine_agreements(
             self.settings.hotlist_refresh_s, self.agreements_db, fallback=self.initial_agreements))
+        self.match = MatchStage(lambda: self.snapshot, agreements=self.agreements)
         self.state = ctx.get_state(ValueStateDescriptor("grouping", PICKLED))
         self.timer = ctx.get_state(ValueStateDescriptor("timer", Types.LONG()))
         self.late = ctx.get_state(ValueStateDescriptor("late-timer", Types.LONG()))
@@ -258,14 +260,21 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
 
             snap = HotlistSnapshot.from_entries(self.initial_entries)
             changes = [c for _, c in ctx.get_broadcast_state(HOTLIST_STATE).items()]
-            self.snapshot = snap.apply_all(sorted(changes, key=lambda c: (c.ts, c.entry_id)))
+            for c in sorted((c for c in changes if isinstance(c, AgreementChange)), key=lambda c: c.ts):
+                self.agreements.apply(c)  # restored from a checkpoint
+            self.snapshot = snap.apply_all(sorted((c for c in changes if isinstance(c, HotlistChange)),
+                                                  key=lambda c: (c.ts, c.entry_id)))
         return self.snapshot
 
-    def process_broadcast_element(self, change: HotlistChange, ctx):
+    def process_broadcast_element(self, change, ctx):
         self._snapshot(ctx)
         state = ctx.get_broadcast_state(HOTLIST_STATE)
-        state.put(change.entry_id, change)  # removes stay as tombstones: they mask initial entries
-        self.snapshot = self.snapshot.apply(change)
+        if isinstance(change, AgreementChange):  # approved, or revoked / expired (a tombstone)
+            state.put(change.key, change)
+            self.agreements.apply(change)
+        else:
+            state.put(change.entry_id, change)  # removes stay as tombstones: they mask initial entries
+            self.snapshot = self.snapshot.apply(change)
         self.m_changes.inc()
 
     def _step(self, step, ctx, now: Optional[float]):
@@ -319,21 +328,18 @@ class GroupAndMatch(KeyedBroadcastProcessFunction):
 
 
 class ParseHotlist(ProcessFunction):
-    """Hotlist topic envelope -> HotlistChange (a Kafka tombstone = remove of the key)."""
+    """Hotlist topic envelope -> HotlistChange, or AgreementChange for a key ``agreement:<id>``
+    (a Kafka tombstone = remove of the key)."""
+
+    def open(self, ctx: RuntimeContext):
+        from alpr.connectors.kafka_hotlist import hotlist_change_from_message
+
+        self.parse = hotlist_change_from_message
 
     def process_element(self, envelope, ctx):
         try:
             rec = decode_record(bytes(envelope))
-            if rec.value() is None:
-                key = (rec.key() or b"").decode()
-                if not key:
-                    raise ValueError("tombstone without a key")
-                yield HotlistChange("remove", key, None, ts=rec.timestamp_ms / 1000.0, reason="remove")
-                return
-            change = record_from_json(rec.value())
-            if not isinstance(change, HotlistChange):
-                raise ValueError(f"expected a HotlistChange, got {type(change).__name__}")
-            yield change
+            yield self.parse(rec.key(), rec.value(), ts=rec.timestamp_ms / 1000.0)
         except Exception as exc:  # noqa: BLE001 - a bad change is a dead letter, never a crash loop
             yield DEAD_TAG, _dead("hotlist", f"bad hotlist change: {exc}", "hotlist", bytes(envelope)[:4096])
 
