@@ -161,3 +161,32 @@ def test_recogniser_settings_travel_with_the_request(triton_service, frames, in_
         one.close()
     assert got.ok and [p.plate for p in got.plates] == [p.plate for p in in_process[7]]
     assert all(len(p.candidates) == 1 for p in got.plates)
+
+
+def test_beam_pipeline_counts_a_frame_only_the_server_cannot_decode_as_a_dead_letter(triton_service, frames,
+                                                                                     tmp_path):
+    """``frames_decoded`` counts frames the server really decoded: the header check passes a cut
+    JPEG, the server's decode fails, and the frame is a dead letter, not a decoded frame."""
+    import apache_beam as beam
+
+    from alpr.config import load_settings
+    from alpr.connectors.stores import open_store
+    from alpr.pipelines.graph import run
+
+    bad = Frame("cam-tf", "AG1", 9999, frames[0].capture_ts, _corrupt(frames[1].data))
+    clip = [*frames[:3], bad]
+    settings = load_settings(inference=f"triton+frames://{triton_service.grpc_url}", store=f"sqlite:{tmp_path}/a.db",
+                             alerts_sink=f"jsonl:{tmp_path}/alerts.jsonl", deadletter_sink="store",
+                             print_results=False, hotlist_refresh_s=0.0)
+
+    def source(p):
+        return p | beam.Create(clip) | beam.Map(lambda f: beam.window.TimestampedValue(f, f.capture_ts))
+
+    summary = run(settings, hotlist_entries=[], frames=source)
+    store = open_store(settings.store)
+    try:
+        dead = store.get_dead_letters()
+    finally:
+        store.close()
+    assert summary.counters["frames_decoded"] == 3, summary.counters  # 4 frames in, one only looked like a JPEG
+    assert [(d.stage, d.key) for d in dead] == [("decode", "cam-tf:9999")]

@@ -133,6 +133,8 @@ class _RecognizeFn(beam.DoFn):
             Metrics.counter(NS, "reads").inc()
             yield TimestampedValue(r, r.capture_ts)
         for d in dead:
+            if d.stage == "decode":  # the server decodes (triton+frames://): counted as decoded before
+                Metrics.counter(NS, "frames_decoded").dec()
             yield beam.pvalue.TaggedOutput(DEAD, count_dead(d))
 
     def teardown(self):

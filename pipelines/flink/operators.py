@@ -207,6 +207,8 @@ class RecognizeBatches(KeyedProcessFunction):
         self.m_infer_ms.inc(int(round(self.last_ms)))
         for d in dead:
             self.m_dead.inc()
+            if d.stage == "decode":  # the server decodes (triton+frames://): not decoded after all
+                self.m_decoded.dec()
             yield DEAD_TAG, d
         if reads:
             self.m_reads.inc(len(reads))
