@@ -109,7 +109,7 @@ def alert_line(alert: Alert) -> str:
 
 def cmd_gateway(args) -> int:
     from alpr.connectors.camera.sources import open_source
-    from alpr.connectors.kafka import CameraGateway, stream_rtsp
+    from alpr.connectors.kafka_gateway import CameraGateway, stream_rtsp
 
     wait_for_kafka(args.bootstrap, args.connect_timeout)  # one clear line instead of librdkafka's retries
     gw = CameraGateway(args.bootstrap, args.topic)

@@ -27,7 +27,7 @@ from alpr.records import (AGREEMENT_KEY_PREFIX, AgreementChange, HotlistChange, 
 TopicChange = Union[HotlistChange, AgreementChange]
 
 from .auth import kafka_client_config
-from .kafka import DeliveryError, _flush, _on_delivery, producer_config
+from .kafka_gateway import DeliveryError, _flush, _on_delivery, producer_config
 
 log = logging.getLogger(__name__)
 
