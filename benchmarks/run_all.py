@@ -62,9 +62,9 @@ BENCHES = [
           ("--entries", "200000", "--reads", "50000", "--latency-sample", "20000", "--brute", "50"),
           ("--entries", "2000", "--reads", "2000", "--latency-sample", "500", "--brute", "5"),
           full="bench_matcher.py --entries 1000000 --reads 200000"),
-    Bench("cassandra", "bench_cassandra.py", ("--reads", "6000", "--baseline-reads", "600"),
-          ("--reads", "200", "--baseline-reads", "50", "--rounds", "1"), services=("cassandra",),
-          full="bench_cassandra.py --reads 30000 --baseline-reads 3000 --rounds 3"),
+    Bench("cassandra", "bench_cassandra.py", ("--reads", "3000", "--rounds", "5"),
+          ("--reads", "160", "--rounds", "1", "--sweep", "16,64", "--sweep-reads", "160", "--out", ""),
+          services=("cassandra",), full="bench_cassandra.py --compare-sequential"),
     Bench("kafka", "bench_kafka.py", ("--frames", "300", "--small", "20000"),
           ("--frames", "10", "--small", "200", "--rounds", "1"), services=("kafka",),
           full="bench_kafka.py --frames 1000 --small 100000 --rounds 3"),
@@ -132,8 +132,9 @@ def rows_for(name: str, r: dict) -> list[dict]:
             f"rapidfuzz brute {r['brute_rapidfuzz_per_s_core']}", r["speedup_vs_brute"], ">= 200000")
         row("hotlist match p99 (us)", r["match_p99_us"], None, None, "<= 50")
     elif name == "cassandra":
-        row("Cassandra rows/s, one writer (put_reads)", r["rows_per_s"],
-            f"sync one-by-one {r['baseline_rows_per_s']}", r["speedup_vs_baseline"], ">= 8000")
+        row(f"Cassandra rows/s, the job's reads writer, {r['procs']} processes (node CPU share {r['node_cpu_share']})",
+            r["rows_per_s"], f"execute_concurrent_with_args c={r['best_concurrency']} {r['baseline_rows_per_s']}",
+            r["ratio_vs_baseline"], ">= 0.8x")
     elif name == "kafka":
         row(f"Kafka frames/s, one producer (~{r['frame_bytes_avg'] // 1000} KB, acks=all+idempotent)",
             r["frames_per_s"], f"acks=1 {r['baseline_frames_per_s']}", r["frames_ratio_vs_baseline"])

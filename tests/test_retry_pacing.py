@@ -1,6 +1,6 @@
 """Retries back off with jitter and log once per state change (Cassandra store, Triton backend).
 
-No service is needed: the Cassandra driver's ``Cluster`` and ``execute_concurrent_with_args`` and
+No service is needed: the Cassandra driver's ``Cluster`` and ``execute_concurrent`` and
 Triton's gRPC client are replaced by fakes that fail a given number of times, and the retry
 loops get a fake ``sleep`` (and clock) that records the delays instead of waiting."""
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_pacer_warns_once_per_outage_and_reports_recovery_once(caplog):
 @pytest.fixture
 def fake_cassandra(monkeypatch):
     """A ``Cluster`` whose ``connect`` fails ``connect_failures`` times, and an
-    ``execute_concurrent_with_args`` whose rows fail ``write_failures`` times."""
+    ``execute_concurrent`` whose rows fail ``write_failures`` times."""
     cassandra_cluster = pytest.importorskip("cassandra.cluster")
     import cassandra.concurrent
 
@@ -99,13 +99,13 @@ def fake_cassandra(monkeypatch):
         def shutdown(self):
             pass
 
-    def execute(session, ps, rows, concurrency, raise_on_first_error):
+    def execute(session, statements_and_params, concurrency, raise_on_first_error):
         state["writes"] += 1
         ok = state["writes"] > state["write_failures"]
-        return [(ok, None if ok else TimeoutError("write timed out")) for _ in rows]
+        return [(ok, None if ok else TimeoutError("write timed out")) for _ in statements_and_params]
 
     monkeypatch.setattr(cassandra_cluster, "Cluster", Cluster)
-    monkeypatch.setattr(cassandra.concurrent, "execute_concurrent_with_args", execute)
+    monkeypatch.setattr(cassandra.concurrent, "execute_concurrent", execute)
     return state
 
 

@@ -1,7 +1,7 @@
 """Cassandra adapter of the storage port (schema: ``infra/cassandra/schema.cql``).
 
-Writes use prepared statements with ``USING TTL ?`` and run concurrently
-(``execute_concurrent_with_args``); a failed write is retried with backoff and then raised,
+Writes use prepared statements with ``USING TTL ?`` and run concurrently (``execute_concurrent``;
+a read's three table rows go in one pass); a failed write is retried with backoff and then raised,
 so the Beam bundle fails and is retried instead of losing rows. By default that is
 ``retries`` attempts (3 to 6 s of backoff: delays 0.2 s doubling to at most 5 s, each with
 equal jitter, :class:`alpr.backoff.RetryPacer`); ``retry_budget_s`` (URL query
@@ -154,30 +154,41 @@ class CassandraStore(CassandraRetention):
         return ps
 
     def _write(self, cql: str, rows: list[tuple]) -> int:
-        from cassandra.concurrent import execute_concurrent_with_args
+        return self._write_many([(cql, rows)])
 
-        if not rows:
+    def _write_many(self, writes: list[tuple[str, list[tuple]]]) -> int:
+        """Rows of one or more statements (``[(cql, rows), ...]``) in one concurrent pass
+        (``execute_concurrent``, at most ``concurrency`` in flight); the failed rows are retried
+        together with backoff while ``retries`` / ``retry_budget_s`` allow, then it raises."""
+        from cassandra.concurrent import execute_concurrent
+
+        writes = [(cql, rows) for cql, rows in writes if rows]
+        if not writes:
             return 0
         # a cached statement proves nothing about the server: only a real prepare goes through _retrying
-        ps = self._ps.get(cql) or self._retrying(lambda: self._prep(cql), "prepare")
-        pending = rows
-        table = re.search(r"(?:INTO|FROM)\s+(\w+)", cql)
-        what = f"write to {table.group(1) if table else 'unknown'}"
+        stmts = [self._ps.get(cql) or self._retrying(lambda cql=cql: self._prep(cql), "prepare") for cql, _ in writes]
+        tables = [next(iter(re.findall(r"(?:INTO|FROM)\s+(\w+)", cql)), "unknown") for cql, _ in writes]
+        what = "write to " + ", ".join(dict.fromkeys(tables))
+        pending = [(i, args) for i, (_, rows) in enumerate(writes) for args in rows]
+        total = len(pending)
         pacer = self._pacer
         t0, schedule = pacer.clock(), pacer.backoff()
         while True:
-            results = execute_concurrent_with_args(self._session, ps, pending, concurrency=self.concurrency,
-                                                   raise_on_first_error=False)
-            failed = [args for args, (ok, _res) in zip(pending, results) if not ok]
+            results = execute_concurrent(self._session, [(stmts[i], args) for i, args in pending],
+                                         concurrency=self.concurrency, raise_on_first_error=False)
+            failed = [p for p, (ok, _res) in zip(pending, results) if not ok]
             if not failed:
                 pacer.succeeded(what)
-                return len(rows)
+                return total
             errors = [res for ok, res in results if not ok]
             attempt = schedule.attempt
             if attempt >= self.retries and pacer.clock() - t0 >= self.retry_budget_s:
                 raise RuntimeError(f"cassandra: {len(failed)} write(s) failed after {attempt} retries "
                                    f"({pacer.clock() - t0:.0f}s): {errors[0]}")
-            record_store_retry("cassandra", table.group(1) if table else "unknown", len(failed))
+            for table in dict.fromkeys(tables):
+                n = sum(1 for i, _ in failed if tables[i] == table)
+                if n:
+                    record_store_retry("cassandra", table, n)
             pacer.failed(schedule, f"{what} ({len(failed)} row(s))", errors[0])
             pending = failed
 
@@ -203,10 +214,13 @@ class CassandraStore(CassandraRetention):
             by_cam.append((_day(r.capture_ts), when, *vals, ttl))
             by_id.append((r.read_id, r.plate, _month(r.capture_ts), r.camera_id, _day(r.capture_ts), when,
                           r.agency, r.capture_ts, ttl))
-        self._write(f"INSERT INTO reads_by_plate (month, read_ts, {cols}) VALUES (?, ?, {marks}) USING TTL ?", by_plate)
-        self._write(f"INSERT INTO reads_by_camera_day (day, read_ts, {cols}) VALUES (?, ?, {marks}) USING TTL ?", by_cam)
-        self._write("INSERT INTO reads_by_id (read_id, plate, month, camera_id, day, read_ts, agency, capture_ts) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?", by_id)
+        # the three tables' rows in one concurrent pass: a call of a few reads (the job writes one
+        # recognition batch per call) waits for one round of replies, not three in a row
+        self._write_many([
+            (f"INSERT INTO reads_by_plate (month, read_ts, {cols}) VALUES (?, ?, {marks}) USING TTL ?", by_plate),
+            (f"INSERT INTO reads_by_camera_day (day, read_ts, {cols}) VALUES (?, ?, {marks}) USING TTL ?", by_cam),
+            ("INSERT INTO reads_by_id (read_id, plate, month, camera_id, day, read_ts, agency, capture_ts) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) USING TTL ?", by_id)])
         return len(reads)
 
     def put_groups(self, groups: Iterable[PlateGroup], ttl_s: int) -> int:
