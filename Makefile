@@ -45,13 +45,16 @@ services-down:
 	bash infra/services.sh down all
 
 # The whole suite: unit, pipeline, browser and service-backed tests. The pytest fixtures
-# start Kafka, Cassandra, Flink and Triton once per session on free ports.
+# start Kafka, Cassandra, Flink and Triton once per session on free ports. Two pytest-xdist
+# workers: every service-backed test in one of them, in file order (tests/conftest.py), the
+# rest share out over both meanwhile (much of the service tests' time is waiting on services).
 # pytest prints the 15 slowest tests, then its summary line last.
 PYTEST := $(BIN)/python -m pytest -ra --durations=15
+XDIST := -n 2 --dist loadgroup
 
 test: install system-deps services-fetch
 	@echo "== make: running the test suite"
-	@$(PYTEST) $(PYTEST_ARGS) tests
+	@$(PYTEST) $(XDIST) $(PYTEST_ARGS) tests
 
 test-unit: install
 	@$(PYTEST) -m "not services" $(PYTEST_ARGS) tests

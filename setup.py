@@ -81,6 +81,7 @@ setup(
         "test": [
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.5",  # make test: the service tests in one worker, the rest beside them
             "httpx>=0.27",
             "rapidfuzz>=3",
             "selenium>=4.20",

@@ -120,22 +120,33 @@ def kafka_topics(bootstrap: str, specs: Iterable[str], partitions: int, timeout:
 
 
 # --------------------------------------------------------------------------- Cassandra
-def _cassandra_session(host: str, port: int, connect_timeout: float = 5):
-    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile
+def _cassandra_session(host: str, port: int, connect_timeout: float = 5, retry_s: float = 60.0):
+    """A session to the node; a node that was just (re)started on busy cores may refuse the first
+    connections for a few seconds (seen in CI: the roles step connected, the schema step did
+    not), so connecting is retried for ``retry_s`` seconds."""
+    from cassandra.cluster import EXEC_PROFILE_DEFAULT, Cluster, ExecutionProfile, NoHostAvailable
     from cassandra.policies import RoundRobinPolicy
 
     from alpr.connectors.auth import cassandra_auth_provider  # ALPR_CASSANDRA__* (infra/svcauth.py)
 
-    profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
-    cluster = Cluster([host], port=port, connect_timeout=connect_timeout,
-                      execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5,
-                      auth_provider=cassandra_auth_provider())
-    return cluster, cluster.connect()
+    deadline = time.monotonic() + retry_s
+    while True:
+        profile = ExecutionProfile(load_balancing_policy=RoundRobinPolicy(), request_timeout=60)
+        cluster = Cluster([host], port=port, connect_timeout=connect_timeout,
+                          execution_profiles={EXEC_PROFILE_DEFAULT: profile}, protocol_version=5,
+                          auth_provider=cassandra_auth_provider())
+        try:
+            return cluster, cluster.connect()
+        except NoHostAvailable:
+            cluster.shutdown()
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(2.0)
 
 
 def cassandra_wait(host: str, port: int, timeout: float, pid_file: Optional[str] = None) -> str:
     def probe() -> str:
-        cluster, session = _cassandra_session(host, port)
+        cluster, session = _cassandra_session(host, port, retry_s=0)
         try:
             row = session.execute("SELECT release_version FROM system.local").one()
             return row.release_version

@@ -16,6 +16,19 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "slow: takes more than a few seconds")
 
 
+SERVICE_FIXTURES = ("kafka_service", "cassandra_service", "flink_service", "triton_service")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) every test that uses a real
+    service runs in ONE worker, in file order, so the session's Kafka, Cassandra, Flink and
+    Triton start once and the fault tests that stop them disturb no other test; the other tests
+    share out over both workers meanwhile (they need no service)."""
+    for item in items:
+        if item.get_closest_marker("services") or any(f in item.fixturenames for f in SERVICE_FIXTURES):
+            item.add_marker(pytest.mark.xdist_group("services"))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
