@@ -79,7 +79,7 @@ setup(
     ],
     extras_require={
         "test": [
-            "pytest>=8",
+            "pytest>=8,<9",  # pytest 9 drops pytest-xdist's xdist_group (loadgroup): make test needs it
             "pytest-timeout>=2.3",
             "pytest-xdist>=3.5",  # make test: the service tests in one worker, the rest beside them
             "httpx>=0.27",

@@ -19,14 +19,14 @@ def pytest_configure(config):
 SERVICE_FIXTURES = ("kafka_service", "cassandra_service", "flink_service", "triton_service")
 
 
-def pytest_collection_modifyitems(config, items):
+def pytest_itemcollected(item):
     """Under pytest-xdist (``make test``: ``-n 2 --dist loadgroup``) every test that uses a real
     service runs in ONE worker, in file order, so the session's Kafka, Cassandra, Flink and
     Triton start once and the fault tests that stop them disturb no other test; the other tests
-    share out over both workers meanwhile (they need no service)."""
-    for item in items:
-        if item.get_closest_marker("services") or any(f in item.fixturenames for f in SERVICE_FIXTURES):
-            item.add_marker(pytest.mark.xdist_group("services"))
+    share out over both workers meanwhile (they need no service). Marked as each test is
+    collected: xdist reads the marks in its own ``pytest_collection_modifyitems``."""
+    if item.get_closest_marker("services") or any(f in getattr(item, "fixturenames", ()) for f in SERVICE_FIXTURES):
+        item.add_marker(pytest.mark.xdist_group("services"))
 
 
 @pytest.fixture(scope="session")
