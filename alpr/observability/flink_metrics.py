@@ -83,7 +83,7 @@ def job_metric_names(root: str | Path) -> set[str]:
     check needs no PyFlink): ``g.counter("x")`` / ``g.gauge("x", ...)``; ``store_{self.table}_*``
     expanded with the tables ``job.py`` gives :class:`WriteStore`."""
     flink = Path(root) / "pipelines" / "flink"
-    src = (flink / "operators.py").read_text()
+    src = "\n".join((flink / f).read_text() for f in ("operators.py", "sink_operators.py"))
     tables = re.findall(r'WriteStore\(\s*settings\s*,\s*"(\w+)"\s*\)', (flink / "job.py").read_text())
     names: set[str] = set()
     for name in re.findall(r'\.(?:counter|gauge|meter|distribution)\(\s*f?"([A-Za-z0-9_{}.]+)"', src):
@@ -104,7 +104,7 @@ def unknown_references(refs: Iterable, job_names: set[str]) -> list[str]:
         if r.metric.startswith(JOB_PREFIX):
             if r.metric[len(JOB_PREFIX):] not in job_names:
                 problems.append(f"{r.where}: {r.metric}: the job registers no alpr metric "
-                                f"{r.metric[len(JOB_PREFIX):]!r} (pipelines/flink/operators.py)")
+                                f"{r.metric[len(JOB_PREFIX):]!r} (pipelines/flink/operators.py, sink_operators.py)")
                 continue
         elif r.metric not in SYSTEM:
             problems.append(f"{r.where}: {r.metric} is not a Flink metric this project knows (flink_metrics.SYSTEM)")
