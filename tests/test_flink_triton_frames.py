@@ -13,13 +13,12 @@ import uuid
 
 import pytest
 
-from alpr.config import KafkaConfig, load_settings
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.kafka import CameraGateway
 from alpr.connectors.stores import open_store
 from alpr.connectors.stores.base import ReadQuery
 from alpr.records import Frame
-from flink_helpers import make_topics, publish_ticks, read_topic, wait_for
+from flink_helpers import flink_job_setup, publish_ticks, read_topic, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -41,17 +40,11 @@ def _plate_read_stats(url: str) -> tuple[int, int]:
 def test_flink_job_sends_frames_to_plate_read(kafka_service, cassandra_service, flink_service, triton_service):
     from alpr.pipelines.flink.submit import FlinkRest, run_flink
 
-    run_id = uuid.uuid4().hex[:8]
-    camera, name = f"cam-tf-{run_id}", f"alpr-tf-{run_id}"
-    topics = make_topics(kafka_service.bootstrap, f"tf-{run_id}", partitions=2)
-    kafka = KafkaConfig(bootstrap=kafka_service.bootstrap, frames_topic=topics["frames"],
-                        alerts_topic=topics["alerts"], deadletter_topic=topics["deadletter"],
-                        hotlist_topic=topics["hotlist"], group_id=f"alpr-tf-{run_id}")
-    store_url = (f"cassandra://{cassandra_service.host}:{cassandra_service.port}/{cassandra_service.keyspace}"
-                 "?retry_budget_s=240")
-    settings = load_settings(runner="flink", flink_master=flink_service.master, parallelism=1, source="kafka",
-                             camera_id=camera, agency=AGENCY, inference=f"triton+frames://{triton_service.grpc_url}",
-                             store=store_url, alerts_sink="kafka", deadletter_sink="kafka").replace(kafka=kafka)
+    camera = f"cam-tf-{uuid.uuid4().hex[:8]}"
+    job_setup = flink_job_setup("tf", kafka_service, cassandra_service, flink_service, parallelism=1,
+                                camera_id=camera, agency=AGENCY, inference=f"triton+frames://{triton_service.grpc_url}")
+    name, store_url, settings = job_setup.name, job_setup.store_url, job_setup.settings
+    kafka = settings.kafka
     cam = SyntheticCamera(camera, AGENCY, n_vehicles=1, seed=5, start_ts=time.time())
     frames = list(cam.frames())
     in_view = sorted({t.seq for t in cam.ground_truth()})
