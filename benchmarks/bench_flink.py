@@ -292,11 +292,9 @@ def test_bench_flink(kafka_service, cassandra_service, flink_service, tmp_path_f
         out["latency_target_met"] = bool(fh.get("p99_ms") is not None and fh["p99_ms"] <= 250 + rec_ms)
         out["throughput_target_met"] = out["throughput"]["ratio"] >= 0.85
     finally:
-        try:
-            rest.cancel(jid)
-            rest.wait_state(jid, {"CANCELED"}, timeout=120)
-        finally:
-            store.close()
+        from flink_helpers import cancel_job
+
+        cancel_job(rest, jid, store)
     out["elapsed_s"] = round(time.time() - t_all, 1)
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text(json.dumps(out, indent=1) + "\n")

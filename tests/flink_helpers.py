@@ -226,3 +226,13 @@ def wait_for(fn, ok, timeout: float = 240, every: float = 2.0, what: str = "cond
             return last
         time.sleep(every)
     raise AssertionError(f"{what}: not reached after {timeout:.0f} s (last: {last!r})"[:2000])
+
+
+def cancel_job(rest, jid: str, *closing) -> None:
+    """Cancel the job and wait until it is CANCELED; close ``closing`` (store, publisher) whatever happens."""
+    try:
+        rest.cancel(jid)
+        rest.wait_state(jid, {"CANCELED"}, timeout=120)
+    finally:
+        for c in closing:
+            c.close()

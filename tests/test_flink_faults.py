@@ -38,7 +38,7 @@ from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.stores import open_store
 from flink_faults_helpers import (Phase, Reference, alert_key, first_alert, group_key, kill_taskmanager,
                                   read_key)
-from flink_helpers import flink_job_setup, read_topic, wait_for
+from flink_helpers import cancel_job, flink_job_setup, read_topic, wait_for
 from services import service_runner
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -152,11 +152,7 @@ def job(reference, kafka_service, cassandra_service, flink_service, triton_servi
         rest.wait_running(jid, timeout=300)
         yield j
     finally:
-        try:
-            rest.cancel(jid)
-            rest.wait_state(jid, {"CANCELED"}, timeout=120)
-        finally:
-            store.close()
+        cancel_job(rest, jid, store)
 
 
 def _running(job) -> None:

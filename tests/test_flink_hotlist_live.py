@@ -28,7 +28,7 @@ import pytest
 from alpr.connectors.camera.synthetic import SyntheticCamera
 from alpr.connectors.stores import open_store
 from alpr.records import Alert, HotlistEntry, stable_id
-from flink_helpers import flink_job_setup, publish_frames, publish_ticks, read_topic, wait_for
+from flink_helpers import cancel_job, flink_job_setup, publish_frames, publish_ticks, read_topic, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -86,12 +86,7 @@ def live(kafka_service, cassandra_service, flink_service, tmp_path_factory):
         yield dict(settings=settings, topics=topics, bootstrap=kafka.bootstrap, store=store, rest=rest, jid=jid,
                    publisher=publisher, parallelism=parallelism, t0=time.monotonic())
     finally:
-        try:
-            rest.cancel(jid)
-            rest.wait_state(jid, {"CANCELED"}, timeout=120)
-        finally:
-            store.close()
-            publisher.close()
+        cancel_job(rest, jid, store, publisher)
 
 
 class Pass:
