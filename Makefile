@@ -71,9 +71,16 @@ bench-services: install services-fetch
 	$(BIN)/python benchmarks/run_all.py --services
 
 # Bounded soak: the pipeline under a synthetic load for SOAK_MINUTES, memory/lag/throughput over time.
+# SOAK_RUNNER=flink: the PyFlink job on its own Kafka, Cassandra and Flink cluster (benchmarks/soak_flink.py).
 SOAK_MINUTES ?= 2
+SOAK_RUNNER ?= direct
 soak: install
+ifeq ($(SOAK_RUNNER),flink)
+	$(MAKE) services-fetch
+	$(BIN)/python benchmarks/soak_flink.py --minutes $(SOAK_MINUTES)
+else
 	$(BIN)/python benchmarks/soak.py --minutes $(SOAK_MINUTES)
+endif
 
 eval: install
 	$(BIN)/python benchmarks/eval_accuracy.py

@@ -280,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--det-long-side", type=int, help="detector input long side (default: the recogniser's)")
     ap.add_argument("--fine-long-side", type=int,
                     help="long side of the second, finer detector pass where the first found no sure plate (0 = off)")
+    ap.add_argument("--model-dir", type=Path, help="folder holding det.onnx and rec.onnx (default: the vendored models)")
     ap.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     ap.add_argument("--show-errors", action="store_true")
     ap.add_argument("--misses", type=Path, help="write every miss (want/got/candidates) to this JSON file")
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         kwargs["det_long_side"] = args.det_long_side
     if args.fine_long_side is not None:
         kwargs["fine_long_side"] = args.fine_long_side
-    rec = PlateRecognizer(OnnxBackend(intra_op_threads=args.threads), topn=args.topn, **kwargs)
+    rec = PlateRecognizer(OnnxBackend(args.model_dir, intra_op_threads=args.threads), topn=args.topn, **kwargs)
     rec.recognize(np.full((64, 64, 3), 128, np.uint8))  # warm-up
     wanted = [w.strip() for w in args.sets.split(",") if w.strip()]
     overrides = {"eu": args.eu, "ar": args.ar, "us-crops": args.us_crops, "stills": args.stills}

@@ -146,6 +146,8 @@ class OnnxBackend:
         if "character" not in meta:
             raise BackendError(f"{rec_path} has no 'character' metadata")
         self._charset = charset_from_metadata(meta["character"])
+        self._det_out = self._det.get_outputs()[0].name
+        self._rec_out = self._rec.get_outputs()[0].name
         self.intra_op_threads = intra_op_threads
         self._provenance = {
             "detector": f"ppocrv4-det@sha256:{file_digest(det_path)}",
@@ -163,11 +165,11 @@ class OnnxBackend:
 
     def detect(self, batch: np.ndarray) -> np.ndarray:
         x = _check_batch(batch, "detect")
-        return self._det.run([DET_OUTPUT], {DET_INPUT: x})[0]
+        return self._det.run([self._det_out], {DET_INPUT: x})[0]
 
     def recognize(self, batch: np.ndarray) -> np.ndarray:
         x = _check_batch(batch, "recognize", REC_HEIGHT)
-        return self._rec.run([REC_OUTPUT], {REC_INPUT: x})[0]
+        return self._rec.run([self._rec_out], {REC_INPUT: x})[0]
 
     def __repr__(self) -> str:
         return f"OnnxBackend(model_dir={str(self.model_dir)!r}, intra_op_threads={self.intra_op_threads})"
