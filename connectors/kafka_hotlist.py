@@ -4,7 +4,9 @@ Key = the entry id; value = a :class:`~alpr.records.HotlistChange` JSON (``op: u
 whole entry); a removal is a tombstone (value ``None``), so log compaction keeps exactly the
 live entries and a job that reads the topic from the start rebuilds the full list. The
 streaming job applies each record to its broadcast :class:`HotlistSnapshot` incrementally;
-an expiring entry needs no record: ``expires_at`` travels with it and the matcher honours it.
+an expiring entry needs no record to stop matching (``expires_at`` travels with it and the matcher
+honours it); each governance maintenance run then removes it, which publishes its tombstone, so
+the broadcast state does not keep expired entries for ever.
 
 Hotlist agreements between agencies travel on the same topic (key ``agreement:<id>``, value an
 :class:`~alpr.records.AgreementChange`; revoked, rejected or expired = a tombstone), so a running

@@ -24,7 +24,7 @@ from .errors import StoreFailure, ValidationError
 from .guard import Guard
 from .models import User
 from .pii import personal_data
-from .roles import Action
+from .roles import PLATFORM_AGENCY, Action
 
 log = logging.getLogger(__name__)
 DAY_S = 86_400
@@ -178,3 +178,19 @@ class HotlistService:
         self.guard.log.record(username=user.username, agency=user.agency, action="hotlist_remove",
                               data_elements={"entry_id": entry_id, "plate": mine[0].plate},
                               purpose_code="HOTLIST-ENTRY", case_number=mine[0].case_number, channel=channel)
+
+    def expire_entries(self, now: Optional[float] = None) -> int:
+        """Remove the entries past their expiry (maintenance). Through a publishing store each
+        removal is a tombstone on the hotlist topic, so a running job drops them from its
+        broadcast state instead of keeping them for ever; logged for each owning agency."""
+        now = self.clock() if now is None else now
+        gone = self.hotlists.expired_entries(now)
+        if not gone:
+            return 0
+        self.hotlists.remove_entries([e.entry_id for e in gone])
+        for e in gone:
+            self.guard.log.record(username="system", agency=e.agency or PLATFORM_AGENCY, action="hotlist_expire",
+                                  data_elements={"entry_id": e.entry_id, "list_code": e.list_code,
+                                                 "expires_at": e.expires_at},
+                                  purpose_code="ADMIN", case_number=e.case_number, channel="system")
+        return len(gone)

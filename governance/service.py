@@ -118,17 +118,19 @@ class Governance:
 
     def run_maintenance(self, now: Optional[float] = None) -> dict:
         """Periodic jobs (``alpr serve`` runs this every ``maintenance_interval_s``): purge expired reads,
-        suspend idle accounts, expire share approvals, create the scheduled audit sample."""
+        suspend idle accounts, expire share approvals, agreements and hotlist entries (tombstones on
+        the hotlist topic), create the scheduled audit sample."""
         now = self.clock() if now is None else now
         purged = self.retention.run_purge(now=now)
         suspended = self.auth.suspend_inactive(now)
         expired = self.sharing.expire_approvals(now)
         agreements = self.agreements.expire(now)
+        entries = self.hotlists.expire_entries(now)
         republished = self.feed.resync(self.store.list_agreements()) if self.feed else 0
         audit = self.audits.run_scheduled(now)
         anchor = self.log.anchor_now()
         return {"rows_purged": purged, "suspended": suspended, "shares_expired": expired,
-                "agreements_expired": agreements, "agreements_published": republished,
+                "agreements_expired": agreements, "agreements_published": republished, "entries_expired": entries,
                 "audit_sample": audit.audit_id if audit else None, "anchored_seq": anchor.seq if anchor else None}
 
     def ttl_seconds_for(self, agency: str, capture_ts: Optional[float] = None, now: Optional[float] = None) -> int:

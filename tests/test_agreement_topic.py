@@ -124,3 +124,27 @@ def test_alpr_serve_publishes_agency_entries_and_agreements_to_the_hotlist_topic
         assert changes[1].entry.entry_id == entry.entry_id and changes[1].entry.agency == HOME
     finally:
         gov.close()
+
+
+def test_maintenance_removes_expired_entries_so_the_topic_gets_their_tombstones(tmp_path):
+    from alpr.connectors.kafka_hotlist import PublishingHotlistStore
+
+    gov = make_gov(db_path=str(tmp_path / "g.db"), read_path=str(tmp_path / "r.db"))
+    rec = _Recording()
+    gov.hotlists.hotlists = PublishingHotlistStore(gov.hotlist_store, rec)
+    now = time.time()
+    a_admin = bootstrap(gov, HOME)[0]
+    op, _ = add_user(gov, a_admin, "ofc.expiry", "operator")
+    short, _ = gov.hotlists.add_entry(op, plate="5HOM001", list_code="STOLEN", case_number="C-26-001",
+                                      purpose_code="STOLEN-VEHICLE", expires_at=now + 60)
+    long, _ = gov.hotlists.add_entry(op, plate="5HOM002", list_code="STOLEN", case_number="C-26-002",
+                                     purpose_code="STOLEN-VEHICLE", expires_at=now + DAY)
+    rec.got.clear()
+    assert gov.run_maintenance(now=now + 30)["entries_expired"] == 0 and rec.got == []
+    assert gov.run_maintenance(now=now + 61)["entries_expired"] == 1
+    assert [(c.op, c.entry_id) for c in rec.got] == [("remove", short.entry_id)]
+    assert [e.entry_id for e in gov.hotlist_store.load_entries(0.0)] == [long.entry_id]
+    logged = [r for r in gov.store.access_records() if r.action == "hotlist_expire"]
+    assert [(r.agency, r.data_elements["entry_id"]) for r in logged] == [(HOME, short.entry_id)]
+    assert gov.run_maintenance(now=now + 62)["entries_expired"] == 0  # once only
+    gov.close()

@@ -142,4 +142,9 @@ class HotlistStore(Protocol):
 
     def load_entries(self, now: Optional[float] = None) -> list[HotlistEntry]: ...
 
+    def expired_entries(self, now: Optional[float] = None) -> list[HotlistEntry]:
+        """Entries whose ``expires_at`` has passed (maintenance removes them, so that a live
+        hotlist topic gets their tombstones)."""
+        ...
+
     def hotlist_version(self) -> int: ...

@@ -376,10 +376,15 @@ class CassandraStore(CassandraRetention):
         return self.upsert_entries(entries)
 
     def load_entries(self, now: Optional[float] = None) -> list[HotlistEntry]:
-        now = time.time() if now is None else now
+        return self._entries(time.time() if now is None else now, expired=False)
+
+    def expired_entries(self, now: Optional[float] = None) -> list[HotlistEntry]:
+        return self._entries(time.time() if now is None else now, expired=True)
+
+    def _entries(self, now: float, expired: bool) -> list[HotlistEntry]:
         out = []
         for r in self._rows(f"SELECT {', '.join(HOTLIST_COLS)} FROM hotlist"):
-            if r.expires_at is not None and r.expires_at <= now:
+            if (r.expires_at is not None and r.expires_at <= now) != expired:
                 continue
             d = {c: getattr(r, c) for c in HOTLIST_COLS}
             d["shared_with"] = tuple(d["shared_with"] or ())

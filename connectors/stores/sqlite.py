@@ -282,6 +282,10 @@ class SqliteStore:
         rows = self._query("SELECT body FROM hotlist WHERE expires_at IS NULL OR expires_at > ?", (now,))
         return [HotlistEntry.from_json(b) for (b,) in rows]
 
+    def expired_entries(self, now: Optional[float] = None) -> list[HotlistEntry]:
+        now = time.time() if now is None else now
+        return [HotlistEntry.from_json(b) for (b,) in self._query("SELECT body FROM hotlist WHERE expires_at <= ?", (now,))]
+
     def hotlist_version(self) -> int:
         rows = self._query("SELECT version FROM hotlist_meta WHERE k = 'hotlist'")
         return int(rows[0][0]) if rows else 0
