@@ -1,5 +1,6 @@
-"""Per-camera health of the Flink job: the per-camera detail (frames, last capture time, lag)
-goes to a health topic, not to one metric label per camera (bounded series at 10,000 cameras)."""
+"""Per-camera health of the Flink job (the state machine is :mod:`alpr.pipelines.core.camera_health`):
+the per-camera detail goes to a health topic, not to one metric label per camera (bounded series
+at 10,000 cameras); a processing-time timer reports a camera that stopped sending."""
 
 from __future__ import annotations
 
@@ -8,35 +9,40 @@ import time
 from pyflink.datastream.functions import KeyedProcessFunction, MapFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
+from alpr.pipelines.core import camera_health as core
 from alpr.pipelines.flink.operators import PICKLED
 from alpr.records import Frame
 
 
 class CameraHealth(KeyedProcessFunction):
-    """Per-camera detail (frames, reads, last capture time) goes to a health topic, not to one
-    metric label per camera: keyed by camera, emitted at most every ``every_s`` of event time."""
+    """Keyed by camera: frames counted, a ``status: ok`` record at most every ``every_s`` of
+    event time, and a ``status: silent`` one when no frame arrived for ``silent_after_s``."""
 
-    def __init__(self, every_s: float = 10.0):
-        self.every_s = every_s
+    def __init__(self, every_s: float = 10.0, silent_after_s: float = 60.0):
+        self.every_s, self.silent_after_s = every_s, silent_after_s
 
     def open(self, ctx: RuntimeContext):
-        self.acc = ctx.get_state(ValueStateDescriptor("health", PICKLED))
+        self.state = ctx.get_state(ValueStateDescriptor("health", PICKLED))
+
+    def _emit(self, camera_id: str, body: bytes):
+        from alpr.pipelines.flink.envelope import encode_message
+
+        return encode_message(camera_id.encode(), body, [("schema", core.SCHEMA.encode())])
 
     def process_element(self, frame, ctx):
-        a = self.acc.value() or {"frames": 0, "since": frame.capture_ts, "last": frame.capture_ts}
-        a["frames"] += 1
-        a["last"] = max(a["last"], frame.capture_ts)
-        if a["last"] - a["since"] >= self.every_s:
-            import json
+        now = time.time()
+        s, body = core.observe(self.state.value(), frame.camera_id, frame.agency, frame.capture_ts, now, self.every_s)
+        self.state.update(s)
+        # whole seconds, rounded up: at most one timer per camera per second, never one that fires early
+        ctx.timer_service().register_processing_time_timer((int(now + self.silent_after_s) + 1) * 1000)
+        if body is not None:
+            yield self._emit(frame.camera_id, body)
 
-            from alpr.pipelines.flink.envelope import encode_message
-
-            body = json.dumps({"schema": "CameraHealth/1", "camera_id": frame.camera_id, "agency": frame.agency,
-                               "frames": a["frames"], "window_start": a["since"], "last_capture_ts": a["last"],
-                               "lag_s": round(time.time() - a["last"], 3), "emitted_ts": time.time()}).encode()
-            yield encode_message(frame.camera_id.encode(), body, [("schema", b"CameraHealth/1")])
-            a = {"frames": 0, "since": a["last"], "last": a["last"]}
-        self.acc.update(a)
+    def on_timer(self, timestamp: int, ctx):
+        s, body = core.check_silent(self.state.value(), timestamp / 1000.0, self.silent_after_s)
+        if body is not None:
+            self.state.update(s)
+            yield self._emit(s.camera_id, body)
 
 
 class FrameMeta(MapFunction):
