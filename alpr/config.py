@@ -10,7 +10,12 @@ source               ``synthetic:6``            ``kafka`` (frames topic)
 inference            ``onnx`` (in-process)      ``triton+frames://127.0.0.1:18111``
 store                ``sqlite:.run/alpr.db``    ``cassandra://127.0.0.1:19042/alpr``
 alerts_sink          ``jsonl:.run/alerts.jsonl``  ``kafka`` (alerts topic)
+deadletter_sink      ``store``                  ``kafka`` (dead-letter topic, and the store)
 ===================  =========================  ======================================
+
+With ``runner: flink`` the Flink job reads frames from Kafka and writes alerts and dead letters
+to Kafka, nothing else: ``source``, ``alerts_sink`` and ``deadletter_sink`` then default to
+``kafka`` (:data:`FLINK_RUNNER_SETTINGS`), and any other value is an error naming the setting.
 """
 
 from __future__ import annotations
@@ -32,6 +37,14 @@ _TYPED = {"coerce_numbers_to_str": True}
 
 class ConfigError(ValueError):
     """A setting is missing or out of range."""
+
+
+#: what the Flink job reads and writes: with runner flink these are the defaults and the only values
+FLINK_RUNNER_SETTINGS = {
+    "source": ("kafka", "the job reads the frames topic"),
+    "alerts_sink": ("kafka", "the job writes alerts with a KafkaSink"),
+    "deadletter_sink": ("kafka", "the job writes dead letters to the dead-letter topic and the store"),
+}
 
 
 @dataclass(frozen=True)
@@ -149,10 +162,30 @@ class Settings:
             raise ConfigError(f"fine_long_side must be >= 0 (0 turns the finer pass off), got {self.fine_long_side}")
         if self.state is not None and self.state.upper() not in US_STATES:
             raise ConfigError(f"state must be a US state or DC code such as CA, got {self.state!r}")
+        if self.runner == "flink":
+            _check_flink_runner(self)
         return self
 
     def replace(self, **changes: Any) -> "Settings":
         return dataclasses.replace(self, **changes).validate()
+
+
+def _check_flink_runner(settings: Settings) -> None:
+    """runner flink: the settings the Flink job does not honour are errors, not silently ignored."""
+    for name, (allowed, why) in FLINK_RUNNER_SETTINGS.items():
+        value = getattr(settings, name)
+        if value != allowed:
+            raise ConfigError(f"runner=flink needs {name}={allowed} ({why}), got {name}={value!r}: set it to "
+                              f"{allowed} ({env_name((name,))}) or leave it unset, or use runner=direct")
+
+
+def _runner_defaults(data: dict) -> dict:
+    """runner flink: ``source``, ``alerts_sink`` and ``deadletter_sink`` default to ``kafka``
+    where no layer set them (an explicit other value is refused by :meth:`Settings.validate`)."""
+    if data.get("runner") == "flink":
+        for name, (allowed, _) in FLINK_RUNNER_SETTINGS.items():
+            data.setdefault(name, allowed)
+    return data
 
 
 ENV_PREFIX = "ALPR_"
@@ -280,7 +313,8 @@ def load_settings(path: str | Path | None = None, env: Optional[dict] = None, **
     """Settings from (lowest to highest precedence) defaults, a YAML file, ``ALPR_*`` env vars
     (``ALPR_STORE``, ``ALPR_GROUPING__MIN_READS``...), then keyword overrides. Values are
     converted to their declared types; an unknown key (in any layer) is an error that names
-    the nearest valid one."""
+    the nearest valid one. With runner flink, unset ``source``/``alerts_sink``/``deadletter_sink``
+    are ``kafka``."""
     data: dict = {}
     if path:
         try:
@@ -297,4 +331,4 @@ def load_settings(path: str | Path | None = None, env: Optional[dict] = None, **
              for k, v in overrides.items() if v is not None}
     _check_known(given, Settings, (), lambda p: ".".join(p))
     _merge(data, given)
-    return _typed(data).validate()
+    return _typed(_runner_defaults(data)).validate()

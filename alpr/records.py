@@ -218,7 +218,13 @@ class HotlistEntry(Record):
 
 @dataclass(frozen=True)
 class Alert(Record):
-    """A plate group that hit a hotlist entry."""
+    """A plate group that hit a hotlist entry (``connectors/schemas/alert.v1.schema.json``).
+
+    ``alert_id`` is deterministic: the same vehicle passage and entry always give the same id.
+    Delivery on the alerts topic: the Flink job writes alerts **exactly once** by default (a
+    transactional ``KafkaSink``): consumers read with ``isolation.level=read_committed``. With
+    ``--alerts-delivery at-least-once`` a replay may repeat an alert with the same id: consumers
+    deduplicate on ``alert_id``."""
 
     alert_id: str
     group_id: str

@@ -101,9 +101,12 @@ def cmd_run(args) -> int:
     if args.hotlist:
         entries = _load_hotlist_file(args.hotlist, args.hotlist_list)
     if settings.runner == "flink":  # the long-running streaming job, submitted to the Flink cluster
+        from alpr.pipelines.flink.options import JobOptions
         from alpr.pipelines.flink.submit import run_flink
 
-        return run_flink(settings, hotlist=args.hotlist, hotlist_list=args.hotlist_list, follow=args.follow)
+        return run_flink(settings, hotlist=args.hotlist, hotlist_list=args.hotlist_list, follow=args.follow,
+                         options=JobOptions.from_args(args))
+    _refuse_flink_options(args)
     _preflight(settings)
     # Beam (runner direct): one bounded run; a Kafka source is read up to its current end, then
     # committed. The long-running streaming job is the Flink one (runner flink, alpr.pipelines.flink).
@@ -115,6 +118,37 @@ def cmd_run(args) -> int:
     finally:
         close()
     return 0
+
+
+FLINK_OPTIONS = ("alerts_delivery", "checkpoint_dir", "health_topic", "starting_offsets", "from_savepoint",
+                 "allow_non_restored_state")
+
+
+def _refuse_flink_options(args) -> None:
+    """A Flink job option on the direct runner would be ignored: say so instead."""
+    given = [f"--{name.replace('_', '-')}" for name in FLINK_OPTIONS if getattr(args, name, None)]
+    if given:
+        raise ValueError(f"{', '.join(given)}: options of the Flink job, for --runner flink only")
+
+
+def _add_flink_options(p: argparse.ArgumentParser) -> None:
+    """``alpr run``'s options of the Flink job (``--runner flink``); unset: the job's defaults."""
+    from alpr.pipelines.flink.options import DEFAULT_DELIVERY, DELIVERY, STARTING_OFFSETS
+
+    g = p.add_argument_group("Flink job (--runner flink)")
+    g.add_argument("--alerts-delivery", choices=DELIVERY,
+                   help=f"alerts to Kafka: {DEFAULT_DELIVERY} (default; transactional KafkaSink, consumers read "
+                        "with isolation.level=read_committed) or at-least-once (at once; consumers dedupe on alert_id)")
+    g.add_argument("--checkpoint-dir", metavar="URI",
+                   help="checkpoint directory: file:///path, s3://bucket/path, or a local path (default: the "
+                        "cluster's execution.checkpointing.dir)")
+    g.add_argument("--health-topic", metavar="TOPIC", help="per-camera health records to this topic (default: off)")
+    g.add_argument("--starting-offsets", choices=STARTING_OFFSETS,
+                   help="where the frames source starts without restored state (default: committed)")
+    g.add_argument("--from-savepoint", metavar="PATH",
+                   help="restore the job's state from this savepoint (flink run -s PATH): the upgrade path")
+    g.add_argument("--allow-non-restored-state", action="store_true",
+                   help="with --from-savepoint: skip savepoint state that maps to no operator of the new job")
 
 
 def _preflight(settings) -> None:
@@ -204,6 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hotlist-list", default="HOT", help="list code for --hotlist rows that carry none")
     p.add_argument("--follow", action="store_true",
                    help="runner flink: stay attached, exit when the job ends (non-zero unless it FINISHED)")
+    _add_flink_options(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("synth", help="write a synthetic camera clip with ground truth")

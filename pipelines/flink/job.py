@@ -23,9 +23,9 @@ import os
 import sys
 from typing import Optional, Sequence
 
-log = logging.getLogger("alpr.flink.job")
+from alpr.pipelines.flink.options import DEFAULT_DELIVERY, DELIVERY, STARTING_OFFSETS
 
-DELIVERY = ("at-least-once", "exactly-once")
+log = logging.getLogger("alpr.flink.job")
 
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
@@ -40,9 +40,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                    help="governance SQLite file with the hotlist agreements between agencies (default "
                         "$ALPR_GOV_DB_PATH or .run/governance.db): loaded at submission, reloaded by the "
                         "operators every hotlist_refresh_s where they can read it")
-    p.add_argument("--alerts-delivery", choices=DELIVERY, default="at-least-once",
-                   help="at-least-once: alerts at once, consumers dedupe on alert_id; exactly-once: "
-                        "transactional KafkaSink, visible to read_committed consumers at each checkpoint")
+    p.add_argument("--alerts-delivery", choices=DELIVERY, default=DEFAULT_DELIVERY,
+                   help="exactly-once (default): transactional KafkaSink, visible to read_committed consumers "
+                        "at each checkpoint; at-least-once: alerts at once, consumers dedupe on alert_id")
     p.add_argument("--checkpoint-interval-ms", type=int, default=2000)
     p.add_argument("--checkpoint-dir", help="file:// or s3:// URI (default: the cluster's execution.checkpointing.dir)")
     p.add_argument("--state-backend", choices=("rocksdb", "forst", "hashmap"), default="rocksdb")
@@ -50,7 +50,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     p.add_argument("--shards", type=int, default=None, help="recognition shards (default 4 x parallelism)")
     p.add_argument("--out-of-orderness-ms", type=int, default=1000)
     p.add_argument("--idleness-ms", type=int, default=5000, help="a partition this quiet stops holding the watermark")
-    p.add_argument("--starting-offsets", choices=("committed", "earliest", "latest"), default="committed")
+    p.add_argument("--starting-offsets", choices=STARTING_OFFSETS, default="committed")
     p.add_argument("--health-topic", default="", help="per-camera health records (empty: off)")
     p.add_argument("--jars", default="", help="':'-separated jar paths (default: from infra/ and the cache)")
     p.add_argument("--local", action="store_true", help="run in a local MiniCluster (tests, debugging)")
@@ -58,9 +58,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 def _settings(args):
+    """The settings of ``alpr run --runner flink``: runner flink whatever the environment says, so
+    that the Flink runner's defaults and checks apply (Kafka source and sinks), also where the job
+    is started without ``alpr run`` (the Kubernetes operator's PythonDriver)."""
     from alpr.config import load_settings
 
-    return load_settings(args.config)
+    return load_settings(args.config, runner="flink")
 
 
 def _java_watermarks(out_of_orderness_ms: int, idleness_ms: int):

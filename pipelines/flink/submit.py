@@ -2,7 +2,8 @@
 
 The job runs in the Flink job environment (PyFlink 2.2 + Beam 2.61, its own venv: see
 infra/flink/README.md), never in the project venv, so submission is a subprocess:
-``<flink home>/bin/flink run -m HOST:PORT -py pipelines/flink/job.py -pyexec PY -pyclientexec PY -- ARGS``.
+``<flink home>/bin/flink run -m HOST:PORT [-s SAVEPOINT] -py pipelines/flink/job.py -pyexec PY -pyclientexec PY
+-- ARGS`` (the options ``alpr run`` passes on: :mod:`alpr.pipelines.flink.options`).
 Nothing here imports PyFlink.
 """
 
@@ -22,6 +23,7 @@ from typing import Optional, Sequence
 
 # FlinkError and FlinkEnvironmentMissing live in locate (no PyFlink there either) and are re-exported here
 from alpr.pipelines.flink.locate import FlinkEnvironmentMissing, FlinkError, FlinkPaths, flink_paths  # noqa: F401
+from alpr.pipelines.flink.options import JobOptions
 
 log = logging.getLogger(__name__)
 JOB_PY = Path(__file__).resolve().with_name("job.py")
@@ -37,23 +39,26 @@ def failure_reason(output: str) -> str:
     return (causes or lines or ["no output"])[-1]
 
 
-def submit_command(master: str, job_args: Sequence[str] = (), paths: Optional[FlinkPaths] = None) -> list[str]:
+def submit_command(master: str, job_args: Sequence[str] = (), paths: Optional[FlinkPaths] = None,
+                   run_args: Sequence[str] = ()) -> list[str]:
+    """``bin/flink run -m MASTER [RUN_ARGS] -py job.py ... -- JOB_ARGS``: ``run_args`` are
+    ``flink run``'s own options (``-s SAVEPOINT``), ``job_args`` the job's (``--alerts-delivery``)."""
     p = paths or flink_paths()
     py = str(p.python)
-    return [str(p.home / "bin" / "flink"), "run", "-m", master, "-py", str(JOB_PY),
+    return [str(p.home / "bin" / "flink"), "run", "-m", master, *run_args, "-py", str(JOB_PY),
             "-pyexec", py, "-pyclientexec", py, "--", *job_args]
 
 
 def submit(master: str, job_args: Sequence[str] = (), env: Optional[dict] = None, timeout: float = 300,
-           paths: Optional[FlinkPaths] = None, conf_dir: Optional[str] = None) -> str:
+           paths: Optional[FlinkPaths] = None, conf_dir: Optional[str] = None, run_args: Sequence[str] = ()) -> str:
     """Submit; returns the job id once the cluster accepted the job."""
     p = (paths or flink_paths()).check()
     run_env = dict(os.environ if env is None else env)
     run_env.setdefault("FLINK_CONF_DIR", conf_dir or str(p.home / "conf"))
     run_env.setdefault("FLINK_LOG_DIR", tempfile.mkdtemp(prefix="alpr-flink-client-"))
     try:
-        out = subprocess.run(submit_command(master, job_args, p), env=run_env, capture_output=True, text=True,
-                             timeout=timeout)
+        out = subprocess.run(submit_command(master, job_args, p, run_args), env=run_env, capture_output=True,
+                             text=True, timeout=timeout)
     except subprocess.TimeoutExpired as exc:
         raise FlinkError(f"flink run -m {master} did not finish within {timeout:.0f}s") from exc
     found = re.search(r"JOB_ID=([0-9a-f]{32})", out.stdout) or re.search(r"JobID ([0-9a-f]{32})", out.stdout)
@@ -174,20 +179,36 @@ class FlinkRest:
         return total
 
 
-def run_flink(settings, hotlist: Optional[str] = None, hotlist_list: str = "HOT", follow: bool = False,
-              extra_args: Sequence[str] = (), poll_s: float = 5.0) -> int:
-    """``alpr run --runner flink``: the settings travel as ``ALPR_*`` environment (the job loads
-    them the same way); ``flink_master=[local]`` runs a MiniCluster in a child process."""
-    args = list(extra_args)
+def flink_job_args(settings, hotlist: Optional[str] = None, hotlist_list: str = "HOT",
+             options: Optional[JobOptions] = None, extra_args: Sequence[str] = ()) -> list[str]:
+    """The job's arguments: ``options`` (``alpr run``'s flags), the hotlist file, the parallelism,
+    then ``extra_args`` (last, so an explicit one wins)."""
+    args = list((options or JobOptions()).job_args())
     if hotlist:
         args += ["--hotlist", str(Path(hotlist).resolve()), "--hotlist-list", hotlist_list]
     if settings.parallelism and settings.parallelism > 1:
         args += ["--parallelism", str(settings.parallelism)]
+    return args + list(extra_args)
+
+
+def _is_local(master: str) -> bool:
+    return master in ("[local]", "local", "")
+
+
+def run_flink(settings, hotlist: Optional[str] = None, hotlist_list: str = "HOT", follow: bool = False,
+              extra_args: Sequence[str] = (), poll_s: float = 5.0, options: Optional[JobOptions] = None) -> int:
+    """``alpr run --runner flink``: the settings travel as ``ALPR_*`` environment (the job loads
+    them the same way); ``flink_master=[local]`` runs a MiniCluster in a child process."""
+    options = options or JobOptions()
+    args = flink_job_args(settings, hotlist, hotlist_list, options, extra_args)
     env = dict(os.environ)
     env.update(settings_env(settings))
-    if settings.flink_master in ("[local]", "local", ""):
+    if _is_local(settings.flink_master):
+        if options.run_args():
+            raise FlinkError("--from-savepoint restores a job on a Flink cluster: set flink_master "
+                             "(ALPR_FLINK_MASTER=host:port); [local] starts a fresh MiniCluster")
         return run_local(args, env=env)
-    jid = submit(settings.flink_master, args, env=env)
+    jid = submit(settings.flink_master, args, env=env, run_args=options.run_args())
     rest = FlinkRest(settings.flink_master)
     print(f"submitted flink job {jid} to {rest.url} (state {rest.state(jid)})", flush=True)
     if not follow:
