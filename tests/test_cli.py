@@ -89,3 +89,17 @@ def test_synth_clip_then_run_on_the_folder(tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out  # (--debug: groups print with their plates)
     groups = [l for l in out.splitlines() if l.startswith("GROUP")]
     assert any(plate in g and "reads=1 " not in g for g in groups), groups
+
+
+@pytest.mark.parametrize("header,row", [("plate,list_code,agency", "7AAA111,HOT,PSPD"),
+                                        ("plate,list_code,shared_with", "7AAA111,HOT,DHSPD")])
+def test_a_run_hotlist_file_cannot_make_entries_an_agencys_own_or_share_them(tmp_path, capsys, header, row):
+    """`alpr run --hotlist` has no login, purpose or access log: its file is a shared list. An
+    agency's (covert) entries and their extension to other agencies come through the logged,
+    owner-scoped import, the API and agreements, never through a file given to a run."""
+    hot = tmp_path / "hot.csv"
+    hot.write_text(f"{header}\n{row}\n")
+    status = main(["run", "--source", "synthetic:1", "--store", f"sqlite:{tmp_path}/s.db", "--hotlist", str(hot)])
+    err = capsys.readouterr().err
+    assert status != 0 and "a file given to `alpr run` is a shared list" in err
+    assert "7AAA111" not in err  # the message names the problem, not the plate

@@ -159,11 +159,9 @@ def _preflight(settings) -> None:
 
 
 def _load_hotlist_file(path: str, list_code: str):
-    from alpr.connectors.hotlists import ImportOptions, load_file
+    from alpr.connectors.hotlists import load_run_list
 
-    report = load_file(path, opts=ImportOptions(list_code=list_code, list_name=list_code))
-    if report.errors:
-        raise ValueError(f"hotlist {path}: {'; '.join(report.errors)}")
+    report = load_run_list(path, list_code)
     for rej in report.rejected:
         print(f"hotlist {path}:{rej.line_no}: rejected: {rej.reason}", file=sys.stderr)
     return report.entries

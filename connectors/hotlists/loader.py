@@ -108,3 +108,21 @@ def apply_import(store: HotlistStore, report: ImportReport, list_code: str, mode
     if removals:
         n += store.remove_entries(removals)
     return n
+
+
+def load_run_list(path: str | Path, list_code: str) -> ImportReport:
+    """The hotlist file that ``alpr run --hotlist`` (and the Flink job's ``--hotlist``) starts with:
+    a shared list, applied to every agency's cameras like the state feeds. Such a run has no login,
+    purpose or access log, so the file may not make entries an agency's own or extend them to
+    other agencies (``agency`` / ``shared_with`` columns): those come through ``alpr hotlist
+    import`` or the API (owner-scoped and logged) and agreements. ValueError names the problem;
+    the report's rejected rows are the caller's to show."""
+    report = load_file(path, opts=ImportOptions(list_code=list_code, list_name=list_code))
+    if report.errors:
+        raise ValueError(f"hotlist {path}: {'; '.join(report.errors)}")
+    scoped = sum(1 for e in report.entries if e.agency or e.shared_with)
+    if scoped:
+        raise ValueError(f"hotlist {path}: {scoped} entr{'y' if scoped == 1 else 'ies'} with an agency or shared_with: "
+                         "a file given to `alpr run` is a shared list for every agency's cameras; an agency's "
+                         "own entries come through `alpr hotlist import --user ...` or the API (logged, owner-scoped)")
+    return report

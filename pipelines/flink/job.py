@@ -258,11 +258,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     settings = _settings(args)
     entries = ()
     if args.hotlist:
-        from alpr.connectors.hotlists import ImportOptions, load_file
+        from alpr.connectors.hotlists import load_run_list
 
-        report = load_file(args.hotlist, opts=ImportOptions(list_code=args.hotlist_list, list_name=args.hotlist_list))
-        if report.errors:
-            raise SystemExit(f"hotlist {args.hotlist}: {'; '.join(report.errors)}")
+        try:
+            report = load_run_list(args.hotlist, args.hotlist_list)
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from exc
+        if report.rejected:  # line numbers only: a reason may quote a plate, and logs hold no plates
+            logging.getLogger(__name__).warning("hotlist %s: %d row(s) rejected, lines %s", args.hotlist,
+                                                len(report.rejected), [r.line_no for r in report.rejected][:50])
         entries = tuple(report.entries)
     from alpr.governance.agreement_feed import governance_db_path, load_grants
 
