@@ -109,6 +109,7 @@ def test_cassandra_store_retention_from_capture_time(cassandra_service):
 
     from alpr.connectors.stores.base import DAY_S, ReadQuery, RetentionStore, ttl_seconds_for
     from alpr.connectors.stores.cassandra import CassandraStore
+    from alpr.records import PlateGroup
     from governance_helpers import read
 
     store = CassandraStore.from_url(f"cassandra://{cassandra_service.host}:{cassandra_service.port}/"
@@ -122,7 +123,12 @@ def test_cassandra_store_retention_from_capture_time(cassandra_service):
         r800 = read(f"c800-{tag}", f"8C{tag}", agency=ag, ts=now - 800 * DAY_S)
         o400 = read(f"o400-{tag}", f"4O{tag}", agency=other, ts=now - 400 * DAY_S)
         store.put_reads([r400, r800, o400], ttl_s=365 * DAY_S)  # the old bug: TTL from the write time
+        g400, g800 = (PlateGroup(f"g{d}-{tag}", f"cam-{tag}", ag, now - d * DAY_S, now - d * DAY_S + 3, 1, 4,
+                                 f"{d // 100}G{tag}", 91.0, "r", (), ("r",), 1) for d in (400, 800))
+        store.put_groups([g400, g800], ttl_s=365 * DAY_S)
         store.set_agency_retention(ag, 730, now)
+        [kept] = [g for g in store.get_groups(f"cam-{tag}") if g.agency == ag]  # the 800-day group is gone
+        assert kept.group_id == g400.group_id and abs(kept.expires_at - (g400.epoch_start + 730 * DAY_S)) < 5
         assert store.agency_retention_days(ag) == 730
         assert abs(store.read_expiry(r400.read_id) - (r400.capture_ts + 730 * DAY_S)) < 5
         assert store.read_expiry(r800.read_id) is None  # past 730 days: gone at once

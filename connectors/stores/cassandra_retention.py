@@ -1,15 +1,16 @@
 """Per-agency retention on Cassandra (mixed into :class:`~alpr.connectors.stores.cassandra.CassandraStore`).
 
 Cassandra cannot change a TTL in place: :meth:`set_agency_retention` rewrites each of the
-agency's reads and alerts with the TTL left from its capture time, and
+agency's reads, alerts and vehicle groups with the TTL left from its capture time, and
 :meth:`purge_past_retention` deletes rows whose capture time is past their agency's retention
 whatever TTL they were written with (the maintenance job). Uses the host store's ``_rows``,
-``_write``, ``_retrying``, ``_read``, ``put_reads`` and ``put_alerts``.
+``_write``, ``_retrying``, ``_read``, ``put_reads``, ``put_alerts``, ``put_groups`` and ``get_groups``.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Optional
 
 from alpr.records import Alert, PlateRead
@@ -72,6 +73,22 @@ class CassandraRetention:
                             [(agency, a.day, a.alert_ts, a.alert_id)])
             else:
                 self.put_alerts([Alert(**{c: getattr(a, c) for c in ALERT_COLS})], ttl)
+            n += 1
+        return n + self._retime_groups(agency, days, now)
+
+    def _retime_groups(self, agency: str, days: int, now: float) -> int:
+        """The agency's vehicle groups, rewritten like its reads (expiry from the group's start)."""
+        from .cassandra import _day, _utc
+        n = 0
+        for g in self.get_groups():
+            if g.agency != agency:
+                continue
+            ttl = retention_ttl_s(g.epoch_start, days, now)
+            if ttl <= 0:
+                self._write("DELETE FROM plate_groups WHERE camera_id = ? AND day = ? AND start_ts = ? AND group_id = ?",
+                            [(g.camera_id, _day(g.epoch_start), _utc(g.epoch_start), g.group_id)])
+            else:
+                self.put_groups([replace(g, expires_at=g.epoch_start + days * DAY_S)], ttl)
             n += 1
         return n
 
