@@ -11,6 +11,10 @@ clock, hasher and secret box). Rules:
   an active account back to ``pending``: nobody logs in until a supervisor approves it again, and
   that supervisor may not be the one who re-issued the link (two-person rule). Otherwise whoever
   holds the link could set the user's password and MFA and act under their name.
+* Two-person rule for new accounts: the supervisor who created an account (and so issued its
+  enrolment link) may not give it its first approval; another supervisor of the agency must. An
+  agency's administrator and a second supervisor (``bootstrap_admin(role="designee")``, only while
+  the administrator is the one active supervisor) are bootstrapped from the server.
 * Every refusal is logged (1798.90.52: every access attempt, allowed or not).
 """
 
@@ -32,6 +36,7 @@ from .store import GovernanceStore
 
 DAY_S = 86_400
 MIN_PASSWORD_LEN = 12
+SUPERVISOR_ROLES = (Role.ADMINISTRATOR.value, Role.DESIGNEE.value)  # may approve accounts
 
 
 def new_token() -> str:
@@ -94,18 +99,19 @@ class AccountAdmin:
     # -- account lifecycle -------------------------------------------------------
     def bootstrap_admin(self, username: str, agency: str, password: str, display_name: str = "",
                         title: str = "Deputy Chief", training_course: str = "ALPR administrator training",
-                        channel: str = "cli") -> tuple[User, str]:
+                        channel: str = "cli", role: str = "") -> tuple[User, str]:
         """Create the first administrator (only when the agency has none). Returns (user, TOTP secret).
-        For ``agency == PLATFORM`` the account gets the ``platform`` role (agency registry only)."""
-        role = Role.PLATFORM.value if agency == PLATFORM_AGENCY else Role.ADMINISTRATOR.value
-        if any(u.role == role and u.agency == agency and u.status != "separated"
-               for u in self.store.list_users(agency)):
-            raise PermissionDenied(f"agency {agency} already has an administrator; use `alpr users create`")
+        For ``agency == PLATFORM`` the account gets the ``platform`` role (agency registry only).
+        ``role="designee"`` bootstraps the agency's second supervisor, only while its administrator
+        is its one active supervisor: every later account is created by one supervisor and approved by
+        another (two-person rule, :meth:`approve_user`)."""
+        role = self._bootstrap_role(agency, role)
         check_password_strength(password)
         now = self.clock()
         secret = pyotp.random_base32()
+        titles = {Role.ADMINISTRATOR.value: title, Role.DESIGNEE.value: "Designee"}
         user = User(username=username, agency=agency, role=role, display_name=display_name,
-                    title=title if role == Role.ADMINISTRATOR.value else "Platform operator", status="active",
+                    title=titles.get(role, "Platform operator"), status="active",
                     password_hash=self.hasher.hash(password), totp_secret=self.box.seal(secret),  # type: ignore[attr-defined]
                     created_by="bootstrap", created_ts=now, approved_by="bootstrap", approved_ts=now,
                     last_activity_ts=now)
@@ -116,6 +122,24 @@ class AccountAdmin:
                                                now + self.settings.training_valid_days * DAY_S, "bootstrap"))
         self._admin_log(username, agency, "user_bootstrap", username, channel)
         return user, secret
+
+    def _bootstrap_role(self, agency: str, role: str) -> str:
+        """The role a bootstrap may create now (see :meth:`bootstrap_admin`), else PermissionDenied."""
+        live = [u for u in self.store.list_users(agency) if u.agency == agency and u.status != "separated"]
+        if agency == PLATFORM_AGENCY or role in ("", Role.ADMINISTRATOR.value, Role.PLATFORM.value):
+            role = Role.PLATFORM.value if agency == PLATFORM_AGENCY else Role.ADMINISTRATOR.value
+            if any(u.role == role for u in live):
+                raise PermissionDenied(f"agency {agency} already has an administrator; use `alpr users create`")
+            return role
+        if role != Role.DESIGNEE.value:
+            raise ValidationError("a bootstrap creates an administrator, a designee or (--platform) the platform "
+                                  "operator; other accounts are created with `alpr users create`")
+        supervisors = [u for u in live if u.role in SUPERVISOR_ROLES and u.status == "active"]
+        if [u.role for u in supervisors] != [Role.ADMINISTRATOR.value]:
+            raise PermissionDenied(f"a designee is bootstrapped only while the administrator is agency {agency}'s "
+                                   "one active supervisor; use `alpr users create` and have another supervisor "
+                                   "approve")
+        return role
 
     def create_user(self, actor: User, username: str, agency: str, role: str, display_name: str = "",
                     title: str = "", channel: str = "api") -> tuple[User, str]:
@@ -188,12 +212,19 @@ class AccountAdmin:
 
     def approve_user(self, actor: User, username: str, channel: str = "api") -> User:
         """Supervisor approval (audit rec. 21): activates a pending or suspended account; never by its
-        holder, nor by the supervisor who re-issued its enrolment link."""
+        holder, nor (first approval) by the supervisor who created it, nor by the supervisor who
+        re-issued its enrolment link: whoever issued a link may have enrolled in the holder's name."""
         user = self._managed(actor, username, Action.APPROVE_USERS, channel)
         now = self.clock()
         try:
             if actor.username == username:
                 raise PermissionDenied("an account cannot be approved by its own holder")
+            if not user.approved_by and user.created_by == actor.username:
+                raise PermissionDenied(f"two-person rule: {actor.username} created {username} and issued its "
+                                       "enrolment link, so another supervisor (administrator or designee of "
+                                       f"{actor.agency}) must approve the account; an agency whose administrator "
+                                       "is its one supervisor bootstraps a second with "
+                                       "`alpr users bootstrap --role designee`")
             if user.reissued_by and user.reissued_by == actor.username:
                 raise PermissionDenied(f"two-person rule: {actor.username} re-issued the enrolment link of "
                                        f"{username}, so another supervisor must approve the account")

@@ -103,11 +103,11 @@ class AuthService(AccountAdmin):
 
     def _reauth(self, user: User, password: str, totp_code: str, action: str, channel: str) -> None:
         current = self._get(user.username)
-        if not (self._password_ok(current, password) and self._totp_step(current, totp_code) is not None):
+        step = self._totp_step(current, totp_code) if self._password_ok(current, password) else None
+        if step is None or not self.store.claim_totp_step(current.username, step):
             self.log.record(username=user.username, agency=user.agency, action=action, channel=channel,
                             outcome="denied", detail="bad password or MFA code", purpose_code="AUTH")
             raise AuthenticationError("password or MFA code is wrong")
-        self.store.put_user(_replace(current, totp_last_step=self._totp_step(current, totp_code)))
 
     def _password_ok(self, user: Optional[User], password: str) -> bool:
         try:
@@ -154,13 +154,11 @@ class AuthService(AccountAdmin):
         if user.locked_until and user.locked_until > now:
             raise fail("account locked")
         step = self._totp_step(user, totp_code) if pw_ok else None
-        if step is None:
-            failures = user.failed_logins + 1
-            locked = now + self.settings.lockout_s if failures >= self.settings.max_failed_logins else None
-            self.store.put_user(_replace(user, failed_logins=0 if locked else failures, locked_until=locked))
+        # the code is spent by an atomic compare-and-set: of concurrent logins with one code, one wins
+        if step is None or not self.store.claim_totp_step(username, step):
+            self._count_failed_login(user, now)
             raise fail("bad password" if not pw_ok else "bad or reused MFA code")
         user = _replace(user, totp_last_step=step)
-        self.store.put_user(user)
         if user.status != "active":
             raise fail(f"account {user.status}", f"account is {user.status}; contact the ALPR administrator")
         last = user.last_activity_ts or user.approved_ts or user.created_ts
@@ -174,6 +172,11 @@ class AuthService(AccountAdmin):
         self.store.put_session(session)
         self.log.record(username=username, agency=user.agency, action="login", channel=channel, purpose_code="AUTH")
         return token, session
+
+    def _count_failed_login(self, user: User, now: float) -> None:
+        failures = user.failed_logins + 1
+        locked = now + self.settings.lockout_s if failures >= self.settings.max_failed_logins else None
+        self.store.put_user(_replace(user, failed_logins=0 if locked else failures, locked_until=locked))
 
     def authenticate(self, token: Optional[str], channel: str = "api") -> User:
         """The session's user; every refused token is logged (1798.90.52: failed attempts too)."""

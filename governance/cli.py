@@ -5,7 +5,8 @@ on its subparsers and then ``args.func(args)`` (each handler returns an exit cod
     alpr audit verify [--anchors FILE]... [--mirror [--access-log-mirror SPEC]]
     alpr audit anchor
     alpr evidence export --case C --out F.zip --user U [--totp CODE]   (password: $ALPR_PASSWORD or prompt)
-    alpr users bootstrap --username U --agency A [--display-name N] | --platform  (password: $ALPR_ADMIN_PASSWORD)
+    alpr users bootstrap --username U --agency A [--role designee] [--display-name N] | --platform
+                                                              (password: $ALPR_ADMIN_PASSWORD)
     alpr users create --user ADMIN --username U --role R     -> a one-time enrolment link for U
     alpr users enrol --token T                                (U's new password: $ALPR_NEW_PASSWORD or prompt)
     alpr users approve|train|suspend|unlock|reenrol --user ADMIN --username U [--course C] [--reason R]
@@ -141,8 +142,9 @@ def cmd_users_bootstrap(args: argparse.Namespace) -> int:
         password = _secret("ALPR_ADMIN_PASSWORD", f"new password for {args.username}: ")
         agency = PLATFORM_AGENCY if args.platform else (args.agency or gov.settings.home_agency)
         user, secret = gov.auth.bootstrap_admin(args.username, agency, password,
-                                                display_name=args.display_name or args.username)
-        print(f"{'platform operator' if args.platform else 'administrator'} {user.username} ({user.agency}) created.")
+                                                display_name=args.display_name or args.username,
+                                                role="" if args.platform else args.role)
+        print(f"{'platform operator' if args.platform else user.role} {user.username} ({user.agency}) created.")
         print(f"TOTP secret (shown once, add it to an authenticator app now): {secret}")
         print(f"otpauth URI: {pyotp.TOTP(secret).provisioning_uri(name=user.username, issuer_name='alpr-stream')}")
         return 0
@@ -314,13 +316,17 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     users = subparsers.add_parser("users", help="user accounts")
     usub = users.add_subparsers(dest="users_cmd", required=True)
-    p = usub.add_parser("bootstrap", help="create an agency's first administrator, or (--platform) the platform "
+    p = usub.add_parser("bootstrap", help="create an agency's first administrator (--role designee: its second "
+                                          "supervisor), or (--platform) the platform "
                                           "operator (password: $ALPR_ADMIN_PASSWORD)")
     _common(p)
     p.add_argument("--username", required=True)
     p.add_argument("--agency")
     p.add_argument("--platform", action="store_true",
                    help="the platform operator: maintains the recipient-agency registry only")
+    p.add_argument("--role", choices=("administrator", "designee"), default="administrator",
+                   help="designee: the agency's second supervisor, only while its administrator is its one "
+                        "supervisor (the creator of an account may not approve it: two-person rule)")
     p.add_argument("--display-name")
     p.set_defaults(func=cmd_users_bootstrap)
     p = usub.add_parser("enrol", help="set your password and get your MFA secret from a one-time link "

@@ -193,7 +193,20 @@ class SqliteGovernanceStore(SqliteAgreementRows):
 
     # -- users -------------------------------------------------------------------
     def put_user(self, user: User) -> None:
-        self._x("INSERT OR REPLACE INTO users VALUES (?,?,?)", (user.username, user.agency, _dump(user)))
+        """Insert or replace; a write made from a stale copy never moves ``totp_last_step`` back
+        while the MFA secret is unchanged (a concurrent login's accepted code stays spent)."""
+        self._x("INSERT INTO users VALUES (?,?,?) ON CONFLICT(username) DO UPDATE SET agency = excluded.agency, "
+                "body = CASE WHEN json_extract(users.body, '$.totp_secret') = json_extract(excluded.body, "
+                "'$.totp_secret') AND json_extract(users.body, '$.totp_last_step') > json_extract(excluded.body, "
+                "'$.totp_last_step') THEN json_set(excluded.body, '$.totp_last_step', "
+                "json_extract(users.body, '$.totp_last_step')) ELSE excluded.body END",
+                (user.username, user.agency, _dump(user)))
+
+    def claim_totp_step(self, username: str, step: int) -> bool:
+        """Compare-and-set: record ``step`` as the last accepted TOTP step only if it is newer than
+        the stored one. Exactly one of several concurrent claims of the same step wins."""
+        return self._x("UPDATE users SET body = json_set(body, '$.totp_last_step', ?) WHERE username = ? "
+                       "AND json_extract(body, '$.totp_last_step') < ?", (int(step), username, int(step))) == 1
 
     def get_user(self, username: str) -> Optional[User]:
         rows = self._q("SELECT body FROM users WHERE username = ?", (username,))

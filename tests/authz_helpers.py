@@ -14,7 +14,7 @@ from alpr.governance.auth import totp_now  # noqa: E402
 from alpr.governance.roles import AGENCY_ROLES, PLATFORM_AGENCY  # noqa: E402
 from alpr.governance.search import SearchCriteria  # noqa: E402
 
-from governance_helpers import (OTHER, PASSWORD, Clock, add_user, bootstrap, make_gov,  # noqa: E402
+from governance_helpers import (OTHER, PASSWORD, Clock, add_user, bootstrap, make_gov, second_supervisor,  # noqa: E402
                                 seed_alerts, seed_reads)
 
 PURPOSE = {"purpose_code": "STOLEN-VEHICLE", "case_number": "C-24-100"}
@@ -39,7 +39,8 @@ class Env:
             u, s = add_user(gov, admin, f"u.{role}", role)
             self.secrets[role] = (u.username, s)
             users[role] = u
-        add_user(gov, admin, "u.pending", "operator", trained=False, approve=False)
+        # created by the bootstrapped deputy: the administrator and the designee may both approve it
+        add_user(gov, second_supervisor(gov, admin), "u.pending", "operator", trained=False, approve=False)
         o_admin, o_secret = bootstrap(gov, OTHER)
         self.secrets["other"] = (o_admin.username, o_secret)
         o_op, o_op_secret = add_user(gov, o_admin, "o.operator", "operator")

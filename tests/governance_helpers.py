@@ -66,11 +66,22 @@ def add_user(gov: Governance, admin: User, username: str, role: str, trained: bo
     """Create the account (admin), enrol it from its one-time link (the holder), approve, train."""
     _, link_token = gov.auth.create_user(admin, username, admin.agency, role, display_name=username)
     _, secret = gov.auth.enrol(link_token, PASSWORD)
-    if approve:
-        gov.auth.approve_user(admin, username)
+    if approve:  # two-person rule: another supervisor than the creator approves
+        gov.auth.approve_user(second_supervisor(gov, admin), username)
     if trained:
         gov.auth.record_training(admin, username, "ALPR operator course")
     return gov.store.get_user(username), secret
+
+
+def second_supervisor(gov: Governance, creator: User) -> User:
+    """An active supervisor of the creator's agency other than the creator (who may not approve the
+    accounts it created); bootstraps the agency's designee ``deputy.<agency>`` when there is none."""
+    for u in gov.store.list_users(creator.agency):
+        if u.username != creator.username and u.role in ("administrator", "designee") and u.status == "active":
+            return u
+    user, _ = gov.auth.bootstrap_admin(f"deputy.{creator.agency.lower()}", creator.agency, PASSWORD,
+                                       display_name=f"Deputy {creator.agency}", role="designee")
+    return user
 
 
 def next_code(gov: Governance, secret: str) -> str:

@@ -251,7 +251,11 @@ def test_user_lifecycle_over_api(env):
         return client.post("/api/auth/login", json={"username": "ofc.new", "password": PASSWORD,
                                                     "totp": totp_now(secret, clock())})
     assert login().status_code == 401
-    assert client.post("/api/users/ofc.new/approve", headers=admin).status_code == 200
+    # two-person rule: the administrator created the account (and held its link); the designee approves
+    refused = client.post("/api/users/ofc.new/approve", headers=admin)
+    assert refused.status_code == 403 and "two-person rule" in refused.json()["detail"]
+    assert gov.store.get_user("ofc.new").status == "pending"
+    assert client.post("/api/users/ofc.new/approve", headers=token("designee")).status_code == 200
     h = {"Authorization": f"Bearer {login().json()['token']}"}
     assert client.post("/api/search", json={"plate_pattern": "7ABC*", **PURPOSE}, headers=h).status_code == 403
     assert client.post("/api/users/ofc.new/training", headers=admin, json={"course": "ALPR"}).status_code == 201

@@ -6,7 +6,7 @@ from alpr.governance.auth import totp_now
 from alpr.governance.errors import AuthenticationError, NotFound, PermissionDenied, ValidationError
 from alpr.governance.roles import PERMISSIONS, Action, Role, allowed
 
-from governance_helpers import PASSWORD, Clock, add_user, bootstrap, login, make_gov
+from governance_helpers import PASSWORD, Clock, add_user, bootstrap, login, make_gov, second_supervisor
 
 
 def test_password_is_argon2_hashed_and_totp_secret_returned_once():
@@ -196,7 +196,7 @@ def test_users_set_and_change_their_own_password_and_mfa_admins_never_see_them()
     _, secret = gov.auth.enrol(link, PASSWORD)
     with pytest.raises(AuthenticationError, match="already used"):
         gov.auth.enrol(link, "another password 123")  # one-time
-    gov.auth.approve_user(admin, "ofc.self")
+    gov.auth.approve_user(second_supervisor(gov, admin), "ofc.self")
     me = gov.store.get_user("ofc.self")
     clock.advance(30)
     new_pw = "a different long passphrase"

@@ -159,6 +159,7 @@ def test_alpr_users_cli_lifecycle_create_enrol_approve_train_suspend_unlock(tmp_
     env.secrets[admin.username] = secret
     env.add(admin, "sgt.one", "designee")
     env.add(admin, "sgt.two", "designee")
+    env.add(admin, "sgt.three", "designee")
     rc, out, _ = env.run("users", "create", "--username", "ofc.cli", "--role", "operator", user=admin.username)
     assert rc == 0 and "one-time enrolment link" in out
     link = re.search(r"token=(\S+)", out).group(1)
@@ -167,7 +168,10 @@ def test_alpr_users_cli_lifecycle_create_enrol_approve_train_suspend_unlock(tmp_
     assert rc == 0
     holder_secret = re.search(r"TOTP secret \(shown once\): ([A-Z2-7]+)", out).group(1)
     assert env.run("users", "enrol", "--token", link)[0] == 2  # one-time
-    assert env.run("users", "approve", "--username", "ofc.cli", user=admin.username)[0] == 0
+    rc, _, err = env.run("users", "approve", "--username", "ofc.cli", user=admin.username)
+    assert rc == 2 and "two-person rule" in err and "bootstrap --role designee" in err  # its creator
+    assert gov.store.get_user("ofc.cli").status == "pending"
+    assert env.run("users", "approve", "--username", "ofc.cli", user="sgt.three")[0] == 0
     assert env.run("users", "train", "--username", "ofc.cli", "--course", "ALPR operator", user="sgt.one")[0] == 0
     assert gov.auth.training_current("ofc.cli", time.time() + 1) and gov.store.get_user("ofc.cli").status == "active"
     # the holder logs in with their own password and secret; a replay of the code is refused

@@ -51,6 +51,8 @@ def server(tmp_path_factory):
     d = tmp_path_factory.mktemp("console")
     gov = make_gov(clock=time.time, db_path=str(d / "gov.db"), read_path=str(d / "reads.db"))  # live server: real clock
     admin, admin_secret = bootstrap(gov)
+    # the agency's second supervisor: approves what the administrator creates (two-person rule)
+    deputy, deputy_secret = gov.auth.bootstrap_admin("deputy.dhspd", admin.agency, PASSWORD, role="designee")
     op, op_secret = add_user(gov, admin, "ofc.browser", "operator")
     seed_reads(gov)
     seed_alerts(gov)
@@ -72,7 +74,8 @@ def server(tmp_path_factory):
         time.sleep(0.05)
     assert srv.started, "uvicorn did not start"
     yield {"url": f"http://127.0.0.1:{port}", "gov": gov, "secret": op_secret, "username": "ofc.browser",
-           "admin": admin.username, "admin_secret": admin_secret}
+           "admin": admin.username, "admin_secret": admin_secret, "deputy": deputy.username,
+           "deputy_secret": deputy_secret}
     srv.should_exit = True
     thread.join(timeout=10)
 
@@ -244,13 +247,23 @@ def test_supervisor_creates_an_account_the_holder_enrols_then_approval_and_train
     assert len(secret) >= 16
     stored = server["gov"].store.get_user("ofc.newhire")
     assert stored.password_hash.startswith("$argon2id$") and secret not in stored.totp_secret
-    # the supervisor approves and records training
+    # its creator may not approve it (two-person rule); the other supervisor approves and trains
+    driver.get(server["url"] + "/console/users")
+    _click_and_wait(driver, row().find_element(By.CLASS_NAME, "approve"))
+    assert "two-person rule" in driver.find_element(By.ID, "error").text
+    assert "not enrolled" not in row().find_element(By.CLASS_NAME, "status").text
+    assert server["gov"].store.get_user("ofc.newhire").status == "pending"
+    admin_cookies = driver.get_cookies()
+    _login_as(driver, server, server["deputy"], server["deputy_secret"])
     driver.get(server["url"] + "/console/users")
     _click_and_wait(driver, row().find_element(By.CLASS_NAME, "approve"))
     row().find_element(By.CLASS_NAME, "course").send_keys("ALPR operator course")
     _click_and_wait(driver, row().find_element(By.CLASS_NAME, "train"))
     assert row().find_element(By.CLASS_NAME, "status").text == "active"
     assert row().find_element(By.CLASS_NAME, "training").text == "current"
+    driver.delete_all_cookies()  # back to the administrator's session (the next tests use it)
+    for cookie in admin_cookies:
+        driver.add_cookie(cookie)
 
 
 def test_alert_view_shows_plate_crop_hit_details_and_ncic_clock(server, driver):
