@@ -135,7 +135,10 @@ class SharingScope:
 
 @dataclass(frozen=True)
 class ShareDelivery:
-    """What left, to whom, under which request (one row per fulfilment)."""
+    """What left, to whom, under which request: one row per fulfilment (``kind="fulfil"``,
+    ``delivered_by`` the member who exported) and one per search of the recipient inside an
+    approved grant that returned reads (``kind="search"``, ``delivered_by`` the grant's approver,
+    ``received_by`` the recipient's searching user)."""
 
     delivery_id: str
     request_id: str
@@ -146,6 +149,8 @@ class ShareDelivery:
     read_ids: Tuple[str, ...]
     payload_sha256: str
     count: int
+    kind: str = "fulfil"
+    received_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 """Purpose-bound search of stored reads (461.3(a)(b), 461.5(b), Civ. Code 1798.90.52).
 
 Results are limited to the user's agency plus reads that an approved, unexpired sharing
-grant lets the user's agency see (and only inside that grant's scope).
+grant lets the user's agency see (and only inside that grant's scope). The recipient's
+eligibility is checked again at every search inside a grant (a refusal is logged on both
+sides), and the owner's reads a search returns are recorded as a :class:`ShareDelivery`.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from alpr.records import PlateRead
 from .errors import ValidationError
 from .guard import Guard
 from .models import User
+from .purposes import Purpose
 from .roles import Action
-from .sharing import scope_plates
+from .sharing import SharingService, scope_plates
 
 MAX_LIMIT = 5000
 
@@ -49,11 +52,12 @@ class SearchCriteria:
 
 
 class SearchService:
-    def __init__(self, guard: Guard, reads: ReadStore, grants: Callable[[str, float], list],
+    def __init__(self, guard: Guard, reads: ReadStore, sharing: SharingService,
                  clock: Callable[[], float] = time.time, retention_days: Optional[Callable[[str], int]] = None):
-        """``grants(agency, now)`` returns the active :class:`SharingRequest` s granted to ``agency``;
-        ``retention_days(agency)``: reads captured longer ago are never returned, purged or not."""
-        self.guard, self.reads, self.grants, self.clock = guard, reads, grants, clock
+        """``sharing`` gives the active grants to an agency, re-checks each at search time and records
+        what a search returned of them; ``retention_days(agency)``: reads captured longer ago are
+        never returned, purged or not."""
+        self.guard, self.reads, self.sharing, self.clock = guard, reads, sharing, clock
         self.retention_days = retention_days
 
     def search(self, user: User, criteria: SearchCriteria, purpose_code: Optional[str],
@@ -66,29 +70,38 @@ class SearchService:
         except ValidationError as exc:
             self.guard.deny(user, Action.SEARCH_READS.value, exc, channel, elements, purpose.code, purpose.case_number)
             raise
-        results = self.reads.search_reads(ReadQuery(criteria.plate_pattern, criteria.camera_id, criteria.start_ts,
-                                                    criteria.end_ts, [user.agency], criteria.limit))
-        shared_from = []
-        for grant in self.grants(user.agency, self.clock()):
-            got = self._search_grant(criteria, grant)
-            if got:
-                shared_from.append(grant.owner_agency)
-                # logged on the owner's side too: the data owner's auditors see who used the share
-                self.guard.log.record(username=f"{user.agency}:{user.username}", agency=grant.owner_agency,
-                                      action="shared_search", data_elements={
-                                          **elements, "request_id": grant.request_id, "result_count": len(got),
-                                          "recipient": user.agency}, purpose=purpose, channel=channel)
-            results.extend(got)
-        if self.retention_days is not None:
-            now = self.clock()
-            results = [r for r in results if r.capture_ts > now - self.retention_days(r.agency) * 86_400]
-        results.sort(key=lambda r: (r.capture_ts, r.read_id))
-        results = results[:criteria.limit]
+        own = self.reads.search_reads(ReadQuery(criteria.plate_pattern, criteria.camera_id, criteria.start_ts,
+                                                criteria.end_ts, [user.agency], criteria.limit))
+        granted = [(grant, self._search_grant(criteria, grant))
+                   for grant in self.sharing.active_grants_for(user.agency, self.clock())
+                   if not self.sharing.grant_refused(user, grant, elements, purpose, channel)]
+        results = self._visible(own + [r for _, got in granted for r in got], criteria.limit)
+        deliveries = self._deliver(user, granted, results, elements, purpose, channel)
         self.guard.log.record(username=user.username, agency=user.agency, action=Action.SEARCH_READS.value,
                               data_elements={**elements, "result_count": len(results),
-                                             "shared_from": sorted(set(shared_from))},
+                                             "shared_from": sorted({d.owner_agency for d in deliveries}),
+                                             "deliveries": [d.delivery_id for d in deliveries]},
                               purpose=purpose, channel=channel)
         return results
+
+    def _visible(self, reads: list[PlateRead], limit: int) -> list[PlateRead]:
+        """Inside each owner's retention, oldest first, at most ``limit``."""
+        if self.retention_days is not None:
+            now = self.clock()
+            reads = [r for r in reads if r.capture_ts > now - self.retention_days(r.agency) * 86_400]
+        reads.sort(key=lambda r: (r.capture_ts, r.read_id))
+        return reads[:limit]
+
+    def _deliver(self, user: User, granted: list, results: list[PlateRead], elements: dict, purpose: Purpose,
+                 channel: str) -> list:
+        """One :class:`ShareDelivery` per grant whose owner's reads are in ``results`` (what left)."""
+        left = {(r.agency, r.read_id): r for r in results if r.agency != user.agency}
+        out = []
+        for grant, got in granted:
+            sent = [left.pop((r.agency, r.read_id)) for r in got if (r.agency, r.read_id) in left]
+            if sent:
+                out.append(self.sharing.deliver_search(user, grant, sent, elements, purpose, channel))
+        return out
 
     def _search_grant(self, c: SearchCriteria, grant) -> list[PlateRead]:
         s = grant.scope

@@ -94,7 +94,7 @@ class Governance:
         gov = cls(
             settings=settings, store=store, reads=reads, hotlist_store=hotlist_store, log=log, auth=auth,
             purposes=purposes, guard=guard,
-            search=SearchService(guard, reads, sharing.active_grants_for, clock, retention.retention_days),
+            search=SearchService(guard, reads, sharing, clock, retention.retention_days),
             alerts=AlertWorkflowService(guard, reads, clock),
             hotlists=HotlistService(guard, hotlist_store, reads, settings.hotlist_entry_max_days, clock,
                                     retro_search=retro_search or retro_alerts_search(

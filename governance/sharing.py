@@ -23,6 +23,7 @@ from alpr.connectors.stores.base import ReadQuery, ReadStore
 from .errors import Conflict, NotFound, PermissionDenied, PolicyViolation, ValidationError
 from .guard import Guard
 from .models import Agency, ShareDelivery, SharingRequest, SharingScope, User
+from .purposes import Purpose
 from .registry import curated
 from .roles import Action, Role
 
@@ -234,6 +235,44 @@ class SharingService:
                                       case_number=r.case_number, channel="system")
                 out.append(r.request_id)
         return out
+
+    # -- searches of the recipient inside an approved grant (see :mod:`.search`) -------------
+    def grant_refused(self, user: User, grant: SharingRequest, elements: dict, purpose: Purpose,
+                      channel: str) -> bool:
+        """Eligibility and scope checked again at every search inside ``grant`` (as at approval and
+        fulfilment). A refusal is logged on both sides; True when the grant may not be used now."""
+        try:
+            self._eligible(grant.requesting_agency)
+            self._check_scope(grant.scope)
+        except (PolicyViolation, ValidationError) as exc:
+            data = {**elements, "request_id": grant.request_id, "recipient": user.agency}
+            self.guard.deny(user, "shared_search", exc, channel, data, purpose.code, purpose.case_number)
+            self.guard.log.record(username=f"{user.agency}:{user.username}", agency=grant.owner_agency,
+                                  action="shared_search", data_elements=data, purpose=purpose, channel=channel,
+                                  outcome="denied", detail=str(exc))
+            return True
+        return False
+
+    def deliver_search(self, user: User, grant: SharingRequest, reads: list, elements: dict, purpose: Purpose,
+                       channel: str) -> ShareDelivery:
+        """Record the reads of ``grant``'s owner that a search returned to ``user`` as a delivery
+        (what left, to whom, under which request), logged on both sides."""
+        rows = [r.to_dict() for r in reads]
+        payload = json.dumps({"request_id": grant.request_id, "reads": rows}, sort_keys=True)
+        delivery = ShareDelivery(uuid.uuid4().hex[:16], grant.request_id, grant.owner_agency, user.agency,
+                                 grant.reviewed_by, self.clock(), tuple(r.read_id for r in reads),
+                                 hashlib.sha256(payload.encode()).hexdigest(), len(rows), kind="search",
+                                 received_by=user.username)
+        self.store.put_delivery(delivery)
+        data = {**elements, "request_id": grant.request_id, "delivery_id": delivery.delivery_id,
+                "recipient": user.agency, "owner": grant.owner_agency, "result_count": len(rows),
+                "payload_sha256": delivery.payload_sha256}
+        # the owner's auditors see who used the share; the recipient's side records what it received
+        self.guard.log.record(username=f"{user.agency}:{user.username}", agency=grant.owner_agency,
+                              action="shared_search", data_elements=data, purpose=purpose, channel=channel)
+        self.guard.log.record(username=user.username, agency=user.agency, action="share_received",
+                              data_elements=data, purpose=purpose, channel=channel)
+        return delivery
 
     def active_grants_for(self, agency: str, now: Optional[float] = None) -> list[SharingRequest]:
         now = self.clock() if now is None else now
