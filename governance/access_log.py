@@ -140,12 +140,18 @@ class AccessLog:
         head = self.store.access_head()
         return self._publish(*head) if head else None
 
+    def anchors_expected_after(self, extra_sinks: int = 0) -> Optional[int]:
+        """Records after which a checkpoint must exist: ``anchor_every`` when this log publishes
+        checkpoints (sinks and a key) or an auditor brings anchor copies; None otherwise."""
+        anchoring = bool(self.anchors) and self.key is not None
+        return self.anchor_every if (anchoring or extra_sinks) else None
+
     def records(self, **kw: Any) -> list[AccessRecord]:
         return self.store.access_records(**kw)
 
     def verify(self, with_anchors: bool = True) -> ChainReport:
         cps = gather(self.anchors, CHAIN) if (with_anchors and self.anchors) else ()
-        report = verify_chain(self.store, self.key, cps)
+        report = verify_chain(self.store, self.key, cps, self.anchors_expected_after() if with_anchors else None)
         observe_chain_report(report)
         return report
 
@@ -170,10 +176,12 @@ def _exactly(rec: AccessRecord) -> RecordMaker:
 
 
 def verify_chain(store: AccessLogStore, key: Optional[AuditKey] = None,
-                 anchors: Sequence[Checkpoint] = ()) -> ChainReport:
+                 anchors: Sequence[Checkpoint] = (), anchors_expected_after: Optional[int] = None) -> ChainReport:
     """Recompute the whole chain; report the first sequence number that does not check out.
     With ``anchors``, every signed checkpoint must match the stored record at its sequence
-    number, and the log must reach at least the newest checkpoint."""
+    number, and the log must reach at least the newest checkpoint. ``anchors_expected_after``
+    (the deployment anchors every N records): a log of N records or more with no checkpoint at
+    all fails (the anchor file deleted or the topic emptied, e.g. to hide a cut tail)."""
     prev_hash, expected_seq, checked = GENESIS_HASH, 1, 0
     hashes: dict[int, str] = {}
     for rec in store.access_records():
@@ -197,6 +205,8 @@ def verify_chain(store: AccessLogStore, key: Optional[AuditKey] = None,
                                "(records removed from the end, or head tampered)")
     elif checked:
         return ChainReport(False, checked, 1, "records present but no chain head recorded")
+    if not anchors and anchors_expected_after is not None and checked >= anchors_expected_after:
+        return ChainReport(False, checked, anchors_expected_after, _missing_anchors(checked, anchors_expected_after))
     if anchors:
         if key is None:
             return ChainReport(False, checked, None, "anchors given but no audit key to check their signatures")
@@ -213,6 +223,12 @@ def verify_chain(store: AccessLogStore, key: Optional[AuditKey] = None,
                 return ChainReport(False, checked, cp.seq, f"record {cp.seq} differs from its anchored MAC "
                                                            "(history rewritten)", len(anchors))
     return ChainReport(True, checked, anchors_checked=len(anchors))
+
+
+def _missing_anchors(checked: int, every: int) -> str:
+    return (f"anchors expected but missing: the deployment anchors every {every} record(s) and the log has "
+            f"{checked}, but no checkpoint was found (anchor file deleted or topic emptied? check against the "
+            "auditor's copy with --anchors; anchor the current head only if the log is known to be complete)")
 
 
 def compare_stores(primary: AccessLogStore, mirror: AccessLogStore) -> ChainReport:

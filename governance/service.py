@@ -139,7 +139,8 @@ class Governance:
     def verify_chain(self, extra_anchor_files: tuple[str, ...] = ()) -> ChainReport:
         """The keyed chain, checked against every anchor (configured sinks + auditors' copies)."""
         sinks = self.log.anchors + tuple(FileAnchorSink(p) for p in extra_anchor_files)
-        report = verify_chain(self.store, self.log.key, gather(sinks, CHAIN))
+        report = verify_chain(self.store, self.log.key, gather(sinks, CHAIN),
+                              self.log.anchors_expected_after(len(extra_anchor_files)))
         observe_chain_report(report)
         return report
 

@@ -40,6 +40,12 @@ def clean_db(tmp_path_factory):
     return d / "gov.db", d / "reads.db", n
 
 
+def _copy(db, copy) -> None:
+    """The database and the deployment's anchor file beside it (the log expects anchors)."""
+    shutil.copy(db, copy)
+    shutil.copy(f"{db}.anchors.jsonl", f"{copy}.anchors.jsonl")
+
+
 def _verify(db, reads, capsys) -> tuple[int, dict]:
     rc = alpr_main(["audit", "verify", "--gov-db", str(db), "--read-store", f"sqlite:{reads}"])
     out = capsys.readouterr().out.strip().splitlines()[-1]
@@ -97,7 +103,7 @@ OPS = {"edit": edit, "edit+rehash": edit_and_rehash, "delete": delete, "insert":
 def test_untouched_log_verifies(clean_db, tmp_path, capsys):
     db, reads, n = clean_db
     copy = tmp_path / "gov.db"
-    shutil.copy(db, copy)
+    _copy(db, copy)
     rc, rep = _verify(copy, reads, capsys)
     assert rc == 0 and rep["ok"] is True and rep["checked"] == n
 
@@ -107,7 +113,7 @@ def test_untouched_log_verifies(clean_db, tmp_path, capsys):
 def test_audit_verify_detects_tampering(clean_db, tmp_path, capsys, op, position):
     db, reads, n = clean_db
     copy = tmp_path / "gov.db"
-    shutil.copy(db, copy)
+    _copy(db, copy)
     seq = {"first": 1, "middle": n // 2, "last": n}[position]
     if op == "insert" and position == "last":
         seq = n + 1  # append a forged, correctly chained record after the last one
@@ -127,7 +133,7 @@ def test_audit_verify_detects_tampering(clean_db, tmp_path, capsys, op, position
 def test_head_record_tampering_is_detected(clean_db, tmp_path, capsys):
     db, reads, n = clean_db
     copy = tmp_path / "gov.db"
-    shutil.copy(db, copy)
+    _copy(db, copy)
     c = _attacker(copy)
     c.execute("DELETE FROM access_log WHERE seq = ?", (n,))
     c.execute("UPDATE access_log_head SET seq = seq + 5")
@@ -274,7 +280,7 @@ def test_attack_divergence_between_primary_and_mirror(mirrored, tmp_path, capsys
     c.close()
     (tmp / "gov.db.anchors.jsonl").unlink()
     rc, rep = _verify_full(tmp, capsys)
-    assert rc == 1 and rep["ok"] is True, "the primary alone checks out: only the mirror exposes the cut"
+    assert rc == 1 and rep["ok"] is False and "anchors expected but missing" in rep["reason"]
     m = rep["mirrors"][0]
     assert m["ok"] is False and m["first_bad_seq"] == n - 1 and "mirror has 2 more" in m["reason"]
     # an edited mirror record (the primary intact) is named record by record
@@ -294,3 +300,35 @@ def test_audit_key_is_not_in_the_database(mirrored):
     blob = (d / "gov.db").read_bytes() + (d / "mirror.db").read_bytes()
     for secret in (key.mac_key, key.sign_seed):
         assert secret not in blob and secret.hex().encode() not in blob
+
+
+def test_attack_anchor_file_deleted_and_tail_cut(mirrored, tmp_path, capsys):
+    """The attacker cuts the tail, moves the head and deletes the server's anchor file (no auditor's
+    copy given): the deployment anchors, so a log with records and no checkpoint at all fails."""
+    tmp, n, _ = _deploy(mirrored, tmp_path)
+    c = _attacker(tmp / "gov.db")
+    c.execute("DELETE FROM access_log WHERE seq > ?", (n - 3,))
+    h = c.execute("SELECT hash FROM access_log WHERE seq = ?", (n - 3,)).fetchone()[0]
+    c.execute("UPDATE access_log_head SET seq = ?, hash = ?", (n - 3, h))
+    c.close()
+    (tmp / "gov.db.anchors.jsonl").unlink()
+    rc = alpr_main(["audit", "verify", "--gov-db", str(tmp / "gov.db"), "--read-store", f"sqlite:{tmp / 'reads.db'}"])
+    rep = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert rc == 1 and rep["ok"] is False and rep["anchors_checked"] == 0
+    assert "anchors expected but missing" in rep["reason"] and rep["first_bad_seq"] == 1
+
+
+def test_a_new_store_without_records_needs_no_anchors(tmp_path):
+    """Before the first anchor interval is complete there is nothing to expect yet."""
+    from alpr.governance.access_log import AccessLog, verify_chain
+    from alpr.governance.keys import AuditKey
+    from alpr.governance.store_sqlite import SqliteGovernanceStore
+
+    key, store = AuditKey.from_secret(b"k" * 32), SqliteGovernanceStore(str(tmp_path / "new.db"))
+    assert verify_chain(store, key, (), anchors_expected_after=1).ok
+    log = AccessLog(store, key=key)
+    for _ in range(3):
+        log.record(username="u", agency="DHSPD", action="login")
+    assert verify_chain(store, key, (), anchors_expected_after=5).ok
+    rep = verify_chain(store, key, (), anchors_expected_after=3)
+    assert not rep.ok and "anchors expected but missing" in rep.reason
