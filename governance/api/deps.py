@@ -1,20 +1,19 @@
-"""FastAPI dependencies: the shared :class:`Governance`, the current user (bearer token)."""
+"""FastAPI dependencies of the JSON API: the current user (bearer token); the shared
+:class:`Governance` comes from :mod:`alpr.governance.deps` (shared with the console)."""
 
 from __future__ import annotations
 
 from typing import Optional
 
-from fastapi import Depends, Request
+from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from ..deps import get_gov
 from ..errors import AuthenticationError
 from ..models import User
 from ..service import Governance
 
-
-def get_gov(request: Request) -> Governance:
-    return request.app.state.gov
-
+__all__ = ["bearer_token", "current_user", "get_gov"]
 
 _BEARER = HTTPBearer(auto_error=False, description="the token from POST /api/auth/login")
 

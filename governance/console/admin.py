@@ -17,8 +17,8 @@ from alpr.connectors.stores.base import ReadQuery
 from ..errors import AuthenticationError, GovernanceError, NotFound
 from ..models import User
 from ..roles import Action, Role
+from ..deps import get_gov
 from ..service import Governance
-from ..api.deps import get_gov
 from .routes import _redirect, check_csrf, console_user, render
 
 router = APIRouter(prefix="/console", include_in_schema=False)

@@ -19,8 +19,8 @@ from ..errors import AuthenticationError, GovernanceError, PermissionDenied
 from ..models import SharingScope, User
 from ..roles import Action, allowed
 from ..search import SearchCriteria
+from ..deps import get_gov
 from ..service import Governance
-from ..api.deps import get_gov
 
 COOKIE = "alpr_session"
 router = APIRouter(prefix="/console", include_in_schema=False)
