@@ -19,8 +19,10 @@ import hashlib
 import json
 import logging
 import time
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 from alpr.observability.metrics import observe_chain_report, record_access_event
 
@@ -32,6 +34,20 @@ from .store import GENESIS_HASH, AccessLogStore, RecordMaker
 
 log = logging.getLogger(__name__)
 CHAIN = "access_log"
+# the sequence numbers written in the current context (a request: see alpr.governance.api.attempts)
+_TALLY: ContextVar[Optional[list]] = ContextVar("alpr_access_records", default=None)
+
+
+@contextmanager
+def tally_records() -> Iterator[list]:
+    """Collect the seq of every record written inside the block, in this context and the worker
+    threads it starts (they run in a copy of it that holds the same list)."""
+    tally: list = []
+    token = _TALLY.set(tally)
+    try:
+        yield tally
+    finally:
+        _TALLY.reset(token)
 
 
 def canonical_json(obj: Any) -> str:
@@ -82,6 +98,9 @@ class AccessLog:
             return AccessRecord(**body, hash=record_hash(body, key))
 
         rec = self.store.append_access(make)
+        tally = _TALLY.get()
+        if tally is not None:
+            tally.append(rec.seq)
         for mirror in self.mirrors:
             self._mirror(mirror, rec, make)
         record_access_event(action, rec.purpose_code, outcome)

@@ -203,6 +203,16 @@ class AuthService(AccountAdmin):
         self.store.put_user(_replace(user, last_activity_ts=now))
         return user
 
+    def session_user(self, token: Optional[str]) -> Optional[User]:
+        """The active user of the live session ``token``, read only (nothing touched, nothing logged):
+        names the caller of a request refused before any service ran."""
+        session = self.store.get_session(hash_token(token)) if token else None
+        now = self.clock()
+        if session is None or now >= session.expires_ts or now - session.last_seen_ts >= self.settings.session_idle_s:
+            return None
+        user = self.store.get_user(session.username)
+        return user if user is not None and user.status == "active" else None
+
     def logout(self, token: str) -> None:
         self.store.delete_session(hash_token(token))
 

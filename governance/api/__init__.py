@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from ..errors import AuthenticationError, GovernanceError
+from .attempts import AccessAttempts
 from ..service import Governance
 from ..settings import GovernanceSettings
 
@@ -111,6 +112,8 @@ def create_app(settings: Optional[GovernanceSettings] = None, *, governance: Opt
     app.state.gov = gov
     app.state.templates = _templates(gov.settings.timezone)
     app.add_middleware(BodyLimit, max_bytes=gov.settings.max_request_bytes)
+    # outermost: sees the 413s of BodyLimit, FastAPI's 422s and every other unlogged failed attempt
+    app.add_middleware(AccessAttempts)
 
     @app.exception_handler(ValueError)
     @app.exception_handler(OverflowError)
