@@ -246,7 +246,7 @@ def test_soak_flink(kafka_service, cassandra_service, flink_service, tmp_path_fa
         sampler.halt.set()
         sampler.join(timeout=60)
         out.update(published=load.published, frames_in=final_in, rounds=load.rounds, hotlist_entries=load.hot_entries,
-                   frames_recognized=int(job.metric("recognize", "frames_recognized")), alerts=int(job.metric("dedupe", "alerts")),
+                   alerts=int(job.metric("dedupe", "alerts")),
                    dead_letters=int(job.metric("parse-frames", "dead_letters") + job.metric("recognize", "dead_letters")),
                    state=rest.state(jid))
         out["verdicts"] = verdicts(a, sampler.samples, load.published, final_in, final_lag)
