@@ -24,7 +24,7 @@ from .roles import Action
 
 DAY_S = 86_400
 SEARCH_ACTIONS = frozenset({"search_reads", "list_alerts", "evidence_hold", "share_fulfil", "evidence_export",
-                            "hotlist_add", "hotlist_lookback", "alert_history"})
+                            "hotlist_add", "hotlist_import", "hotlist_lookback", "alert_history"})
 
 
 class AuditService:

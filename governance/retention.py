@@ -69,6 +69,16 @@ class RetentionService:
                               channel=channel)
         return setting
 
+    def list_holds(self, user: User, channel: str = "api") -> list:
+        """The caller's agency's evidence holds (case numbers, reasons): checked by the guard
+        (roles that may place holds) and logged as an access."""
+        elements = {"holds": "list"}
+        self.guard.check(user, Action.EVIDENCE_HOLD, channel=channel, data_elements=elements)
+        holds = [h for h in self.store.list_holds() if h.agency == user.agency]
+        self.guard.log.record(username=user.username, agency=user.agency, action="list_holds",
+                              data_elements={**elements, "count": len(holds)}, purpose_code="ADMIN", channel=channel)
+        return holds
+
     def held_read_ids(self) -> dict[tuple[str, str], list[str]]:
         """Read ids under an evidence hold, by (agency, case) (kept in the evidence store by every purge)."""
         return {(h.agency, h.case_number): [i.read_id for i in self.store.evidence_items(h.agency, h.case_number)]

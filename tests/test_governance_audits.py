@@ -125,3 +125,19 @@ def test_a_made_up_case_number_stays_flagged_after_a_hotlist_entry_and_an_eviden
     assert not [f for f in gov.audits.anomalies("DHSPD", start, clock() + 1) if f["kind"] == "case-not-found"]
     gov.store.register_case("C-FAKE-1", "DHSPD", "hotlist", clock())  # a later use does not undo it
     assert "C-FAKE-1" in gov.store.known_cases("DHSPD")
+
+
+def test_hotlist_imports_are_sampled_like_searches(env):
+    """An import is logged as ``hotlist_import`` (governance/hotlist_import.py): audits sample it
+    with the searches, so its purpose and case number get reviewed too."""
+    gov, clock, op, aud = env
+    start = clock()
+    _search(gov, op)
+    clock.advance(60)
+    gov.guard.log.record(username=op.username, agency=op.agency, action="hotlist_import",
+                         data_elements={"list_code": "LOCAL", "accepted": 3}, purpose_code="STOLEN-VEHICLE",
+                         case_number="C-KNOWN", channel="cli")
+    clock.advance(60)
+    audit = gov.audits.create_sample(aud, start, clock(), size=10, seed=1)
+    sampled = {r.seq: r.action for r in gov.store.access_records() if r.seq in set(audit.sample_seqs)}
+    assert sorted(sampled.values()) == ["hotlist_import", "search_reads"]

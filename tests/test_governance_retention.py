@@ -220,3 +220,25 @@ def test_a_governance_database_with_case_keyed_holds_is_migrated_additively(tmp_
         assert store.list_holds() == [hold]
         assert store.connection.execute("SELECT count(*) FROM evidence_holds").fetchone() == (1,)  # kept
         store.close()
+
+
+def test_listing_evidence_holds_goes_through_the_guard_and_is_logged(env):
+    """The console's retention screen lists holds through RetentionService.list_holds: the caller's
+    agency's holds only, roles that may place holds only, and every listing (or refusal) logged."""
+    from governance_helpers import OTHER
+
+    gov, admin, cust, op = env
+    b_admin, _ = bootstrap(gov, OTHER)
+    b_op, _ = add_user(gov, b_admin, "ofc.b", "operator")
+    gov.evidence.place_hold(op, "C-24-710", "robbery", SearchCriteria(plate_pattern="7ABC*"))
+    gov.evidence.place_hold(b_op, "C-24-711", "stolen car", SearchCriteria(plate_pattern="*"))
+    assert [h.case_number for h in gov.retention.list_holds(cust, channel="ui")] == ["C-24-710"]
+    assert [h.case_number for h in gov.retention.list_holds(b_admin)] == ["C-24-711"]
+    listed = [r for r in gov.store.access_records() if r.action == "list_holds"]
+    assert [(r.username, r.agency, r.data_elements["count"]) for r in listed] == [
+        (cust.username, "DHSPD", 1), (b_admin.username, OTHER, 1)]
+    auditor, _ = add_user(gov, admin, "aud.a", "auditor")
+    with pytest.raises(PermissionDenied):
+        gov.retention.list_holds(auditor)
+    denied = [r for r in gov.store.access_records() if r.username == auditor.username and r.outcome == "denied"]
+    assert denied and denied[-1].action == "evidence_hold"
