@@ -9,7 +9,8 @@ COPY inference ./inference
 COPY connectors ./connectors
 COPY governance ./governance
 COPY infra ./infra
-RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home alpr && mkdir -p /data && chown alpr /data
+RUN pip install --no-cache-dir . && useradd --uid 10001 --no-create-home alpr && mkdir -p /data /run/alpr-keys /anchors \
+    && chown alpr /data /run/alpr-keys /anchors && chmod 700 /run/alpr-keys
 USER 10001
 ENTRYPOINT ["alpr"]
 CMD ["--help"]

@@ -99,3 +99,23 @@ def test_services_are_closed():
         assert env["ALPR_KAFKA__SASL_PASSWORD_FILE"].startswith("/run/alpr-secrets/")
     assert services["pipeline"]["environment"]["ALPR_KAFKA__AGENCY_ALERT_TOPICS"] == "true"
     assert not re.search(r"(?i)password\s*[:=]\s*['\"]?[0-9a-f]{16,}", COMPOSE.read_text())
+
+
+def test_the_console_keeps_its_keys_and_anchors_apart_from_the_database():
+    """Issue 12 item 3 as deployed: someone who can write the governance database (the alpr-data
+    volume) must not also hold the chain's key or the only anchor copy, and the mirror is on."""
+    doc = yaml.safe_load(COMPOSE.read_text())
+    console = doc["services"]["console"]
+    env, mounts = console["environment"], dict(v.split(":")[:2][::-1] for v in console["volumes"])
+    db_dir = str(Path(env["ALPR_GOV_DB_PATH"]).parent)
+    for key in ("ALPR_GOV_AUDIT_KEY_FILE", "ALPR_GOV_SECRETS_KEY_FILE", "ALPR_GOV_AUDIT_ANCHOR_FILE"):
+        folder = str(Path(env[key]).parent)
+        assert folder != db_dir and folder in mounts, (key, folder)
+        assert mounts[folder] != mounts[db_dir] and mounts[folder] in doc["volumes"], (key, mounts[folder])
+    assert mounts[str(Path(env["ALPR_GOV_AUDIT_KEY_FILE"]).parent)] != mounts[str(Path(env["ALPR_GOV_AUDIT_ANCHOR_FILE"]).parent)]
+    assert env["ALPR_GOV_AUDIT_ANCHOR_KAFKA"].startswith("kafka:")
+    assert env["ALPR_GOV_ACCESS_LOG_MIRROR"].startswith("cassandra://cassandra:")
+    # the image's user (10001) owns the mount points, so the named volumes start writable for it
+    dockerfile = (REPO / "Dockerfile").read_text()
+    for folder in (db_dir, str(Path(env["ALPR_GOV_AUDIT_KEY_FILE"]).parent), str(Path(env["ALPR_GOV_AUDIT_ANCHOR_FILE"]).parent)):
+        assert re.search(rf"chown alpr [^\n]*{re.escape(folder)}\b", dockerfile), folder
