@@ -44,7 +44,20 @@ class AlertWorkflowService:
                               data_elements={**elements, "result_count": len(out),
                                              "plates": sorted({a.read_plate for a, _ in out})},
                               purpose=purpose, channel=channel)
+        self._owner_side(user, [a for a, _ in out], "list_alerts", channel, purpose.case_number)
         return out
+
+    def _owner_side(self, user: User, alerts: list[Alert], action: str, channel: str, case_number: str = "") -> None:
+        """An alert that another agency's entry raised on this agency's camera (an agreement
+        extended the entry): the access is logged on the entry owner's side too, once per owner."""
+        by_owner: dict[str, list[str]] = {}
+        for a in alerts:
+            if a.entry_agency and a.entry_agency != user.agency:
+                by_owner.setdefault(a.entry_agency, []).append(a.alert_id)
+        for owner, ids in sorted(by_owner.items()):
+            self.guard.log.record(username=f"{user.agency}:{user.username}", agency=owner, action=f"partner_{action}",
+                                  data_elements={"alert_ids": ids[:100], "count": len(ids), "camera_agency": user.agency},
+                                  purpose_code=HIT_PURPOSE, case_number=case_number, channel=channel)
 
     def workflow_of(self, alert: Alert) -> AlertWorkflow:
         return self.store.get_workflow(alert.alert_id) or AlertWorkflow(alert.alert_id, alert.agency, NEW)
@@ -56,6 +69,7 @@ class AlertWorkflowService:
                               data_elements={"alert_id": alert_id, "plate": alert.read_plate,
                                              "events": len(events)},
                               purpose_code=HIT_PURPOSE, case_number=alert.case_number or "", channel=channel)
+        self._owner_side(user, [alert], "alert_history", channel, alert.case_number or "")
         return events
 
     def _load(self, user: User, alert_id: str, action: Action, channel: str) -> tuple[Alert, AlertWorkflow]:
@@ -87,6 +101,7 @@ class AlertWorkflowService:
         self.guard.log.record(username=user.username, agency=user.agency, action=f"alert_{to_state}",
                               data_elements={"alert_id": alert.alert_id, "plate": alert.read_plate, **detail},
                               purpose_code=HIT_PURPOSE, case_number=new.incident_number, channel=channel)
+        self._owner_side(user, [alert], f"alert_{to_state}", channel, new.incident_number)
         return new
 
     def acknowledge(self, user: User, alert_id: str, incident_number: str, channel: str = "api") -> AlertWorkflow:
@@ -147,6 +162,7 @@ class AlertWorkflowService:
         self.guard.log.record(username=user.username, agency=user.agency, action="alert_enforcement",
                               data_elements={"alert_id": alert_id, "plate": alert.read_plate},
                               purpose_code=HIT_PURPOSE, case_number=wf.incident_number, channel=channel)
+        self._owner_side(user, [alert], "alert_enforcement", channel, wf.incident_number)
         return new
 
     def dispose(self, user: User, alert_id: str, disposition: str, channel: str = "api") -> AlertWorkflow:

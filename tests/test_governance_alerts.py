@@ -69,3 +69,24 @@ def test_other_agency_alert_is_invisible(env):
     with pytest.raises(NotFound):
         gov.alerts.acknowledge(op, "b1", "INC-1")
     assert gov.store.access_records()[-1].outcome == "denied"
+
+
+def test_working_an_alert_raised_by_another_agencys_entry_is_logged_on_the_owners_side_too(env):
+    """An agreement extended agency B's entry to A's cameras: A listing, working or reading the
+    history of that alert is an access to B's data, logged in B's log as well (issue 12 item 1)."""
+    import dataclasses
+
+    from governance_helpers import OTHER, alert
+
+    gov, op = env
+    extended = dataclasses.replace(alert("x1"), entry_agency=OTHER, entry_id="b-entry")
+    gov.reads.put_alerts([extended], ttl_s=365 * 86_400)
+    gov.alerts.list_alerts(op, "HOTLIST-HIT", "INC-9")
+    gov.alerts.acknowledge(op, "x1", "INC-24-90")
+    gov.alerts.history(op, "x1")
+    gov.alerts.history(op, "a1")  # the agency's own entry: nothing on another side
+    theirs = [r for r in gov.store.access_records() if r.agency == OTHER]
+    assert [(r.action, r.username, r.data_elements["alert_ids"]) for r in theirs] == [
+        ("partner_list_alerts", "DHSPD:ofc.a", ["x1"]), ("partner_alert_acknowledged", "DHSPD:ofc.a", ["x1"]),
+        ("partner_alert_history", "DHSPD:ofc.a", ["x1"])]
+    assert all(r.data_elements["camera_agency"] == "DHSPD" for r in theirs)
