@@ -39,12 +39,24 @@ _RELATION = re.compile(r"\b(EX[-\s]?)?(GIRL\s?FRIEND|BOY\s?FRIEND|WIFE|HUSBAND|S
                        r"MOTHER[-\s]IN[-\s]LAW|EX[-\s]WIFE|EX[-\s]HUSBAND)'?S?\b", re.I)
 _ROLE_NAME = re.compile(r"\b(?i:SUSPECT|OWNER|DRIVER|SUBJECT|NAMED|MR|MRS|MS|MISS|WANTED|R/?O)\.?\s*[:=#-]?\s*"
                         r"[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+")
+# a person named without a role word: "owned by Jane Doe", "John Smith's Honda" (not a make's
+# possessive: "Ford Explorer's bumper")
+_MAKES = ("ACURA|AUDI|BMW|BUICK|CADILLAC|CHEVROLET|CHEVY|CHRYSLER|DODGE|FIAT|FORD|GMC|HONDA|HYUNDAI|INFINITI|"
+          "JEEP|KIA|LEXUS|LINCOLN|MAZDA|MERCEDES|MINI|MITSUBISHI|NISSAN|PORSCHE|RAM|SUBARU|TESLA|TOYOTA|"
+          "VOLKSWAGEN|VW|VOLVO")
+_BY_NAME = re.compile(r"\b(?i:OWNED|DRIVEN|REGISTERED|RENTED|USED|LEASED|BORROWED)\s+(?i:BY|TO)\s+"
+                      r"[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+"
+                      r"|\b(?i:BELONGS\s+TO|BELONGING\s+TO)\s+[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+")
+_POSSESSIVE = re.compile(rf"\b(?!(?i:{_MAKES})\b)[A-Z][a-z]+(?:\s+[A-Z]\.)?\s+[A-Z][a-z]+'s\b")
+# m/d/yy: a two-digit year read as the nearest past century's (85 -> 1985, 26 -> 2026)
+_SHORT_DATE = re.compile(r"\b(?:0?[1-9]|1[0-2])[-/.](?:0?[1-9]|[12]\d|3[01])[-/.](?P<yy>\d{2})\b")
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.]+\b")
 _PHONE = re.compile(r"\(?\b\d{3}\)?[-.\s]\d{3}[-.\s]\d{4}\b")
 
 _LABELLED = ((_DOB, "date of birth"), (_SSN, "social security number"), (_DL, "driver licence"),
              (_NAME, "name"), (_ADDRESS, "address"))
-_UNLABELLED = ((_AGE, "age"), (_LIVES, "address"), (_ROLE_NAME, "name"), (_RELATION, "personal relationship"),
+_UNLABELLED = ((_AGE, "age"), (_LIVES, "address"), (_ROLE_NAME, "name"), (_BY_NAME, "name"), (_POSSESSIVE, "name"),
+               (_RELATION, "personal relationship"),
                (_EMAIL, "e-mail address"), (_PHONE, "phone number"))
 _ARTICLE = {"address": "an address", "age": "an age", "e-mail address": "an e-mail address"}
 
@@ -59,6 +71,11 @@ def personal_data(text: Optional[str], now: Optional[float] = None) -> Optional[
     this_year = time.gmtime(time.time() if now is None else now).tm_year
     for m in _DATES.finditer(text):
         if this_year - int(m.group("y1") or m.group("y2")) >= MIN_DRIVER_AGE_Y:
+            return "date of birth"
+    for m in _SHORT_DATE.finditer(text):
+        yy, century = int(m.group("yy")), this_year // 100 * 100
+        year = century + yy if century + yy <= this_year else century - 100 + yy
+        if this_year - year >= MIN_DRIVER_AGE_Y:
             return "date of birth"
     for rx, kind in _UNLABELLED:
         if rx.search(text):

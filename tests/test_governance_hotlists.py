@@ -165,9 +165,11 @@ PERSONAL_TEXTS = [
     "ex-girlfriend's car", "owner Jane Doe", "DOB 01/02/1980", "resides at 77 Palm Canyon Dr",
     "driver 1990-07-04", "call 760-555-0199", "mail j.doe@example.org", "aged 34", "Owner: John Smith",
     "SSN 123-45-6789",
+    "John Smith's Honda", "owned by Jane Doe", "Juan Perez 3/2/85",  # a tester's bypasses of the first version
 ]
 VEHICLE_TEXTS = ["white Honda Civic, broken tail light", "stolen 2026-05-01 from a dealer lot",
-                 "armed robbery suspect vehicle", "silver Ford Explorer"]
+                 "armed robbery suspect vehicle", "silver Ford Explorer", "silver Ford Explorer's rear bumper dented",
+                 "stolen 5/1/26 from a dealer lot"]
 
 
 def _import_description(text: str):
