@@ -85,7 +85,9 @@ class AuditService:
             made = self.create_sample(None, now - interval, now, channel="system", agency=agency) or made
         return made
 
-    def list_audits(self, user: User) -> list[AuditSample]:
+    def list_audits(self, user: User, channel: str = "api") -> list[AuditSample]:
+        """The caller's agency's audit samples (the guard: roles that may read the access log)."""
+        self.guard.check(user, Action.VIEW_ACCESS_LOG, channel=channel, data_elements={"audits_of": user.agency})
         return [a for a in self.store.list_audits() if a.agency == user.agency]
 
     def record_finding(self, user: User, audit_id: str, seq: int, result: str, note: str = "",
@@ -166,7 +168,7 @@ class AuditService:
             "by_purpose": dict(Counter(r.purpose_code for r in rows)),
             "by_agency": dict(Counter(r.agency for r in rows)),
             "anomalies": self.anomalies(user.agency, start, end),
-            "audits": [a.audit_id for a in self.list_audits(user)],
+            "audits": [a.audit_id for a in self.list_audits(user, channel)],
         }
         self.guard.log.record(username=user.username, agency=user.agency, action="audit_report",
                               data_elements={"start": start, "end": end, "searches": len(rows)},

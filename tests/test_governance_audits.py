@@ -104,6 +104,8 @@ def test_another_agencys_auditor_cannot_record_findings_or_sign(env):
     assert gov.audits.create_sample(b_aud, start, clock()).sample_seqs == ()
     denied = [r for r in gov.store.access_records() if r.username == "aud.b" and r.outcome == "denied"]
     assert len(denied) == 2
+    with pytest.raises(PermissionDenied):  # audit samples are for roles that read the access log
+        gov.audits.list_audits(op)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -199,7 +199,7 @@ def audit_page(request: Request, username: str = "", action: str = "", outcome: 
     report = gov.audits.report(user, channel="ui")
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(request, "audit.html", user, records=records, chain=chain, report=report,
-                  audits=gov.audits.list_audits(user), page=page, pages=pages, total=total,
+                  audits=gov.audits.list_audits(user, channel="ui"), page=page, pages=pages, total=total,
                   filters={k: v or "" for k, v in filters.items()})
 
 
