@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Callable, Optional
 
 from alpr.connectors.stores import open_store
@@ -21,11 +21,12 @@ from .evidence import EvidenceService, ImageLoader
 from .guard import Guard
 from .hotlists import HotlistService, retro_alerts_search
 from .keys import AUDIT_KEY_ENV, AuditKey, load_key
-from .models import Agency
+from .models import Agency, User
 from .policy_record import PolicyRegistry
 from .purposes import PurposeCatalog
 from .registry import AgencyRegistry, curated
 from .retention import RetentionService
+from .roles import Action
 from .search import SearchService
 from .settings import GovernanceSettings
 from .sharing import SharingService
@@ -143,6 +144,19 @@ class Governance:
                               self.log.anchors_expected_after(len(extra_anchor_files)))
         observe_chain_report(report)
         return report
+
+    def verify_for(self, user: User, channel: str = "api") -> dict:
+        """What the API and the console show an auditor: the keyed chain against its anchors and,
+        where a mirror is configured, the primary compared with each mirror record by record
+        (``ok`` only when all hold); checked by the guard and logged."""
+        self.guard.check(user, Action.VERIFY_CHAIN, channel=channel, data_elements={"verify_chain": True})
+        report, mirrors = self.verify_chain(), self.verify_mirrors()
+        ok = report.ok and all(m.ok for m in mirrors)
+        self.log.record(username=user.username, agency=user.agency, action="verify_chain",
+                        data_elements={"ok": ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq,
+                                       "mirrors": len(mirrors), "mirrors_ok": all(m.ok for m in mirrors)},
+                        purpose_code="AUDIT", channel=channel)
+        return {**asdict(report), "ok": ok, "chain_ok": report.ok, "mirrors": [asdict(m) for m in mirrors]}
 
     def verify_mirrors(self) -> list[ChainReport]:
         """Each mirror: its own keyed chain, then a record-by-record comparison with the primary

@@ -174,3 +174,31 @@ def test_a_forked_mirror_is_not_caught_up(tmp_path):
     rep = compare_stores(gov.store, forked)
     assert not rep.ok and rep.first_bad_seq == 1
     gov.close()
+
+
+def test_the_api_and_console_verify_compare_the_primary_with_the_mirror(tmp_path):
+    """``Governance.verify_for`` (GET /api/audit/verify, the console's audit screen): the chain and,
+    record by record, every configured mirror; an edited mirror record makes the answer not ok."""
+    gov = make_gov(db_path=str(tmp_path / "g.db"), read_path=str(tmp_path / "r.db"),
+                   access_log_mirror=f"sqlite:{tmp_path / 'm.db'}")
+    admin, _ = bootstrap(gov)
+    aud, _ = add_user(gov, admin, "aud.a", "auditor")
+    op, _ = add_user(gov, admin, "ofc.a", "operator")
+    seed_reads(gov)
+    gov.search.search(op, SearchCriteria(plate_pattern="7ABC*"), "STOLEN-VEHICLE", "C-24-001")
+    rep = gov.verify_for(aud)
+    assert rep["ok"] and rep["chain_ok"] and [m["ok"] for m in rep["mirrors"]] == [True]
+    c = sqlite3.connect(str(tmp_path / "m.db"), isolation_level=None)
+    c.execute("DROP TRIGGER IF EXISTS access_log_no_update")
+    c.execute("UPDATE access_log SET detail = 'edited in the mirror' WHERE seq = 3")
+    c.close()
+    rep = gov.verify_for(aud, channel="ui")
+    assert rep["chain_ok"] is True and rep["ok"] is False
+    assert rep["mirrors"][0]["ok"] is False and rep["mirrors"][0]["first_bad_seq"] == 3
+    last = [r for r in gov.store.access_records() if r.action == "verify_chain"][-1]
+    assert last.data_elements["ok"] is False and last.data_elements["mirrors_ok"] is False and last.channel == "ui"
+    from alpr.governance.errors import PermissionDenied
+
+    with pytest.raises(PermissionDenied):
+        gov.verify_for(op)
+    gov.close()

@@ -195,7 +195,7 @@ def audit_page(request: Request, username: str = "", action: str = "", outcome: 
                                                 channel="ui", **filters)
     chain = None
     if allowed(user.role, Action.VERIFY_CHAIN):
-        chain = gov.verify_chain()
+        chain = gov.verify_for(user, channel="ui")
     report = gov.audits.report(user, channel="ui")
     pages = max(1, (total + PAGE_SIZE - 1) // PAGE_SIZE)
     return render(request, "audit.html", user, records=records, chain=chain, report=report,

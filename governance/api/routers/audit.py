@@ -8,7 +8,6 @@ from typing import Optional
 from fastapi import APIRouter, Depends
 
 from ...models import User
-from ...roles import Action
 from ...service import Governance
 from ..deps import current_user, get_gov
 from ..schemas import FindingIn, SampleIn, SignIn
@@ -24,12 +23,7 @@ def access_log(since_ts: Optional[float] = None, limit: int = 200, user: User = 
 
 @router.get("/api/audit/verify")
 def verify(user: User = Depends(current_user), gov: Governance = Depends(get_gov)) -> dict:
-    gov.guard.check(user, Action.VERIFY_CHAIN, channel="api", data_elements={"verify_chain": True})
-    report = gov.verify_chain()
-    gov.log.record(username=user.username, agency=user.agency, action="verify_chain",
-                   data_elements={"ok": report.ok, "checked": report.checked, "first_bad_seq": report.first_bad_seq},
-                   purpose_code="AUDIT")
-    return asdict(report)
+    return gov.verify_for(user, channel="api")
 
 
 @router.post("/api/audit/samples", status_code=201)
