@@ -149,3 +149,13 @@ def test_alert_schema_documents_the_default_delivery():
     for text in (schema["properties"]["alert_id"]["description"], " ".join(Alert.__doc__.split())):
         assert re.search(r"exactly once\**,? by default", text), text
         assert "read_committed" in text and "at-least-once" in text
+
+
+def test_a_savepoint_location_as_flink_writes_it_is_passed_unchanged():
+    """``stop_with_savepoint`` answers ``file:/tmp/.../savepoint-x`` (one slash): a URI, not a relative path."""
+    from alpr.pipelines.flink.options import JobOptions
+
+    assert JobOptions(from_savepoint="file:/tmp/sp/savepoint-a1").run_args() == ["-s", "file:/tmp/sp/savepoint-a1"]
+    assert JobOptions(from_savepoint="s3://ckpt/savepoint-a1").run_args() == ["-s", "s3://ckpt/savepoint-a1"]
+    assert JobOptions(checkpoint_dir="file:/tmp/ck").job_args() == ["--checkpoint-dir", "file:/tmp/ck"]
+    assert JobOptions(from_savepoint="sp/savepoint-a1").run_args()[1].startswith("/")  # a plain path: absolute

@@ -12,6 +12,7 @@ deduplicate on the stable ``alert_id`` (``connectors/schemas/alert.v1.schema.jso
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -21,15 +22,23 @@ DEFAULT_DELIVERY = "exactly-once"
 STARTING_OFFSETS = ("committed", "earliest", "latest")
 
 
+# a URI scheme: s3://..., file:///..., and file:/tmp/... as Flink itself writes savepoint locations
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:(?!\\)")
+
+
+def _is_uri(path: str) -> bool:
+    return bool(_SCHEME.match(path)) and not re.match(r"^[A-Za-z]:[\\/]", path)  # not a drive letter
+
+
 def _uri(path: str) -> str:
     """A URI as given (``s3://...``, ``file:///...``); a plain path as an absolute ``file://`` URI."""
-    return path if "://" in path else Path(path).expanduser().resolve().as_uri()
+    return path if _is_uri(path) else Path(path).expanduser().resolve().as_uri()
 
 
 def _path(path: str) -> str:
     """A savepoint location as given when it is a URI, else an absolute path (``flink run`` does not
     resolve a relative one against the caller's directory)."""
-    return path if "://" in path else str(Path(path).expanduser().resolve())
+    return path if _is_uri(path) else str(Path(path).expanduser().resolve())
 
 
 @dataclass(frozen=True)
