@@ -33,7 +33,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -303,20 +302,13 @@ def test_bench_flink(kafka_service, cassandra_service, flink_service, tmp_path_f
 
 def main(argv=None) -> int:
     a = parse(argv)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(HERE)]),
-               **{ARGS_ENV: json.dumps(list(argv if argv is not None else sys.argv[1:]))})
     sys.path[:0] = [str(HERE)]
-    from benchlib import services_lock
+    from benchlib import run_service_benchmark
 
-    with services_lock():
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "services",
-                               "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"), "-o", "timeout=1800",
-                               str(Path(__file__).resolve()) + "::test_bench_flink"],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    print(proc.stdout[-6000:])
-    if proc.returncode != 0:
-        print(f"bench_flink: pytest rc={proc.returncode}", file=sys.stderr)
-        return proc.returncode
+    rc = run_service_benchmark(Path(__file__), "test_bench_flink", ARGS_ENV,
+                               argv if argv is not None else sys.argv[1:], 1800)
+    if rc != 0:
+        return rc
     res = json.loads(Path(a.out).read_text())
     print(json.dumps({"benchmark": "bench_flink", **res}))
     return 0

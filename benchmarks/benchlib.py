@@ -255,6 +255,23 @@ def services_lock(timeout_s: float = 1800) -> Iterator[None]:
         fh.close()  # releases the lock
 
 
+def run_service_benchmark(script: Path, test_name: str, args_env: str, argv: Sequence[str], timeout_s: int) -> int:
+    """Run ``script::test_name`` under pytest with the services fixtures (tests/services.py), inside
+    the services lock, with ``argv`` passed in ``$args_env`` (JSON); prints the tail of its output."""
+    repo = script.resolve().parents[1]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(repo / "tests"), str(script.resolve().parent)]),
+               **{args_env: json.dumps(list(argv))})
+    with services_lock():
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "services",
+                               "--rootdir", str(repo), "-c", str(repo / "pytest.ini"), "-o", f"timeout={timeout_s}",
+                               f"{script.resolve()}::{test_name}"],
+                              cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(proc.stdout[-8000:])
+    if proc.returncode != 0:
+        print(f"{script.name}: pytest rc={proc.returncode}", file=sys.stderr)
+    return proc.returncode
+
+
 @contextlib.contextmanager
 def running_services(names: Sequence[str], run_dir: Path, up_timeout_s: float = 600,
                      log=print) -> Iterator[Endpoints]:

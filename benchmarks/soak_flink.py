@@ -34,7 +34,6 @@ import dataclasses
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -265,21 +264,13 @@ def test_soak_flink(kafka_service, cassandra_service, flink_service, tmp_path_fa
 
 def main(argv=None) -> int:
     a = parse(argv)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO / "tests"), str(HERE)]),
-               **{ARGS_ENV: json.dumps(list(argv if argv is not None else sys.argv[1:]))})
     sys.path[:0] = [str(HERE)]
-    from benchlib import services_lock
+    from benchlib import run_service_benchmark
 
-    timeout = int(a.minutes * 60 + a.drain_s + 1200)
-    with services_lock():
-        proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-s", "-p", "no:cacheprovider", "-p", "services",
-                               "--rootdir", str(REPO), "-c", str(REPO / "pytest.ini"), "-o", f"timeout={timeout}",
-                               str(Path(__file__).resolve()) + "::test_soak_flink"],
-                              cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    print(proc.stdout[-8000:])
-    if proc.returncode != 0:
-        print(f"soak_flink: pytest rc={proc.returncode}", file=sys.stderr)
-        return proc.returncode
+    rc = run_service_benchmark(Path(__file__), "test_soak_flink", ARGS_ENV, argv if argv is not None else sys.argv[1:],
+                               int(a.minutes * 60 + a.drain_s + 1200))
+    if rc != 0:
+        return rc
     res = json.loads(Path(a.out).read_text())
     res.pop("samples", None)
     print(json.dumps({"benchmark": "soak_flink", **res}))

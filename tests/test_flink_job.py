@@ -26,7 +26,7 @@ from alpr.connectors.kafka import CameraGateway, frame_headers
 from alpr.connectors.stores import open_store
 from alpr.connectors.stores.base import ReadQuery
 from alpr.records import Alert, Frame
-from flink_helpers import make_topics, publish_ticks, read_topic, wait_for
+from flink_helpers import blank_jpeg, make_topics, read_topic, wait_for
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -85,9 +85,12 @@ def flink_run(kafka_service, cassandra_service, flink_service, tmp_path_factory)
                 Frame(camera, AGENCY, 90001, frames[0].capture_ts, b"\xff\xd8\xff\xe0not really a jpeg")])
     gw.publish_raw(camera, frames[0].data, [h for h in frame_headers(frames[0]) if h[0] != "capture_ts"])
     gw.flush()
-    # what live cameras do on their own: later frames on every partition move the watermark
-    # past the clip, so the last vehicle's group closes too (the tick frames hold no plate)
-    publish_ticks(kafka.bootstrap, kafka.frames_topic, 2, frames[-1].capture_ts + 3 * settings.grouping.time_delta_s)
+    # what a live camera does on its own: a later frame (no plate) moves its partition's watermark
+    # past the clip, so the last vehicle's group closes too. Only the camera's own partition gets
+    # it: the other partition of the topic stays quiet the whole time and must not hold the
+    # watermark back (the KafkaSource's idleness, issue 13 item 1): every check below needs it.
+    gw.publish([Frame(camera, AGENCY, 90002, frames[-1].capture_ts + 3 * settings.grouping.time_delta_s, blank_jpeg())])
+    gw.flush()
 
     store = open_store(store_url)  # connected before the job takes the cores
     rest = FlinkRest(flink_service.rest_url)

@@ -69,13 +69,15 @@ def test_edit_distance():
 
 @pytest.mark.slow
 def test_openalpr_us_crops_top1(shared_data, recognizer):
-    """Reached 661/745 (88.7%) exact top-1: state formats as priors, stacked codes and emblems
-    kept out of the plate, blue plates not taken for EU bands (baseline 510/745)."""
+    """All 745: 662 (88.9%) exact top-1 (``make eval``): state formats as priors, stacked codes and
+    emblems kept out of the plate, blue plates not taken for EU bands (baseline 510/745). The
+    suite reads every other crop (the odd half: 327/372, 87.9%; the even half 335/373, 89.8%),
+    which keeps the guard and halves its 170 s."""
     folder = shared_data / "openalpr-us-crops"
     if not folder.is_dir():
         pytest.skip(f"{folder} missing")
-    res = eval_accuracy.evaluate(recognizer, eval_accuracy.load_csv(folder))
-    assert res["images"] == 745
+    res = eval_accuracy.evaluate(recognizer, eval_accuracy.subset(eval_accuracy.load_csv(folder), "odd", None))
+    assert res["images"] == 372
     assert res["top1_exact"] >= 0.86, res
     assert res["top1_within1"] >= 0.94, res
 
